@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * rdna1-vmfix policy core. See vmfix_policy.h for the contract; this file
+ * must stay free of kernel and libc calls so userspace tests compile it
+ * unchanged.
+ */
+#include "vmfix_policy.h"
+
+bool vmfix_policy_valid(const struct vmfix_policy *policy)
+{
+	return policy->mode <= VMFIX_MODE_ENFORCE &&
+	       policy->cc_to <= VMFIX_CC_TO_UC &&
+	       policy->coherent <= VMFIX_COHERENT_ALL;
+}
+
+static bool vmfix_pte_is_valid_system(u64 flags)
+{
+	return (flags & (VMFIX_PTE_VALID | VMFIX_PTE_SYSTEM)) ==
+	       (VMFIX_PTE_VALID | VMFIX_PTE_SYSTEM);
+}
+
+void vmfix_pte_apply(const struct vmfix_policy *policy,
+		     const struct vmfix_pte_in *in, struct vmfix_pte_out *out)
+{
+	u64 flags = in->flags;
+	u32 rules = 0;
+
+	out->mtype_in = vmfix_pte_mtype(in->flags);
+
+	if (in->device_matches && policy->mode != VMFIX_MODE_OFF &&
+	    vmfix_policy_valid(policy)) {
+		/*
+		 * Rule 1: the cache-coherent MTYPE relies on probe-based
+		 * coherence that GC 10.1 does not provide for the CPU; keep
+		 * the line out of the GPU L2 as NC (or bypass it as UC).
+		 */
+		if (vmfix_pte_mtype(flags) == VMFIX_MTYPE_CC) {
+			flags = vmfix_pte_set_mtype(flags,
+						    policy->cc_to == VMFIX_CC_TO_UC ?
+						    VMFIX_MTYPE_UC : VMFIX_MTYPE_NC);
+			rules |= VMFIX_RULE_CC_DOWNGRADE;
+		}
+
+		/*
+		 * Rule 3 (experiments): treat every valid system page as
+		 * fine-grained, i.e. uncached in the GPU and snooped on PCIe.
+		 */
+		if (policy->coherent == VMFIX_COHERENT_ALL &&
+		    vmfix_pte_is_valid_system(flags) &&
+		    (vmfix_pte_mtype(flags) != VMFIX_MTYPE_UC ||
+		     !(flags & VMFIX_PTE_SNOOPED))) {
+			flags = vmfix_pte_set_mtype(flags, VMFIX_MTYPE_UC) |
+				VMFIX_PTE_SNOOPED;
+			rules |= VMFIX_RULE_COHERENT_ALL;
+		}
+
+		/*
+		 * Rule 2: an uncached system page is only coherent with the
+		 * CPU caches if PCIe snoops it; never leave UC unsnooped.
+		 */
+		if (vmfix_pte_is_valid_system(flags) &&
+		    vmfix_pte_mtype(flags) == VMFIX_MTYPE_UC &&
+		    !(flags & VMFIX_PTE_SNOOPED)) {
+			flags |= VMFIX_PTE_SNOOPED;
+			rules |= VMFIX_RULE_UC_SNOOP;
+		}
+	}
+
+	out->proposed = flags;
+	out->rules = rules;
+	out->mtype_out = vmfix_pte_mtype(flags);
+	out->flags = policy->mode == VMFIX_MODE_ENFORCE ? flags : in->flags;
+	out->changed = out->flags != in->flags;
+}
+
+const char *vmfix_mode_name(enum vmfix_mode mode)
+{
+	switch (mode) {
+	case VMFIX_MODE_OFF:
+		return "off";
+	case VMFIX_MODE_AUDIT:
+		return "audit";
+	case VMFIX_MODE_ENFORCE:
+		return "enforce";
+	}
+	return NULL;
+}
+
+const char *vmfix_cc_to_name(enum vmfix_cc_to cc_to)
+{
+	switch (cc_to) {
+	case VMFIX_CC_TO_NC:
+		return "nc";
+	case VMFIX_CC_TO_UC:
+		return "uc";
+	}
+	return NULL;
+}
+
+const char *vmfix_coherent_name(enum vmfix_coherent coherent)
+{
+	switch (coherent) {
+	case VMFIX_COHERENT_SNOOP:
+		return "snoop";
+	case VMFIX_COHERENT_ALL:
+		return "all";
+	}
+	return NULL;
+}
+
+const char *vmfix_mtype_name(u8 mtype)
+{
+	static const char *const names[VMFIX_MTYPE_COUNT] = {
+		"NC", "WC", "CC", "UC", "RSVD4", "RSVD5", "RSVD6", "RSVD7",
+	};
+
+	return mtype < VMFIX_MTYPE_COUNT ? names[mtype] : NULL;
+}
+
+const char *vmfix_rule_name(enum vmfix_rule rule)
+{
+	switch (rule) {
+	case VMFIX_RULE_CC_DOWNGRADE:
+		return "cc_downgrade";
+	case VMFIX_RULE_UC_SNOOP:
+		return "uc_snoop";
+	case VMFIX_RULE_COHERENT_ALL:
+		return "coherent_all";
+	}
+	return NULL;
+}
+
+/* Like sysfs_streq(): equal, allowing one trailing newline on @s. */
+static bool vmfix_streq(const char *s, const char *name)
+{
+	while (*s && *s == *name) {
+		s++;
+		name++;
+	}
+	if (*name)
+		return false;
+	return *s == '\0' || (s[0] == '\n' && s[1] == '\0');
+}
+
+int vmfix_mode_parse(const char *s, enum vmfix_mode *mode)
+{
+	int v;
+
+	for (v = VMFIX_MODE_OFF; v <= VMFIX_MODE_ENFORCE; v++) {
+		if (vmfix_streq(s, vmfix_mode_name((enum vmfix_mode)v))) {
+			*mode = (enum vmfix_mode)v;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int vmfix_cc_to_parse(const char *s, enum vmfix_cc_to *cc_to)
+{
+	int v;
+
+	for (v = VMFIX_CC_TO_NC; v <= VMFIX_CC_TO_UC; v++) {
+		if (vmfix_streq(s, vmfix_cc_to_name((enum vmfix_cc_to)v))) {
+			*cc_to = (enum vmfix_cc_to)v;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int vmfix_coherent_parse(const char *s, enum vmfix_coherent *coherent)
+{
+	int v;
+
+	for (v = VMFIX_COHERENT_SNOOP; v <= VMFIX_COHERENT_ALL; v++) {
+		if (vmfix_streq(s, vmfix_coherent_name((enum vmfix_coherent)v))) {
+			*coherent = (enum vmfix_coherent)v;
+			return 0;
+		}
+	}
+	return -1;
+}

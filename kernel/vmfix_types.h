@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Fixed-width types for the policy core, so the same source compiles in the
+ * kernel module (kbuild) and in the userspace tests (C11/C++20).
+ */
+#ifndef VMFIX_TYPES_H
+#define VMFIX_TYPES_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#else
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+typedef uint8_t u8;
+typedef uint16_t u16;
+typedef uint32_t u32;
+typedef uint64_t u64;
+#endif
+
+#endif /* VMFIX_TYPES_H */

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+#pragma once
+// CLI11 glue shared by all subcommands: parse, map --help to exit 0 and errors to exit 2.
+
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "vmfix/output.hpp"
+
+namespace vmfix {
+
+// Returns an exit code when the command must stop now (help printed or a usage error).
+inline std::optional<int> parse_cli(CLI::App& app, std::span<char*> args) {
+  std::vector<std::string> rest;
+  for (std::size_t i = args.size(); i > 1; --i) rest.emplace_back(args[i - 1]);
+  try {
+    app.parse(rest);
+  } catch (const CLI::CallForHelp&) {
+    fmt::print("{}", app.help());
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    const Output out(false, false);
+    return out.error(usage_error(app.get_name(), e.what()));
+  }
+  return std::nullopt;
+}
+
+}  // namespace vmfix

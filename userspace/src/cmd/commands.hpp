@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+#pragma once
+// One row per subcommand; each lives in src/cmd/<name>.cpp as cmd_<name>().
+
+#include <span>
+#include <string>
+
+#include "vmfix/output.hpp"
+
+namespace vmfix {
+
+struct Context {
+  Output out{false, false};
+};
+
+// args[0] is the command name; the command parses the rest (including --json/--pretty/--help).
+using CommandFn = int (*)(std::span<char*> args);
+
+struct Command {
+  const char* name;
+  const char* summary;
+  CommandFn fn;
+};
+
+int cmd_pte(std::span<char*> args);
+
+}  // namespace vmfix
