@@ -249,7 +249,8 @@ fetch_kernel_tree() {
 	dir="$VMFIX_CACHE/kernels/$rel"
 	if [ ! -f "$dir/.vmfix-ready" ]; then
 		# From 7.2 on linux-image-X is a metapackage over linux-binary/-modules/-base-X.
-		mapfile -t pkgs < <(printf '%s\n' "linux-image-$rel"; _kernels_depends "$label" "linux-image-$rel" "$ver" | grep -E "^linux-[a-z]+-$rel$")
+		mapfile -t pkgs < <(printf '%s\n' "linux-image-$rel"; _kernels_depends "$label" "linux-image-$rel" "$ver" |
+			awk -v r="-$rel" '/^linux-(binary|modules|base)-/ && substr($0, length($0) - length(r) + 1) == r')
 		stage=$(mktemp -d "$VMFIX_CACHE/kernels/.stage.XXXXXX" 2>/dev/null || { mkdir -p "$VMFIX_CACHE/kernels" && mktemp -d "$VMFIX_CACHE/kernels/.stage.XXXXXX"; })
 		local debs
 		debs=$(fetch_debs "$label" "${pkgs[@]/%/=$ver}") || die "cannot fetch the kernel of $label"
