@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * rdna1_vmfix hooks: plumbing only. Each handler extracts the arguments,
+ * maps adev to a device of the set (match.c), asks the policy core and
+ * counts (stats.c). On no match amdgpu runs untouched.
+ *
+ * amdgpu exports none of these functions; they are probed by name
+ * ("amdgpu:<symbol>"), which resolves module-local symbols. On IBT kernels
+ * the probe sits on the __fentry__ site after ENDBR (sym+4), so every
+ * kprobe here is ftrace based. Nothing in amdgpu is ever called from here,
+ * so sealed (ENDBR-poisoned) functions are never reached indirectly.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/cpumask.h>
+#include <linux/kernel.h>
+#include <linux/kprobes.h>
+#include <linux/ptrace.h>
+#include <linux/string.h>
+
+#include "compat.h"
+#include "vmfix_mod.h"
+#include "vmfix_stats.h"
+
+enum vmfix_hook_kind {
+	VMFIX_KIND_KPROBE,
+	VMFIX_KIND_KRETPROBE,
+};
+
+enum vmfix_hook_role {
+	VMFIX_ROLE_ENFORCE,
+	VMFIX_ROLE_ATTRIBUTE,
+};
+
+struct vmfix_hook_def {
+	const char *symbol;
+	enum vmfix_hook_kind kind;
+	enum vmfix_hook_role role;
+	bool required;		/* arming fails without it */
+	bool present;		/* exists in this kernel's hook ABI */
+	kprobe_pre_handler_t pre;
+	kretprobe_handler_t entry;
+	kretprobe_handler_t ret;
+	size_t data_size;
+};
+
+struct vmfix_hook_rt {
+	struct kprobe kp;
+	struct kretprobe rp;
+	bool armed;
+	unsigned long addr;
+	unsigned long missed_total;
+};
+
+/* Saved at entry of a request-level hook, for its return handler. */
+struct vmfix_req_data {
+	u64 *flags;
+	u8 slot;
+};
+
+static const char * const vmfix_kind_names[] = { "kprobe", "kretprobe" };
+static const char * const vmfix_role_names[] = { "enforce", "attribute" };
+
+/*
+ * The chokepoint: every GPUVM mapping PTE of every path (GEM, KFD BO, SVM)
+ * goes through amdgpu_vm_ptes_update(params, start, end, dst, flags) with
+ * the final flags in r8 (identical prototype on 6.1, 6.12, 7.2, 7.3).
+ * params->adev is at offset 0. In enforce the new flags are written back
+ * into r8: an ftrace-based kprobe restores the registers from @regs.
+ */
+int vmfix_ptes_update_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	const void * const *params = (const void * const *)regs->di;
+	const struct vmfix_dev *vdev;
+	struct vmfix_policy policy;
+	struct vmfix_pte_in in;
+	struct vmfix_pte_out out;
+	unsigned int bit;
+	u8 mtype;
+
+	vmfix_count_hook(VMFIX_HOOK_PTES_UPDATE);
+	if (!params)
+		return 0;
+	rcu_read_lock();
+	vdev = vmfix_match_adev(params[0]);
+	if (!vdev || !vdev->scoped || vdev->slot == VMFIX_NO_SLOT) {
+		vmfix_count_other();
+		goto out;
+	}
+
+	in.flags = regs->r8;
+	in.device_matches = true;
+	vmfix_policy_snapshot(&policy);
+	vmfix_pte_apply(&policy, &in, &out);
+
+	vmfix_count_dev(vdev->slot, VMFIX_CTR_RANGES);
+	mtype = out.mtype_in;
+	vmfix_count_dev(vdev->slot, mtype <= VMFIX_MTYPE_UC ?
+			VMFIX_CTR_SEEN_NC + mtype : VMFIX_CTR_SEEN_RESERVED);
+	for (bit = 0; bit < VMFIX_RULE_COUNT; bit++)
+		if (out.rules & (1U << bit))
+			vmfix_count_dev(vdev->slot,
+					VMFIX_CTR_RULE_CC_DOWNGRADE + bit);
+	if (out.changed) {
+		regs->r8 = out.flags;
+		vmfix_count_dev(vdev->slot, VMFIX_CTR_REWRITTEN);
+	} else if (out.proposed != in.flags) {
+		vmfix_count_dev(vdev->slot, VMFIX_CTR_WOULD_REWRITE);
+	}
+	if (out.rules)
+		vmfix_ring_record(vdev, VMFIX_HOOK_PTES_UPDATE, policy.mode,
+				  regs->si, regs->dx, &out, in.flags);
+out:
+	rcu_read_unlock();
+	return 0;
+}
+NOKPROBE_SYMBOL(vmfix_ptes_update_pre);
+
+/* Entry of a request-level hook: remember the scoped device, else skip. */
+static int vmfix_req_entry(struct kretprobe_instance *ri, struct pt_regs *regs,
+			   enum vmfix_hook_id hook)
+{
+	struct vmfix_req_data *data = (struct vmfix_req_data *)ri->data;
+	const struct vmfix_dev *vdev;
+	int skip = 1;
+
+	vmfix_count_hook(hook);
+	rcu_read_lock();
+	vdev = vmfix_match_adev((const void *)regs->di);
+	if (vdev && vdev->scoped && vdev->slot != VMFIX_NO_SLOT) {
+		data->slot = vdev->slot;
+		skip = 0;
+	}
+	rcu_read_unlock();
+	return skip;
+}
+NOKPROBE_SYMBOL(vmfix_req_entry);
+
+/*
+ * gmc_v10_0_get_vm_pte() fills *flags (6.x: arg 3, rdx; 7.x: arg 5, r8);
+ * the pointer is saved at entry and the result read at return.
+ */
+static int vmfix_get_vm_pte_entry(struct kretprobe_instance *ri,
+				  struct pt_regs *regs)
+{
+	struct vmfix_req_data *data = (struct vmfix_req_data *)ri->data;
+
+	if (vmfix_req_entry(ri, regs, VMFIX_HOOK_GET_VM_PTE))
+		return 1;
+	data->flags = (u64 *)regs_get_kernel_argument(regs,
+						      VMFIX_ABI_GET_VM_PTE_ARGS - 1);
+	return data->flags ? 0 : 1;
+}
+NOKPROBE_SYMBOL(vmfix_get_vm_pte_entry);
+
+static int vmfix_get_vm_pte_ret(struct kretprobe_instance *ri,
+				struct pt_regs *regs)
+{
+	struct vmfix_req_data *data = (struct vmfix_req_data *)ri->data;
+
+	if (vmfix_pte_mtype(*data->flags) == VMFIX_MTYPE_CC)
+		vmfix_count_dev(data->slot, VMFIX_CTR_REQ_CC_GET_VM_PTE);
+	return 0;
+}
+NOKPROBE_SYMBOL(vmfix_get_vm_pte_ret);
+
+/* gmc_v10_0_map_mtype(adev, u32 uapi_flags) returns the PTE MTYPE bits. */
+static int vmfix_map_mtype_entry(struct kretprobe_instance *ri,
+				 struct pt_regs *regs)
+{
+	return vmfix_req_entry(ri, regs, VMFIX_HOOK_MAP_MTYPE);
+}
+NOKPROBE_SYMBOL(vmfix_map_mtype_entry);
+
+static int vmfix_map_mtype_ret(struct kretprobe_instance *ri,
+			       struct pt_regs *regs)
+{
+	struct vmfix_req_data *data = (struct vmfix_req_data *)ri->data;
+
+	if (vmfix_pte_mtype(regs_return_value(regs)) == VMFIX_MTYPE_CC)
+		vmfix_count_dev(data->slot, VMFIX_CTR_REQ_CC_MAP_MTYPE);
+	return 0;
+}
+NOKPROBE_SYMBOL(vmfix_map_mtype_ret);
+
+/* One row per hook, indexed by enum vmfix_hook_id. */
+static const struct vmfix_hook_def vmfix_hook_defs[VMFIX_HOOK_COUNT] = {
+	[VMFIX_HOOK_PTES_UPDATE] = {
+		.symbol = "amdgpu_vm_ptes_update",
+		.kind = VMFIX_KIND_KPROBE,
+		.role = VMFIX_ROLE_ENFORCE,
+		.required = true,
+		.present = true,
+		.pre = vmfix_ptes_update_pre,
+	},
+	[VMFIX_HOOK_GET_VM_PTE] = {
+		.symbol = "gmc_v10_0_get_vm_pte",
+		.kind = VMFIX_KIND_KRETPROBE,
+		.role = VMFIX_ROLE_ATTRIBUTE,
+		.present = true,
+		.entry = vmfix_get_vm_pte_entry,
+		.ret = vmfix_get_vm_pte_ret,
+		.data_size = sizeof(struct vmfix_req_data),
+	},
+	[VMFIX_HOOK_MAP_MTYPE] = {
+		.symbol = "gmc_v10_0_map_mtype",
+		.kind = VMFIX_KIND_KRETPROBE,
+		.role = VMFIX_ROLE_ATTRIBUTE,
+		.present = VMFIX_ABI_MAP_MTYPE,	/* removed in 6.18 */
+		.entry = vmfix_map_mtype_entry,
+		.ret = vmfix_map_mtype_ret,
+		.data_size = sizeof(struct vmfix_req_data),
+	},
+};
+
+static struct vmfix_hook_rt vmfix_hook_rt[VMFIX_HOOK_COUNT];
+/* "amdgpu:<symbol>": only amdgpu's own symbol, never a namesake elsewhere */
+static char vmfix_hook_sym[VMFIX_HOOK_COUNT][64];
+
+static int vmfix_hook_register(unsigned int i)
+{
+	const struct vmfix_hook_def *def = &vmfix_hook_defs[i];
+	struct vmfix_hook_rt *rt = &vmfix_hook_rt[i];
+	int ret;
+
+	snprintf(vmfix_hook_sym[i], sizeof(vmfix_hook_sym[i]), "amdgpu:%s",
+		 def->symbol);
+	memset(&rt->kp, 0, sizeof(rt->kp));
+	memset(&rt->rp, 0, sizeof(rt->rp));
+	if (def->kind == VMFIX_KIND_KPROBE) {
+		rt->kp.symbol_name = vmfix_hook_sym[i];
+		rt->kp.pre_handler = def->pre;
+		ret = register_kprobe(&rt->kp);
+		rt->addr = ret ? 0 : (unsigned long)rt->kp.addr;
+		return ret;
+	}
+	rt->rp.kp.symbol_name = vmfix_hook_sym[i];
+	rt->rp.entry_handler = def->entry;
+	rt->rp.handler = def->ret;
+	rt->rp.data_size = def->data_size;
+	/*
+	 * The hooked functions never sleep, but the calling task can be
+	 * preempted inside them and an interrupt can nest on top: allow two
+	 * live instances per CPU; a shortfall only shows up in "missed".
+	 */
+	rt->rp.maxactive = 2 * num_possible_cpus();
+	ret = register_kretprobe(&rt->rp);
+	rt->addr = ret ? 0 : (unsigned long)rt->rp.kp.addr;
+	return ret;
+}
+
+static void vmfix_hook_unregister(unsigned int i)
+{
+	const struct vmfix_hook_def *def = &vmfix_hook_defs[i];
+	struct vmfix_hook_rt *rt = &vmfix_hook_rt[i];
+
+	if (!rt->armed)
+		return;
+	if (def->kind == VMFIX_KIND_KPROBE) {
+		unregister_kprobe(&rt->kp);
+		rt->missed_total += rt->kp.nmissed;
+	} else {
+		unregister_kretprobe(&rt->rp);
+		rt->missed_total += rt->rp.nmissed + rt->rp.kp.nmissed;
+	}
+	rt->armed = false;
+	rt->addr = 0;
+}
+
+/*
+ * Register every hook of this kernel's ABI, in table order. A missing
+ * optional hook is one info line; a missing required one undoes the
+ * others in reverse order and returns the error with @reason set
+ * (@refused: the symbol does not exist, i.e. an amdgpu this module does
+ * not know).
+ */
+int vmfix_hooks_register(char *reason, size_t reason_len, bool *refused)
+{
+	const struct vmfix_hook_def *def;
+	unsigned int i;
+	int ret;
+
+	*refused = false;
+	for (i = 0; i < VMFIX_HOOK_COUNT; i++) {
+		def = &vmfix_hook_defs[i];
+		if (!def->present)
+			continue;
+		ret = vmfix_hook_register(i);
+		if (!ret) {
+			vmfix_hook_rt[i].armed = true;
+			continue;
+		}
+		if (!def->required) {
+			pr_info("optional hook %s not armed: %pe\n", def->symbol,
+				ERR_PTR(ret));
+			continue;
+		}
+		if (ret == -ENOENT) {
+			*refused = true;
+			snprintf(reason, reason_len, "missing_symbol_%s",
+				 def->symbol);
+		} else {
+			snprintf(reason, reason_len, "register_%s_failed_%d",
+				 def->symbol, ret);
+		}
+		goto err_unwind;
+	}
+	return 0;
+
+err_unwind:
+	while (i--)
+		vmfix_hook_unregister(i);
+	return ret;
+}
+
+void vmfix_hooks_unregister(void)
+{
+	unsigned int i = VMFIX_HOOK_COUNT;
+
+	while (i--)
+		vmfix_hook_unregister(i);
+}
+
+static unsigned long vmfix_hook_missed(unsigned int i)
+{
+	const struct vmfix_hook_rt *rt = &vmfix_hook_rt[i];
+	unsigned long missed = rt->missed_total;
+
+	if (rt->armed) {
+		if (vmfix_hook_defs[i].kind == VMFIX_KIND_KPROBE)
+			missed += READ_ONCE(rt->kp.nmissed);
+		else
+			missed += READ_ONCE(rt->rp.nmissed) +
+				  READ_ONCE(rt->rp.kp.nmissed);
+	}
+	return missed;
+}
+
+void vmfix_hooks_status(struct vmfix_buf *b, bool show_addr)
+{
+	const struct vmfix_hook_def *def;
+	const struct vmfix_hook_rt *rt;
+	unsigned int i;
+
+	for (i = 0; i < VMFIX_HOOK_COUNT; i++) {
+		def = &vmfix_hook_defs[i];
+		rt = &vmfix_hook_rt[i];
+		vmfix_buf_printf(b,
+				 "hook name=%s symbol=%s kind=%s role=%s armed=%d addr=0x%lx hits=%llu missed=%lu\n",
+				 vmfix_hook_names[i], def->symbol,
+				 vmfix_kind_names[def->kind],
+				 vmfix_role_names[def->role], rt->armed,
+				 show_addr ? rt->addr : 0,
+				 vmfix_hook_hits(i), vmfix_hook_missed(i));
+	}
+}
+
+/* Once, at unload: what each hook saw and missed over the module's life. */
+void vmfix_hooks_report(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < VMFIX_HOOK_COUNT; i++)
+		if (vmfix_hook_defs[i].present)
+			pr_info("%s: nhit %llu nmissed %lu\n",
+				vmfix_hook_defs[i].symbol, vmfix_hook_hits(i),
+				vmfix_hook_missed(i));
+}

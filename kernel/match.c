@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * rdna1_vmfix device scoping: which amdgpu devices the policy acts on.
+ *
+ * gmc_v10_0 and amdgpu_vm_ptes_update() serve every amdgpu GPU, RDNA2 and
+ * Cyan Skillfish included, so every hook first maps adev->dev to an entry
+ * of the device set built here. Only RDNA1 (Navi10/12/14, by PCI ID) bound
+ * to amdgpu and selected by devices= is scoped; anything else is counted
+ * as "other" and never touched.
+ *
+ * The set is a small array published with RCU: the hot path takes no lock.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kernel.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "vmfix_mod.h"
+
+/* RDNA1 PCI device IDs (vendor 0x1002), amdgpu_drv.c pciidlist */
+static const struct vmfix_pci_id vmfix_rdna1_ids[] = {
+	/* Navi10, GC 10.1.10 */
+	{ 0x7310, "navi10", "gfx1010" },
+	{ 0x7312, "navi10", "gfx1010" },
+	{ 0x7318, "navi10", "gfx1010" },
+	{ 0x7319, "navi10", "gfx1010" },
+	{ 0x731A, "navi10", "gfx1010" },
+	{ 0x731B, "navi10", "gfx1010" },
+	{ 0x731E, "navi10", "gfx1010" },
+	{ 0x731F, "navi10", "gfx1010" },
+	/* Navi12, GC 10.1.2 */
+	{ 0x7360, "navi12", "gfx1011" },
+	{ 0x7362, "navi12", "gfx1011" },
+	/* Navi14, GC 10.1.1 */
+	{ 0x7340, "navi14", "gfx1012" },
+	{ 0x7341, "navi14", "gfx1012" },
+	{ 0x7347, "navi14", "gfx1012" },
+	{ 0x734F, "navi14", "gfx1012" },
+	/*
+	 * Cyan Skillfish (GC 10.1.3/10.1.4, an APU) is excluded on purpose:
+	 * no fault reports from it, and its memory path differs.
+	 */
+	{ }
+};
+
+struct vmfix_synth {
+	struct device *dev;
+	u16 vendor;
+	u16 device;
+	unsigned int n;
+};
+
+struct vmfix_devset __rcu *vmfix_devset;
+
+/* Serialises refreshes, the synthetic list and the slot owners. */
+static DEFINE_MUTEX(vmfix_devices_lock);
+static struct vmfix_synth vmfix_synth[VMFIX_MAX_DEVICES];
+static unsigned int vmfix_synth_next;
+/* Device each counter slot belongs to; stable while it stays scoped. */
+static struct device *vmfix_slot_owner[VMFIX_MAX_DEVICES];
+
+const struct vmfix_pci_id *vmfix_match_pci_id(u16 vendor, u16 device)
+{
+	const struct vmfix_pci_id *id;
+
+	if (vendor != PCI_VENDOR_ID_ATI)
+		return NULL;
+	for (id = vmfix_rdna1_ids; id->family; id++)
+		if (id->device == device)
+			return id;
+	return NULL;
+}
+
+/*
+ * Caller holds rcu_read_lock(). struct amdgpu_device starts with
+ * "struct device *dev" (offset 0 in the BTF of 6.1, 6.12, 7.2 and 7.3).
+ */
+const struct vmfix_dev *vmfix_match_adev(const void *adev)
+{
+	const struct vmfix_devset *set;
+	const struct device *dev;
+	unsigned int i;
+
+	if (!adev)
+		return NULL;
+	dev = *(struct device * const *)adev;
+	set = rcu_dereference(vmfix_devset);
+	if (!set)
+		return NULL;
+	for (i = 0; i < set->count; i++)
+		if (set->devs[i].dev == dev)
+			return &set->devs[i];
+	return NULL;
+}
+NOKPROBE_SYMBOL(vmfix_match_adev);
+
+/* One devices= token: DDDD:BB:DD.F, BB:DD.F, or synthetic-N (test mode). */
+static bool vmfix_token_valid(const char *tok, size_t len)
+{
+	char buf[VMFIX_BDF_LEN];
+	unsigned int d, b, s, f;
+	int n = 0;
+
+	if (!len || len >= sizeof(buf))
+		return false;
+	memcpy(buf, tok, len);
+	buf[len] = '\0';
+	if (sscanf(buf, "%4x:%2x:%2x.%1x%n", &d, &b, &s, &f, &n) == 4 &&
+	    n == len && len == 12 && s < 32 && f < 8)
+		return true;
+	n = 0;
+	if (sscanf(buf, "%2x:%2x.%1x%n", &b, &s, &f, &n) == 3 && n == len &&
+	    len == 7 && s < 32 && f < 8)
+		return true;
+	n = 0;
+	if (vmfix_test_enabled &&
+	    sscanf(buf, "synthetic-%u%n", &d, &n) == 1 && n == len)
+		return true;
+	return false;
+}
+
+int vmfix_devices_validate(const char *list)
+{
+	unsigned int tokens = 0;
+	const char *p = list;
+	size_t len;
+
+	if (!strcmp(list, "auto"))
+		return 0;
+	for (;;) {
+		len = strcspn(p, ",");
+		if (!vmfix_token_valid(p, len) || ++tokens > VMFIX_MAX_DEVICES)
+			return -EINVAL;
+		if (!p[len])
+			return 0;
+		p += len + 1;
+	}
+}
+
+static bool vmfix_devices_selected(const char *list, const char *bdf)
+{
+	const char *p = list;
+	size_t len;
+
+	if (!strcmp(list, "auto"))
+		return true;
+	for (;;) {
+		len = strcspn(p, ",");
+		if (len == strlen(bdf) && !strncasecmp(p, bdf, len))
+			return true;
+		/* BB:DD.F selects domain 0000 */
+		if (len == 7 && !strncmp(bdf, "0000:", 5) &&
+		    !strncasecmp(p, bdf + 5, len) && !bdf[12])
+			return true;
+		if (!p[len])
+			return false;
+		p += len + 1;
+	}
+}
+
+static bool vmfix_pdev_is_amdgpu(struct pci_dev *pdev)
+{
+	bool ret;
+
+	device_lock(&pdev->dev);
+	ret = pdev->dev.driver && !strcmp(pdev->dev.driver->name, "amdgpu");
+	device_unlock(&pdev->dev);
+	return ret;
+}
+
+static void vmfix_devset_collect_pci(struct vmfix_devset *set)
+{
+	struct pci_dev *pdev = NULL;
+	struct vmfix_dev *d;
+
+	while ((pdev = pci_get_device(PCI_VENDOR_ID_ATI, PCI_ANY_ID, pdev))) {
+		if (!vmfix_pdev_is_amdgpu(pdev))
+			continue;
+		if (set->count == VMFIX_MAX_DEVICES) {
+			pr_warn("more than %d amdgpu devices, ignoring the rest\n",
+				VMFIX_MAX_DEVICES);
+			pci_dev_put(pdev);
+			return;
+		}
+		d = &set->devs[set->count++];
+		d->dev = get_device(&pdev->dev);
+		d->vendor = pdev->vendor;
+		d->device = pdev->device;
+		strscpy(d->bdf, pci_name(pdev), sizeof(d->bdf));
+	}
+}
+
+static void vmfix_devset_collect_synth(struct vmfix_devset *set)
+{
+	struct vmfix_dev *d;
+	unsigned int i;
+
+	for (i = 0; i < VMFIX_MAX_DEVICES; i++) {
+		if (!vmfix_synth[i].dev || set->count == VMFIX_MAX_DEVICES)
+			continue;
+		d = &set->devs[set->count++];
+		d->dev = vmfix_synth[i].dev;
+		d->vendor = vmfix_synth[i].vendor;
+		d->device = vmfix_synth[i].device;
+		d->synthetic = true;
+		snprintf(d->bdf, sizeof(d->bdf), "synthetic-%u", vmfix_synth[i].n);
+	}
+}
+
+static u8 vmfix_slot_find(const struct device *dev)
+{
+	u8 i;
+
+	for (i = 0; i < VMFIX_MAX_DEVICES; i++)
+		if (vmfix_slot_owner[i] == dev)
+			return i;
+	return VMFIX_NO_SLOT;
+}
+
+static void vmfix_devset_free(struct vmfix_devset *set)
+{
+	unsigned int i;
+
+	if (!set)
+		return;
+	for (i = 0; i < set->count; i++)
+		if (!set->devs[i].synthetic)
+			put_device(set->devs[i].dev);
+	kfree(set);
+}
+
+/*
+ * Rebuild the device set from the amdgpu-bound PCI devices (if @with_pci)
+ * and the synthetic ones, apply devices=, and publish it. Counter slots
+ * follow a device while it stays scoped; a slot that lost its device is
+ * zeroed once no reader can use it any more and is reused only by a later
+ * refresh.
+ */
+int vmfix_devices_refresh(bool with_pci)
+{
+	bool keep[VMFIX_MAX_DEVICES] = { };
+	char list[VMFIX_DEVICES_LEN];
+	struct vmfix_devset *set, *old;
+	struct vmfix_dev *d;
+	unsigned int i;
+	u8 slot;
+
+	set = kzalloc(sizeof(*set), GFP_KERNEL);
+	if (!set)
+		return -ENOMEM;
+
+	mutex_lock(&vmfix_devices_lock);
+	vmfix_devices_param_copy(list, sizeof(list));
+	if (with_pci)
+		vmfix_devset_collect_pci(set);
+	vmfix_devset_collect_synth(set);
+
+	for (i = 0; i < set->count; i++) {
+		d = &set->devs[i];
+		d->id = vmfix_match_pci_id(d->vendor, d->device);
+		d->scoped = d->id && vmfix_devices_selected(list, d->bdf);
+		d->slot = VMFIX_NO_SLOT;
+		if (!d->scoped)
+			continue;
+		slot = vmfix_slot_find(d->dev);
+		if (slot == VMFIX_NO_SLOT) {
+			slot = vmfix_slot_find(NULL);
+			if (slot == VMFIX_NO_SLOT)
+				continue;
+			vmfix_slot_owner[slot] = d->dev;
+		}
+		d->slot = slot;
+		keep[slot] = true;
+	}
+
+	old = rcu_replace_pointer(vmfix_devset, set,
+				  lockdep_is_held(&vmfix_devices_lock));
+	synchronize_rcu();
+	for (i = 0; i < VMFIX_MAX_DEVICES; i++) {
+		if (vmfix_slot_owner[i] && !keep[i]) {
+			vmfix_stats_clear_slot(i);
+			vmfix_slot_owner[i] = NULL;
+		}
+	}
+	mutex_unlock(&vmfix_devices_lock);
+	vmfix_devset_free(old);
+	return 0;
+}
+
+/* Module exit: forget every device, synthetic ones included. */
+void vmfix_devices_clear(void)
+{
+	struct vmfix_devset *old;
+
+	mutex_lock(&vmfix_devices_lock);
+	memset(vmfix_synth, 0, sizeof(vmfix_synth));
+	old = rcu_replace_pointer(vmfix_devset, NULL,
+				  lockdep_is_held(&vmfix_devices_lock));
+	synchronize_rcu();
+	memset(vmfix_slot_owner, 0, sizeof(vmfix_slot_owner));
+	mutex_unlock(&vmfix_devices_lock);
+	vmfix_devset_free(old);
+}
+
+int vmfix_test_devices_add(struct device *dev, u16 vendor, u16 device)
+{
+	int i, free = -1;
+
+	mutex_lock(&vmfix_devices_lock);
+	for (i = 0; i < VMFIX_MAX_DEVICES; i++) {
+		if (vmfix_synth[i].dev == dev) {
+			mutex_unlock(&vmfix_devices_lock);
+			return -EEXIST;
+		}
+		if (!vmfix_synth[i].dev && free < 0)
+			free = i;
+	}
+	if (free < 0) {
+		mutex_unlock(&vmfix_devices_lock);
+		return -ENOSPC;
+	}
+	vmfix_synth[free].dev = dev;
+	vmfix_synth[free].vendor = vendor;
+	vmfix_synth[free].device = device;
+	vmfix_synth[free].n = vmfix_synth_next++;
+	mutex_unlock(&vmfix_devices_lock);
+	return vmfix_devices_refresh(true);
+}
+
+void vmfix_test_devices_remove(struct device *dev)
+{
+	bool found = false;
+	int i;
+
+	mutex_lock(&vmfix_devices_lock);
+	for (i = 0; i < VMFIX_MAX_DEVICES; i++) {
+		if (vmfix_synth[i].dev == dev) {
+			memset(&vmfix_synth[i], 0, sizeof(vmfix_synth[i]));
+			found = true;
+		}
+	}
+	mutex_unlock(&vmfix_devices_lock);
+	/* on -ENOMEM the old set stays published: retry without the device */
+	while (found && vmfix_devices_refresh(true))
+		schedule_timeout_uninterruptible(1);
+}
+
+/*
+ * amdgpu may bind a GPU after it went live (async probe, hotplug, a manual
+ * bind): refresh the set whenever an AMD PCI device gains or loses a driver.
+ */
+static int vmfix_bus_notify(struct notifier_block *nb, unsigned long action,
+			    void *data)
+{
+	struct device *dev = data;
+
+	if (action != BUS_NOTIFY_BOUND_DRIVER &&
+	    action != BUS_NOTIFY_UNBOUND_DRIVER)
+		return NOTIFY_DONE;
+	if (to_pci_dev(dev)->vendor != PCI_VENDOR_ID_ATI)
+		return NOTIFY_DONE;
+	vmfix_refresh_async();
+	return NOTIFY_OK;
+}
+
+static struct notifier_block vmfix_bus_nb = {
+	.notifier_call = vmfix_bus_notify,
+};
+
+int vmfix_devices_bus_init(void)
+{
+	return bus_register_notifier(&pci_bus_type, &vmfix_bus_nb);
+}
+
+void vmfix_devices_bus_exit(void)
+{
+	bus_unregister_notifier(&pci_bus_type, &vmfix_bus_nb);
+}

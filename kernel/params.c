@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * rdna1_vmfix parameters. Settable at load (modprobe.d, kernel command
+ * line "rdna1_vmfix.mode=audit") and at run time through
+ * /sys/module/rdna1_vmfix/parameters/. Names are parsed by the policy
+ * core; an invalid value is rejected with -EINVAL and one log line, and
+ * the old value stays.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kernel.h>
+#include <linux/moduleparam.h>
+#include <linux/mutex.h>
+#include <linux/string.h>
+
+#include "vmfix_mod.h"
+
+#define VMFIX_DEFAULT_MODE	VMFIX_MODE_ENFORCE
+#define VMFIX_DEFAULT_MODE_S	"enforce"
+#define VMFIX_DEFAULT_CC_TO	VMFIX_CC_TO_NC
+#define VMFIX_DEFAULT_CC_TO_S	"nc"
+#define VMFIX_DEFAULT_COH	VMFIX_COHERENT_SNOOP
+#define VMFIX_DEFAULT_COH_S	"snoop"
+#define VMFIX_DEFAULT_DEVICES_S	"auto"
+
+static int vmfix_mode = VMFIX_DEFAULT_MODE;
+static int vmfix_cc_to = VMFIX_DEFAULT_CC_TO;
+static int vmfix_coherent = VMFIX_DEFAULT_COH;
+static char vmfix_devices[VMFIX_DEVICES_LEN] = VMFIX_DEFAULT_DEVICES_S;
+static DEFINE_MUTEX(vmfix_devices_str_lock);
+static bool vmfix_ready;
+bool vmfix_test_enabled;
+
+/* The policy the hot path applies; each field is read once. */
+void vmfix_policy_snapshot(struct vmfix_policy *policy)
+{
+	policy->mode = (enum vmfix_mode)READ_ONCE(vmfix_mode);
+	policy->cc_to = (enum vmfix_cc_to)READ_ONCE(vmfix_cc_to);
+	policy->coherent = (enum vmfix_coherent)READ_ONCE(vmfix_coherent);
+}
+NOKPROBE_SYMBOL(vmfix_policy_snapshot);
+
+enum vmfix_mode vmfix_current_mode(void)
+{
+	return (enum vmfix_mode)READ_ONCE(vmfix_mode);
+}
+
+void vmfix_devices_param_copy(char *buf, size_t len)
+{
+	mutex_lock(&vmfix_devices_str_lock);
+	strscpy(buf, vmfix_devices, len);
+	mutex_unlock(&vmfix_devices_str_lock);
+}
+
+/* Called once init is far enough that a devices= change can refresh. */
+void vmfix_params_ready(void)
+{
+	WRITE_ONCE(vmfix_ready, true);
+}
+
+/* Length of @val without one trailing newline, for log lines. */
+static int vmfix_val_len(const char *val)
+{
+	size_t len = strlen(val);
+
+	if (len && val[len - 1] == '\n')
+		len--;
+	return (int)min_t(size_t, len, 64);
+}
+
+static int vmfix_param_set_mode(const char *val, const struct kernel_param *kp)
+{
+	enum vmfix_mode mode;
+
+	if (!val || vmfix_mode_parse(val, &mode)) {
+		pr_err("invalid mode '%.*s': expected off, audit or enforce\n",
+		       val ? vmfix_val_len(val) : 0, val ? val : "");
+		return -EINVAL;
+	}
+	WRITE_ONCE(vmfix_mode, mode);
+	if (READ_ONCE(vmfix_ready))
+		pr_info("mode %s\n", vmfix_mode_name(mode));
+	return 0;
+}
+
+static int vmfix_param_get_mode(char *buf, const struct kernel_param *kp)
+{
+	return scnprintf(buf, PAGE_SIZE, "%s\n",
+			 vmfix_mode_name((enum vmfix_mode)READ_ONCE(vmfix_mode)));
+}
+
+static int vmfix_param_set_cc_to(const char *val, const struct kernel_param *kp)
+{
+	enum vmfix_cc_to cc_to;
+
+	if (!val || vmfix_cc_to_parse(val, &cc_to)) {
+		pr_err("invalid cc_to '%.*s': expected nc or uc\n",
+		       val ? vmfix_val_len(val) : 0, val ? val : "");
+		return -EINVAL;
+	}
+	WRITE_ONCE(vmfix_cc_to, cc_to);
+	if (READ_ONCE(vmfix_ready))
+		pr_info("cc_to %s\n", vmfix_cc_to_name(cc_to));
+	return 0;
+}
+
+static int vmfix_param_get_cc_to(char *buf, const struct kernel_param *kp)
+{
+	return scnprintf(buf, PAGE_SIZE, "%s\n",
+			 vmfix_cc_to_name((enum vmfix_cc_to)READ_ONCE(vmfix_cc_to)));
+}
+
+static int vmfix_param_set_coherent(const char *val,
+				    const struct kernel_param *kp)
+{
+	enum vmfix_coherent coherent;
+
+	if (!val || vmfix_coherent_parse(val, &coherent)) {
+		pr_err("invalid coherent '%.*s': expected snoop or all\n",
+		       val ? vmfix_val_len(val) : 0, val ? val : "");
+		return -EINVAL;
+	}
+	WRITE_ONCE(vmfix_coherent, coherent);
+	if (READ_ONCE(vmfix_ready))
+		pr_info("coherent %s\n", vmfix_coherent_name(coherent));
+	return 0;
+}
+
+static int vmfix_param_get_coherent(char *buf, const struct kernel_param *kp)
+{
+	return scnprintf(buf, PAGE_SIZE, "%s\n",
+			 vmfix_coherent_name((enum vmfix_coherent)READ_ONCE(vmfix_coherent)));
+}
+
+static int vmfix_param_set_devices(const char *val,
+				   const struct kernel_param *kp)
+{
+	char list[VMFIX_DEVICES_LEN];
+	int len;
+
+	len = val ? vmfix_val_len(val) : 0;
+	if (!val || strlen(val) >= sizeof(list) || !len) {
+		pr_err("invalid devices '%.*s': expected auto or BDF[,BDF]\n",
+		       len, val ? val : "");
+		return -EINVAL;
+	}
+	strscpy(list, val, sizeof(list));
+	list[strcspn(list, "\n")] = '\0';
+	if (vmfix_devices_validate(list)) {
+		pr_err("invalid devices '%.*s': expected auto or BDF[,BDF]\n",
+		       len, val);
+		return -EINVAL;
+	}
+	mutex_lock(&vmfix_devices_str_lock);
+	strscpy(vmfix_devices, list, sizeof(vmfix_devices));
+	mutex_unlock(&vmfix_devices_str_lock);
+	if (READ_ONCE(vmfix_ready)) {
+		pr_info("devices %s\n", list);
+		return vmfix_devices_refresh(true);
+	}
+	return 0;
+}
+
+static int vmfix_param_get_devices(char *buf, const struct kernel_param *kp)
+{
+	char list[VMFIX_DEVICES_LEN];
+
+	vmfix_devices_param_copy(list, sizeof(list));
+	return scnprintf(buf, PAGE_SIZE, "%s\n", list);
+}
+
+static const struct kernel_param_ops vmfix_mode_ops = {
+	.set = vmfix_param_set_mode,
+	.get = vmfix_param_get_mode,
+};
+
+static const struct kernel_param_ops vmfix_cc_to_ops = {
+	.set = vmfix_param_set_cc_to,
+	.get = vmfix_param_get_cc_to,
+};
+
+static const struct kernel_param_ops vmfix_coherent_ops = {
+	.set = vmfix_param_set_coherent,
+	.get = vmfix_param_get_coherent,
+};
+
+static const struct kernel_param_ops vmfix_devices_ops = {
+	.set = vmfix_param_set_devices,
+	.get = vmfix_param_get_devices,
+};
+
+module_param_cb(mode, &vmfix_mode_ops, NULL, 0644);
+MODULE_PARM_DESC(mode,
+		 "off|audit|enforce: leave PTEs alone, count what enforce would change, or rewrite [default: "
+		 VMFIX_DEFAULT_MODE_S "]");
+module_param_cb(cc_to, &vmfix_cc_to_ops, NULL, 0644);
+MODULE_PARM_DESC(cc_to,
+		 "nc|uc: MTYPE that replaces CC on RDNA1 [default: "
+		 VMFIX_DEFAULT_CC_TO_S "]");
+module_param_cb(coherent, &vmfix_coherent_ops, NULL, 0644);
+MODULE_PARM_DESC(coherent,
+		 "snoop|all: snoop uncached system pages, or make every valid system page UC+snooped [default: "
+		 VMFIX_DEFAULT_COH_S "]");
+module_param_cb(devices, &vmfix_devices_ops, NULL, 0644);
+MODULE_PARM_DESC(devices,
+		 "auto|BDF[,BDF]: RDNA1 devices to act on [default: "
+		 VMFIX_DEFAULT_DEVICES_S "]");
+module_param_named(test_devices, vmfix_test_enabled, bool, 0444);
+MODULE_PARM_DESC(test_devices,
+		 "enable the test interface of vmfix_test.h (QEMU tests only) [default: 0]");

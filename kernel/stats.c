@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * rdna1_vmfix statistics: per-CPU counters and a ring of recent rule hits.
+ *
+ * Writers (probe handlers) never lock: counters are this_cpu_inc(), the
+ * ring takes a slot with one atomic increment and publishes the entry by
+ * storing its sequence number last. Readers sum the CPUs and copy ring
+ * entries, skipping one that changed while it was copied. Text formats are
+ * docs/status-abi.md (schema 1).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/atomic.h>
+#include <linux/kernel.h>
+#include <linux/percpu.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "vmfix_mod.h"
+#include "vmfix_stats.h"
+
+struct vmfix_pcpu {
+	u64 dev[VMFIX_MAX_DEVICES][VMFIX_CTR_COUNT];
+	u64 other_ranges;
+	u64 hook_hits[VMFIX_HOOK_COUNT];
+};
+
+struct vmfix_ring_entry {
+	u64 seq;		/* 0: empty or being written */
+	u64 start;
+	u64 end;
+	u64 old;
+	u64 new;
+	u32 rules;
+	u8 hook;
+	u8 mode;
+	char bdf[VMFIX_BDF_LEN];
+};
+
+static struct vmfix_pcpu __percpu *vmfix_pcpu;
+static struct vmfix_ring_entry vmfix_ring[VMFIX_RING_SIZE];
+static atomic64_t vmfix_ring_seq = ATOMIC64_INIT(0);
+
+static const char * const vmfix_ctr_names[VMFIX_CTR_COUNT] = {
+	[VMFIX_CTR_RANGES] = "ranges",
+	[VMFIX_CTR_SEEN_NC] = "seen_nc",
+	[VMFIX_CTR_SEEN_WC] = "seen_wc",
+	[VMFIX_CTR_SEEN_CC] = "seen_cc",
+	[VMFIX_CTR_SEEN_UC] = "seen_uc",
+	[VMFIX_CTR_SEEN_RESERVED] = "seen_reserved",
+	[VMFIX_CTR_RULE_CC_DOWNGRADE] = "rule_cc_downgrade",
+	[VMFIX_CTR_RULE_UC_SNOOP] = "rule_uc_snoop",
+	[VMFIX_CTR_RULE_COHERENT_ALL] = "rule_coherent_all",
+	[VMFIX_CTR_REWRITTEN] = "rewritten",
+	[VMFIX_CTR_WOULD_REWRITE] = "would_rewrite",
+	[VMFIX_CTR_REQ_CC_GET_VM_PTE] = "req_cc_get_vm_pte",
+	[VMFIX_CTR_REQ_CC_MAP_MTYPE] = "req_cc_map_mtype",
+};
+
+const char * const vmfix_hook_names[VMFIX_HOOK_COUNT] = {
+	[VMFIX_HOOK_PTES_UPDATE] = "ptes_update",
+	[VMFIX_HOOK_GET_VM_PTE] = "get_vm_pte",
+	[VMFIX_HOOK_MAP_MTYPE] = "map_mtype",
+};
+
+int vmfix_stats_init(void)
+{
+	vmfix_pcpu = alloc_percpu(struct vmfix_pcpu);
+	return vmfix_pcpu ? 0 : -ENOMEM;
+}
+
+void vmfix_stats_exit(void)
+{
+	free_percpu(vmfix_pcpu);
+	vmfix_pcpu = NULL;
+}
+
+void vmfix_count_dev(u8 slot, enum vmfix_ctr ctr)
+{
+	if (slot < VMFIX_MAX_DEVICES)
+		this_cpu_inc(vmfix_pcpu->dev[slot][ctr]);
+}
+NOKPROBE_SYMBOL(vmfix_count_dev);
+
+void vmfix_count_other(void)
+{
+	this_cpu_inc(vmfix_pcpu->other_ranges);
+}
+NOKPROBE_SYMBOL(vmfix_count_other);
+
+void vmfix_count_hook(enum vmfix_hook_id hook)
+{
+	this_cpu_inc(vmfix_pcpu->hook_hits[hook]);
+}
+NOKPROBE_SYMBOL(vmfix_count_hook);
+
+u64 vmfix_hook_hits(enum vmfix_hook_id hook)
+{
+	u64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += READ_ONCE(per_cpu_ptr(vmfix_pcpu, cpu)->hook_hits[hook]);
+	return sum;
+}
+
+/* A slot whose device left the set: no reader can reach it any more. */
+void vmfix_stats_clear_slot(u8 slot)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		memset(per_cpu_ptr(vmfix_pcpu, cpu)->dev[slot], 0,
+		       sizeof(per_cpu_ptr(vmfix_pcpu, cpu)->dev[slot]));
+}
+
+/* Counts that race with a reset may survive it: good enough for statistics. */
+void vmfix_stats_reset(void)
+{
+	unsigned int i;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		memset(per_cpu_ptr(vmfix_pcpu, cpu), 0, sizeof(struct vmfix_pcpu));
+	for (i = 0; i < VMFIX_RING_SIZE; i++)
+		WRITE_ONCE(vmfix_ring[i].seq, 0);
+	atomic64_set(&vmfix_ring_seq, 0);
+}
+
+void vmfix_ring_record(const struct vmfix_dev *vdev, enum vmfix_hook_id hook,
+		       enum vmfix_mode mode, u64 start, u64 end,
+		       const struct vmfix_pte_out *out, u64 old)
+{
+	u64 seq = atomic64_inc_return(&vmfix_ring_seq);
+	struct vmfix_ring_entry *e = &vmfix_ring[(seq - 1) % VMFIX_RING_SIZE];
+
+	WRITE_ONCE(e->seq, 0);
+	smp_wmb();	/* readers see the entry invalid before it changes */
+	e->start = start;
+	e->end = end;
+	e->old = old;
+	e->new = out->proposed;
+	e->rules = out->rules;
+	e->hook = hook;
+	e->mode = mode;
+	memcpy(e->bdf, vdev->bdf, sizeof(e->bdf));
+	smp_store_release(&e->seq, seq);
+}
+NOKPROBE_SYMBOL(vmfix_ring_record);
+
+__printf(2, 3)
+void vmfix_buf_printf(struct vmfix_buf *b, const char *fmt, ...)
+{
+	va_list args;
+
+	if (b->len >= b->size)
+		return;
+	va_start(args, fmt);
+	b->len += vscnprintf(b->buf + b->len, b->size - b->len, fmt, args);
+	va_end(args);
+}
+
+static void vmfix_counters_dev(struct vmfix_buf *b, const struct vmfix_dev *d)
+{
+	u64 sum[VMFIX_CTR_COUNT] = { };
+	unsigned int c;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		for (c = 0; c < VMFIX_CTR_COUNT; c++)
+			sum[c] += READ_ONCE(per_cpu_ptr(vmfix_pcpu, cpu)->dev[d->slot][c]);
+	vmfix_buf_printf(b, "device bdf=%s", d->bdf);
+	for (c = 0; c < VMFIX_CTR_COUNT; c++)
+		vmfix_buf_printf(b, " %s=%llu", vmfix_ctr_names[c], sum[c]);
+	vmfix_buf_printf(b, "\n");
+}
+
+void vmfix_counters_show(struct vmfix_buf *b)
+{
+	const struct vmfix_devset *set;
+	u64 other = 0;
+	unsigned int i;
+	int cpu;
+
+	vmfix_buf_printf(b, "schema 1\n");
+	rcu_read_lock();
+	set = rcu_dereference(vmfix_devset);
+	for (i = 0; set && i < set->count; i++)
+		if (set->devs[i].scoped && set->devs[i].slot != VMFIX_NO_SLOT)
+			vmfix_counters_dev(b, &set->devs[i]);
+	rcu_read_unlock();
+	for_each_possible_cpu(cpu)
+		other += READ_ONCE(per_cpu_ptr(vmfix_pcpu, cpu)->other_ranges);
+	vmfix_buf_printf(b, "other ranges=%llu\n", other);
+}
+
+static void vmfix_rules_print(struct vmfix_buf *b, u32 rules)
+{
+	const char *sep = "";
+	unsigned int bit;
+
+	for (bit = 0; bit < VMFIX_RULE_COUNT; bit++) {
+		if (!(rules & (1U << bit)))
+			continue;
+		vmfix_buf_printf(b, "%s%s", sep,
+				 vmfix_rule_name((enum vmfix_rule)(1U << bit)));
+		sep = ",";
+	}
+	if (!*sep)
+		vmfix_buf_printf(b, "-");
+}
+
+void vmfix_recent_show(struct vmfix_buf *b)
+{
+	u64 head = atomic64_read(&vmfix_ring_seq);
+	u64 seq = head > VMFIX_RING_SIZE ? head - VMFIX_RING_SIZE + 1 : 1;
+	struct vmfix_ring_entry copy;
+	const struct vmfix_ring_entry *e;
+
+	vmfix_buf_printf(b, "schema 1\n");
+	for (; seq <= head; seq++) {
+		e = &vmfix_ring[(seq - 1) % VMFIX_RING_SIZE];
+		if (smp_load_acquire(&e->seq) != seq)
+			continue;
+		memcpy(&copy, e, sizeof(copy));
+		smp_rmb();	/* the copy is complete before the re-check */
+		if (READ_ONCE(e->seq) != seq || copy.seq != seq)
+			continue;
+		copy.bdf[VMFIX_BDF_LEN - 1] = '\0';
+		vmfix_buf_printf(b,
+				 "rewrite seq=%llu bdf=%s hook=%s mode=%s start=0x%llx end=0x%llx old=0x%016llx new=0x%016llx rules=",
+				 seq, copy.bdf, vmfix_hook_names[copy.hook],
+				 vmfix_mode_name((enum vmfix_mode)copy.mode),
+				 copy.start, copy.end, copy.old, copy.new);
+		vmfix_rules_print(b, copy.rules);
+		vmfix_buf_printf(b, "\n");
+	}
+}

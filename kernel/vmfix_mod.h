@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * rdna1_vmfix internals shared by main.c, hooks.c, match.c, stats.c,
+ * params.c and test.c. The policy itself lives in vmfix_policy.c.
+ */
+#ifndef VMFIX_MOD_H
+#define VMFIX_MOD_H
+
+#include <linux/types.h>
+#include <linux/device.h>
+#include <linux/rcupdate.h>
+#include <linux/ptrace.h>
+#include <linux/kprobes.h>
+
+#include "vmfix_policy.h"
+
+#define VMFIX_MAX_DEVICES	8
+#define VMFIX_RING_SIZE		32
+#define VMFIX_BDF_LEN		24
+#define VMFIX_DEVICES_LEN	256
+#define VMFIX_REASON_LEN	96
+#define VMFIX_NO_SLOT		0xff
+
+/* ---- match.c: which GPUs the policy acts on ---- */
+
+struct vmfix_pci_id {
+	u16 device;
+	const char *family;
+	const char *gfx;
+};
+
+struct vmfix_dev {
+	struct device *dev;		/* compared against adev->dev */
+	u16 vendor;
+	u16 device;
+	const struct vmfix_pci_id *id;	/* NULL: not RDNA1 */
+	bool scoped;			/* RDNA1 and selected by devices= */
+	bool synthetic;			/* added by the test interface */
+	u8 slot;			/* counter slot, VMFIX_NO_SLOT if !scoped */
+	char bdf[VMFIX_BDF_LEN];
+};
+
+struct vmfix_devset {
+	struct rcu_head rcu;
+	unsigned int count;
+	struct vmfix_dev devs[VMFIX_MAX_DEVICES];
+};
+
+extern struct vmfix_devset __rcu *vmfix_devset;
+
+const struct vmfix_pci_id *vmfix_match_pci_id(u16 vendor, u16 device);
+const struct vmfix_dev *vmfix_match_adev(const void *adev);
+int vmfix_devices_refresh(bool with_pci);
+void vmfix_devices_clear(void);
+int vmfix_devices_validate(const char *list);
+int vmfix_devices_bus_init(void);
+void vmfix_devices_bus_exit(void);
+int vmfix_test_devices_add(struct device *dev, u16 vendor, u16 device);
+void vmfix_test_devices_remove(struct device *dev);
+
+/* ---- params.c ---- */
+
+extern bool vmfix_test_enabled;
+void vmfix_policy_snapshot(struct vmfix_policy *policy);
+enum vmfix_mode vmfix_current_mode(void);
+void vmfix_devices_param_copy(char *buf, size_t len);
+void vmfix_params_ready(void);
+
+/* ---- stats.c: per-CPU counters and the ring of recent rule hits ---- */
+
+enum vmfix_ctr {
+	VMFIX_CTR_RANGES,
+	VMFIX_CTR_SEEN_NC,
+	VMFIX_CTR_SEEN_WC,
+	VMFIX_CTR_SEEN_CC,
+	VMFIX_CTR_SEEN_UC,
+	VMFIX_CTR_SEEN_RESERVED,
+	VMFIX_CTR_RULE_CC_DOWNGRADE,
+	VMFIX_CTR_RULE_UC_SNOOP,
+	VMFIX_CTR_RULE_COHERENT_ALL,
+	VMFIX_CTR_REWRITTEN,
+	VMFIX_CTR_WOULD_REWRITE,
+	VMFIX_CTR_REQ_CC_GET_VM_PTE,
+	VMFIX_CTR_REQ_CC_MAP_MTYPE,
+	VMFIX_CTR_COUNT,
+};
+
+enum vmfix_hook_id {
+	VMFIX_HOOK_PTES_UPDATE,
+	VMFIX_HOOK_GET_VM_PTE,
+	VMFIX_HOOK_MAP_MTYPE,
+	VMFIX_HOOK_COUNT,
+};
+
+int vmfix_stats_init(void);
+void vmfix_stats_exit(void);
+void vmfix_stats_reset(void);
+void vmfix_stats_clear_slot(u8 slot);
+void vmfix_count_dev(u8 slot, enum vmfix_ctr ctr);
+void vmfix_count_other(void);
+void vmfix_count_hook(enum vmfix_hook_id hook);
+u64 vmfix_hook_hits(enum vmfix_hook_id hook);
+void vmfix_ring_record(const struct vmfix_dev *vdev, enum vmfix_hook_id hook,
+		       enum vmfix_mode mode, u64 start, u64 end,
+		       const struct vmfix_pte_out *out, u64 old);
+
+/* ---- hooks.c ---- */
+
+int vmfix_hooks_register(char *reason, size_t reason_len, bool *refused);
+void vmfix_hooks_unregister(void);
+struct vmfix_buf;
+void vmfix_hooks_status(struct vmfix_buf *b, bool show_addr);
+void vmfix_hooks_report(void);
+int vmfix_ptes_update_pre(struct kprobe *kp, struct pt_regs *regs);
+
+/* ---- main.c ---- */
+
+void vmfix_refresh_async(void);
+
+#endif /* VMFIX_MOD_H */
