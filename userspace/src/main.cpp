@@ -18,6 +18,7 @@ namespace {
 
 constexpr std::array kCommands = {
     Command{"pte", "decode a gfx10 GPUVM PTE and show what each policy mode makes of it", cmd_pte},
+    Command{"faults", "decode and classify amdgpu VM faults and ROCm error lines of a log", cmd_faults},
 };
 
 void print_usage(std::FILE* f) {

@@ -23,5 +23,6 @@ struct Command {
 };
 
 int cmd_pte(std::span<char*> args);
+int cmd_faults(std::span<char*> args);
 
 }  // namespace vmfix

@@ -1,0 +1,499 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+// Fault-log reader: real reports (tests/data/faults, labelled), synthetic logs per format, register
+// decodes against the documented bit layout, bad input, golden JSON.
+
+#include <catch2/catch_test_macros.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "vmfix/faults.hpp"
+#include "vmfix/kernel_log.hpp"
+
+namespace fs = std::filesystem;
+using namespace vmfix::faults;  // NOLINT(google-build-using-namespace)
+
+namespace {
+
+const fs::path kData = fs::path(VMFIX_TEST_DATA) / "faults";
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+Report parse_fixture(const std::string& name, bool with_context = true) {
+  const std::string text = slurp(kData / name);
+  const Context ctx = with_context ? context_from_front_matter(text) : Context{};
+  auto r = parse_log(text, ctx);
+  REQUIRE(r.ok());
+  return std::move(r).value();
+}
+
+// Fixture labels (README.md) -> the classes this tool uses.
+std::string map_label(const std::string& label) {
+  if (label == "isa_mismatch_override") return "isa_mismatch";
+  if (label == "driver_hang_or_reset") return "hang_or_reset";
+  if (label == "oom") return "out_of_memory";
+  return label;
+}
+
+// Where the classifier disagrees with a fixture's label and the label is debatable. Every entry
+// says why; anything not listed must match its label.
+const std::map<std::string, std::pair<std::string, std::string>> kDisagreements = {
+    {"034.txt",
+     {"vm_fault_bad_address",
+      "the log holds only HSA_STATUS_ERROR_MEMORY_APERTURE_VIOLATION, i.e. a kernel touched an illegal address; "
+      "the label's 'hardware defect' comes from the reporter later swapping the card, which no log line shows"}},
+};
+
+struct IndexRow {
+  std::string file;
+  std::string label;
+};
+
+std::vector<IndexRow> read_index() {
+  std::ifstream f(kData / "INDEX.tsv");
+  std::vector<IndexRow> rows;
+  std::string line;
+  std::getline(f, line);  // header
+  while (std::getline(f, line)) {
+    std::vector<std::string> cols;
+    std::stringstream ss(line);
+    std::string c;
+    while (std::getline(ss, c, '\t')) cols.push_back(c);
+    if (cols.size() >= 4) rows.push_back({cols[0], cols[3]});
+  }
+  return rows;
+}
+
+std::uint32_t l2(unsigned more, unsigned walker, unsigned perm, unsigned map, unsigned cid, unsigned rw, unsigned vmid) {
+  return more | walker << 1 | perm << 4 | map << 8 | cid << 9 | rw << 18 | vmid << 20;
+}
+
+}  // namespace
+
+TEST_CASE("every real fault report is read and its verdict matches the fixture label", "[diag][faults][fixtures]") {
+  const auto rows = read_index();
+  REQUIRE(rows.size() >= 22);
+  std::size_t matched = 0;
+  for (const auto& row : rows) {
+    INFO(row.file << " label " << row.label);
+    const Report r = parse_fixture(row.file);
+    CHECK_FALSE(r.events.empty());
+    const std::string got(class_name(r.verdict.cls));
+    const auto d = kDisagreements.find(row.file);
+    if (d != kDisagreements.end()) {
+      INFO("documented disagreement: " << d->second.second);
+      CHECK(got == d->second.first);
+      CHECK(got != map_label(row.label));
+    } else {
+      CHECK(got == map_label(row.label));
+      if (got == map_label(row.label)) ++matched;
+    }
+    // The metadata header is never read as log text: no event starts inside it.
+    for (const auto& e : r.events) CHECK(e.first_line > front_matter_lines(slurp(kData / row.file)));
+  }
+  CHECK(matched == rows.size() - kDisagreements.size());
+}
+
+TEST_CASE("an override fault needs the machine context: without it the same line is a bad address",
+          "[diag][faults][fixtures]") {
+  // 011: APERTURE_VIOLATION on gfx1012 running with HSA_OVERRIDE_GFX_VERSION=10.3.0.
+  CHECK(parse_fixture("011.txt", false).verdict.cls == FaultClass::kVmFaultBadAddress);
+  const Report r = parse_fixture("011.txt", true);
+  CHECK(r.context.gfx == "gfx1012");
+  CHECK(r.context.override_version == "10.3.0");
+  CHECK(r.verdict.cls == FaultClass::kIsaMismatch);
+  // gfx1010 code on a gfx1012 is the documented superset case: no mismatch.
+  auto same_family = parse_log(slurp(kData / "011.txt"), Context{"gfx1012", "10.1.0", "test"});
+  REQUIRE(same_family.ok());
+  CHECK(same_family->verdict.cls == FaultClass::kVmFaultBadAddress);
+}
+
+TEST_CASE("a gmc_v9 fault storm is one event: repeats merge, the cleared status of a repeat is ignored",
+          "[diag][faults][fixtures]") {
+  const Report r = parse_fixture("022.txt");
+  REQUIRE(r.events.size() == 1);
+  const Event& e = r.events[0];
+  CHECK(e.records == 2);
+  CHECK(e.device == "0000:c6:00.0");
+  CHECK(e.hub == "gfxhub0");
+  CHECK(e.retry == false);
+  CHECK(e.vmid == 3U);
+  CHECK(e.pasid == 32769U);
+  CHECK(e.src_id == 0U);
+  CHECK(e.ring == 24U);
+  CHECK(e.process == "pt_main_thread");
+  CHECK(e.pid == 12924);
+  CHECK(e.address == 0x0000ae8570611000ULL);
+  REQUIRE(e.other_addresses.size() == 1);
+  CHECK(e.other_addresses[0] == 0x0000ae8570612000ULL);
+  CHECK(e.ih_client == 0x1bU);
+  CHECK(e.status == 0x00301031U);
+  CHECK(e.status_register == "VM_L2_PROTECTION_FAULT_STATUS");
+  CHECK(e.gen == Gen::kGfx9);
+  CHECK(e.client == "TCP");  // not the second report's "CB (0x0)" of a cleared register
+  CHECK(e.client_id == 8U);
+  CHECK(e.permission_faults == 3U);
+  CHECK(e.more_faults == 1U);
+  CHECK(e.rw == 0U);
+  CHECK(e.cls == FaultClass::kVmFaultBadAddress);
+}
+
+TEST_CASE("legacy gmc_v8 reports decode address, client and direction", "[diag][faults][fixtures]") {
+  const Report r = parse_fixture("032.txt");
+  REQUIRE(r.events.size() == 1);
+  const Event& e = r.events[0];
+  CHECK(e.kind == "legacy_vm_fault");
+  CHECK(e.records == 4);
+  CHECK(e.address == 0x0462075DULL << 12);
+  CHECK(e.client == "TC3");
+  CHECK(e.client_id == 196U);
+  CHECK(e.rw == 0U);
+  CHECK(e.status == 0x020C4001U);
+  CHECK(e.gen == Gen::kGfx8);
+  CHECK(e.cls == FaultClass::kVmFaultBadAddress);
+}
+
+TEST_CASE("a CPC fault at address 0 with IOMMU page faults is vm_fault_other", "[diag][faults][fixtures]") {
+  const Report r = parse_fixture("025.txt");
+  REQUIRE(r.events.size() == 1);
+  const Event& e = r.events[0];
+  CHECK(e.client == "CPC");
+  CHECK(e.iommu);
+  CHECK(e.walker_error == 6U);
+  CHECK(e.mapping_error == 1U);
+  CHECK(e.address == 0U);
+  CHECK(classify_address(*e.address) == AddressKind::kNull);
+  CHECK(e.cls == FaultClass::kVmFaultOther);
+}
+
+TEST_CASE("the L2 protection fault status decodes per the documented bit layout", "[diag][faults][decode]") {
+  SECTION("values from real reports") {
+    const L2Status a = decode_l2_status(0x00301031);  // 022: gfx9 TCP, vmid 3
+    CHECK(a.more_faults);
+    CHECK(a.walker_error == 0);
+    CHECK(a.permission_faults == 3);
+    CHECK_FALSE(a.mapping_error);
+    CHECK(a.cid == 8);
+    CHECK_FALSE(a.write);
+    CHECK(a.vmid == 3);
+    const L2Status b = decode_l2_status(0x00000B3C);  // 025: gfx10 CPC
+    CHECK_FALSE(b.more_faults);
+    CHECK(b.walker_error == 6);
+    CHECK(b.permission_faults == 3);
+    CHECK(b.mapping_error);
+    CHECK(b.cid == 5);
+    const L2Status c = decode_l2_status(0x00801031);  // 028: gfx11 TCP, vmid 8
+    CHECK(c.cid == 8);
+    CHECK(c.vmid == 8);
+  }
+  SECTION("each field is isolated") {
+    CHECK(decode_l2_status(0x1).more_faults);
+    CHECK(decode_l2_status(0xe).walker_error == 7);
+    CHECK(decode_l2_status(0xe).permission_faults == 0);
+    CHECK(decode_l2_status(0xf0).permission_faults == 0xf);
+    CHECK(decode_l2_status(0xf0).walker_error == 0);
+    CHECK(decode_l2_status(0x100).mapping_error);
+    CHECK(decode_l2_status(0x3fe00).cid == 0x1ff);
+    CHECK(decode_l2_status(0x3fe00).permission_faults == 0);
+    CHECK(decode_l2_status(0x40000).write);
+    CHECK(decode_l2_status(0x40000).cid == 0);
+    CHECK(decode_l2_status(0x80000).atomic);
+    CHECK(decode_l2_status(0xf00000).vmid == 0xf);
+    CHECK_FALSE(decode_l2_status(0xf00000).atomic);
+  }
+  SECTION("legacy VM_CONTEXT1 status") {
+    const LegacyStatus s = decode_legacy_status(0x020C4001);
+    CHECK(s.protections == 1);
+    CHECK(s.client_id == 196);
+    CHECK_FALSE(s.write);
+    CHECK(s.vmid == 1);
+    CHECK(decode_legacy_status(0x01000000).write);
+  }
+  SECTION("client tables per generation") {
+    CHECK(utcl2_client_name(Gen::kGfx9, false, 8) == "TCP");
+    CHECK(utcl2_client_name(Gen::kGfx9, false, 12) == "PA");
+    CHECK(utcl2_client_name(Gen::kGfx10, false, 0) == "CB/DB");
+    CHECK(utcl2_client_name(Gen::kGfx10, false, 5) == "CPC");
+    CHECK(utcl2_client_name(Gen::kGfx10, false, 10) == "SQC (data)");
+    CHECK(utcl2_client_name(Gen::kGfx10, false, 17) == "SDMA3");
+    CHECK(utcl2_client_name(Gen::kGfx10, false, 18).empty());
+    CHECK(utcl2_client_name(Gen::kGfx12, false, 8).empty());
+    CHECK(utcl2_client_name(Gen::kGfx10, true, 8).empty());
+  }
+  SECTION("permission bits") {
+    CHECK(permission_fault_meaning(0).empty());
+    const auto m = permission_fault_meaning(0x5);
+    REQUIRE(m.size() == 2);
+    CHECK(m[0].find("not valid") != std::string::npos);
+    CHECK(m[1].find("write") != std::string::npos);
+  }
+}
+
+TEST_CASE("addresses are sorted into null, low, user, high and kernel", "[diag][faults][decode]") {
+  CHECK(classify_address(0) == AddressKind::kNull);
+  CHECK(classify_address(0xfff) == AddressKind::kNull);
+  CHECK(classify_address(0x1000) == AddressKind::kLow);
+  CHECK(classify_address(0xffff) == AddressKind::kLow);
+  CHECK(classify_address(0x10000) == AddressKind::kCanonicalUser);
+  CHECK(classify_address(0x00007fffffffffffULL) == AddressKind::kCanonicalUser);
+  CHECK(classify_address(0x0000800000000000ULL) == AddressKind::kHigh);
+  CHECK(classify_address(0xffff7fffffffffffULL) == AddressKind::kHigh);
+  CHECK(classify_address(0xffff800000000000ULL) == AddressKind::kKernel);
+  CHECK(address_kind_name(AddressKind::kCanonicalUser) == "canonical-user");
+}
+
+TEST_CASE("HSA_OVERRIDE_GFX_VERSION values map to targets", "[diag][faults][decode]") {
+  CHECK(override_target("10.3.0") == "gfx1030");
+  CHECK(override_target("10.1.0") == "gfx1010");
+  CHECK(override_target("9.0.10") == "gfx90a");
+  CHECK(override_target("11.5.1") == "gfx1151");
+  for (const char* bad : {"", "10", "10.3", "10.3.", "a.b.c", "10.3.0.1", "10.16.0", "1.0.0", " 10.3.0"}) {
+    INFO(bad);
+    CHECK_FALSE(override_target(bad).has_value());
+  }
+  CHECK(isa_compatible("gfx1010", "gfx1010"));
+  CHECK(isa_compatible("gfx1012", "gfx1010"));
+  CHECK_FALSE(isa_compatible("gfx1010", "gfx1030"));
+  CHECK_FALSE(isa_compatible("gfx1010", "gfx1012"));
+}
+
+TEST_CASE("synthetic reports in every kernel format parse and classify", "[diag][faults][formats]") {
+  auto one = [](const std::string& log, const Context& ctx = {}) {
+    auto r = parse_log(log, ctx);
+    REQUIRE(r.ok());
+    REQUIRE(r->events.size() == 1);
+    return r->events[0];
+  };
+  SECTION("gmc_v9 4.14: VMC page fault, vm_id/pas_id, 'at page ... from N'") {
+    const Event e = one(
+        "[  10.000001] amdgpu 0000:03:00.0: [gfxhub] VMC page fault (src_id:0 ring:24 vm_id:2 pas_id:32770)\n"
+        "[  10.000002] amdgpu 0000:03:00.0:   at page 0x0000000000001000 from 27\n"
+        "[  10.000003] amdgpu 0000:03:00.0: VM_L2_PROTECTION_FAULT_STATUS:0x00241131\n");
+    CHECK(e.vmid == 2U);
+    CHECK(e.pasid == 32770U);
+    CHECK(e.address == 0x1000U);
+    CHECK(e.ih_client == 27U);
+    // 0x00241131: cid (0x241131>>9)&0x1ff = 8 -> TCP, write, mapping error, decoded from the raw value
+    CHECK(e.client == "TCP");
+    CHECK(e.rw == 1U);
+    CHECK(e.mapping_error == 1U);
+    CHECK(e.cls == FaultClass::kVmFaultBadAddress);
+  }
+  SECTION("gmc_v10 6.x: inline process, IH client name, raw status only") {
+    const std::uint32_t st = l2(1, 0, 1, 0, 10, 0, 8);  // SQC (data) read, PTE not valid
+    const Event e = one(fmt::format(
+        "[ 5.1] amdgpu 0000:0b:00.0: amdgpu: [gfxhub] page fault (src_id:0 ring:24 vmid:8 pasid:32783, for process "
+        "python3 pid 4242 thread pt_main_thread pid 4250)\n"
+        "[ 5.1] amdgpu 0000:0b:00.0: amdgpu:   in page starting at address 0x0000000000000040 from client 0x1b "
+        "(UTCL2)\n"
+        "[ 5.1] amdgpu 0000:0b:00.0: amdgpu: GCVM_L2_PROTECTION_FAULT_STATUS:0x{:08X}\n",
+        st));
+    CHECK(e.hub == "gfxhub");
+    CHECK(e.process == "python3");
+    CHECK(e.pid == 4242);
+    CHECK(e.thread == "pt_main_thread");
+    CHECK(e.tid == 4250);
+    CHECK(e.gen == Gen::kGfx10);
+    CHECK(e.client == "SQC (data)");
+    CHECK(e.client_id == 10U);
+    CHECK(e.vmid == 8U);
+    CHECK(classify_address(*e.address) == AddressKind::kNull);
+    CHECK(e.cls == FaultClass::kVmFaultBadAddress);
+  }
+  SECTION("7.x: separate 'in process' line, decoded fields win over nothing") {
+    const Event e = one(
+        "[ 9.0] amdgpu 0000:0d:00.0: amdgpu: [gfxhub] page fault (src_id:0 ring:153 vmid:0 pasid:0)\n"
+        "[ 9.0] amdgpu 0000:0d:00.0: amdgpu:  in process  pid 0 thread  pid 0)\n"
+        "[ 9.0] amdgpu 0000:0d:00.0: amdgpu:   in page starting at address 0x0000800000200000 from client 10\n"
+        "[ 9.0] amdgpu 0000:0d:00.0: amdgpu: GCVM_L2_PROTECTION_FAULT_STATUS:0x00000A30\n"
+        "[ 9.0] amdgpu 0000:0d:00.0: amdgpu: \t Faulty UTCL2 client ID: CPC (0x5)\n"
+        "[ 9.0] amdgpu 0000:0d:00.0: amdgpu: \t MORE_FAULTS: 0x0\n"
+        "[ 9.0] amdgpu 0000:0d:00.0: amdgpu: \t WALKER_ERROR: 0x0\n"
+        "[ 9.0] amdgpu 0000:0d:00.0: amdgpu: \t PERMISSION_FAULTS: 0x3\n"
+        "[ 9.0] amdgpu 0000:0d:00.0: amdgpu: \t MAPPING_ERROR: 0x0\n"
+        "[ 9.0] amdgpu 0000:0d:00.0: amdgpu: \t RW: 0x0\n");
+    CHECK(e.ring == 153U);
+    CHECK(e.pid == 0);
+    CHECK(e.ih_client == 10U);
+    CHECK(e.client == "CPC");
+    CHECK(e.permission_faults == 3U);
+    CHECK(classify_address(*e.address) == AddressKind::kHigh);
+    CHECK(e.cls == FaultClass::kVmFaultOther);
+  }
+  SECTION("mmhub faults are not shader code") {
+    const Event e = one(
+        "[1.0] amdgpu 0000:88:00.0: amdgpu: [mmhub0] no-retry page fault (src_id:0 ring:0 vmid:1 pasid:32768)\n"
+        "[1.0] amdgpu 0000:88:00.0: amdgpu:   in page starting at address 0x0000000012345000 from IH client 0x12 "
+        "(VMC)\n");
+    CHECK(e.hub == "mmhub0");
+    CHECK(e.ih_client == 0x12U);
+    CHECK(e.cls == FaultClass::kVmFaultOther);
+  }
+  SECTION("gmc_v8 with pasid, write") {
+    const Event e = one(
+        "[2.0] amdgpu 0000:01:00.0: GPU fault detected: 146 0x0c080c04\n"
+        "[2.0] amdgpu 0000:01:00.0:   VM_CONTEXT1_PROTECTION_FAULT_ADDR   0x00000010\n"
+        "[2.0] amdgpu 0000:01:00.0:   VM_CONTEXT1_PROTECTION_FAULT_STATUS 0x030C4004\n"
+        "[2.0] amdgpu 0000:01:00.0: VM fault (0x04, vmid 1, pasid 32768) at page 16, write from 'TC0' (0x54433000) "
+        "(196)\n");
+    CHECK(e.src_id == 146U);
+    CHECK(e.address == 0x10000U);
+    CHECK(e.client == "TC0");
+    CHECK(e.pasid == 32768U);
+    CHECK(e.rw == 1U);
+    CHECK(e.cls == FaultClass::kVmFaultBadAddress);
+  }
+  SECTION("a report whose header scrolled away still counts") {
+    const Event e = one("amdgpu 0000:03:00.0: GCVM_L2_PROTECTION_FAULT_STATUS:0x00101031\n");
+    CHECK(e.client == "TCP");
+    CHECK(e.cls == FaultClass::kVmFaultBadAddress);
+  }
+  SECTION("an override seen in the log applies to faults before it") {
+    auto r = parse_log(
+        ":0:rocdevice.cpp :2673: Device::callbackQueue aborting with error : "
+        "HSA_STATUS_ERROR_MEMORY_APERTURE_VIOLATION: The agent attempted to access memory beyond the largest legal "
+        "address. code: 0x29\n"
+        "$ env | grep HSA\nHSA_OVERRIDE_GFX_VERSION=10.3.0\n",
+        Context{"gfx1010", "", ""});
+    REQUIRE(r.ok());
+    CHECK(r->context.override_version == "10.3.0");
+    CHECK(r->context.override_source == "log line 3");
+    CHECK(r->verdict.cls == FaultClass::kIsaMismatch);
+  }
+}
+
+TEST_CASE("userspace and driver lines classify", "[diag][faults][formats]") {
+  struct Case {
+    const char* line;
+    FaultClass cls;
+    const char* kind;
+  };
+  const Case cases[] = {
+      {"Memory access fault by GPU node-1 (Agent handle: 0x5555) on address 0x7f0000001000. Reason: Page not "
+       "present or supervisor privilege.",
+       FaultClass::kVmFaultBadAddress, "hsa_memory_fault"},
+      {"Memory access fault by GPU node-2 (Agent handle: 0x1) on address (nil). Reason: Unknown.",
+       FaultClass::kVmFaultBadAddress, "hsa_memory_fault"},
+      {"RuntimeError: HIP error: an illegal memory access was encountered", FaultClass::kVmFaultBadAddress,
+       "hip_illegal_address"},
+      {"hipErrorIllegalAddress", FaultClass::kVmFaultBadAddress, "hip_illegal_address"},
+      {"RuntimeError: HIP error: invalid device function", FaultClass::kMissingCodeObject, "no_code_object"},
+      {"\"hipErrorNoBinaryForGpu: Unable to find code object for all current devices!\"",
+       FaultClass::kMissingCodeObject, "no_code_object"},
+      {"RuntimeError: CUDA error: no kernel image is available for execution on the device",
+       FaultClass::kMissingCodeObject, "no_code_object"},
+      {"rocBLAS error: Cannot read /opt/rocm/lib/rocblas/library/TensileLibrary.dat: No such file or directory for "
+       "GPU arch : gfx1010",
+       FaultClass::kMissingCodeObject, "no_code_object"},
+      {"Callback: Queue 0x7f aborting with error : HSA_STATUS_ERROR_INVALID_ISA: The instruction set architecture "
+       "is invalid. code: 0x100f",
+       FaultClass::kIsaMismatch, "hsa_invalid_isa"},
+      {"HSA_STATUS_ERROR_ILLEGAL_INSTRUCTION: The agent attempted to execute an illegal shader instruction.",
+       FaultClass::kIsaMismatch, "hsa_illegal_instruction"},
+      {"[  100.5] [drm:amdgpu_job_timedout [amdgpu]] *ERROR* ring gfx timeout, signaled seq=10, emitted seq=12",
+       FaultClass::kHangOrReset, "hang"},
+      {"[  100.5] amdgpu 0000:03:00.0: amdgpu: GPU reset begin!", FaultClass::kHangOrReset, "hang"},
+      {"[  7.0] amdgpu 0000:03:00.0: amdgpu: amdgpu_amdkfd_gpuvm_alloc_memory_of_gpu failed to allocate BO (-12)",
+       FaultClass::kOutOfMemory, "out_of_memory"},
+      {"torch.OutOfMemoryError: HIP out of memory. Tried to allocate 2.00 GiB", FaultClass::kOutOfMemory,
+       "out_of_memory"},
+      {"[    2.5] kfd kfd: amdgpu: skipped device 1002:731f, PCI rejects atomics 730<0", FaultClass::kPcieAtomics,
+       "pcie_atomics"},
+      {"[    2.5] amdgpu 0000:03:00.0: amdgpu: PCIE atomic ops is not supported", FaultClass::kPcieAtomics,
+       "pcie_atomics"},
+      {"[  1.0] amdgpu 0000:03:00.0: AMD-Vi: Event logged [IO_PAGE_FAULT domain=0x000c address=0x1000 flags=0x0020]",
+       FaultClass::kVmFaultOther, "iommu_fault"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.line);
+    auto r = parse_log(c.line);
+    REQUIRE(r.ok());
+    REQUIRE(r->events.size() == 1);
+    CHECK(r->events[0].kind == c.kind);
+    CHECK(r->events[0].cls == c.cls);
+    CHECK(r->verdict.cls == c.cls);
+  }
+  const auto mem = parse_log(cases[0].line);
+  CHECK(mem->events[0].node == 1U);
+  CHECK(mem->events[0].address == 0x7f0000001000ULL);
+  CHECK(mem->events[0].fault_reason == "Page not present or supervisor privilege");
+}
+
+TEST_CASE("verdict priorities: code-object causes outrank the faults they produce", "[diag][faults][verdict]") {
+  const auto r = parse_log(
+      "RuntimeError: HIP error: invalid device function\n"
+      "[ 3.0] amdgpu 0000:03:00.0: amdgpu: GPU reset begin!\n");
+  REQUIRE(r.ok());
+  REQUIRE(r->events.size() == 2);
+  CHECK(r->verdict.cls == FaultClass::kMissingCodeObject);
+  // The verdict never blames MTYPE; it says only the module's audit counters could.
+  const auto bad = parse_log("hipErrorIllegalAddress\n");
+  CHECK(bad->verdict.advice.find("audit counters") != std::string::npos);
+}
+
+TEST_CASE("bad input is rejected with a usage error, quiet text is not an error", "[diag][faults][input]") {
+  CHECK(parse_log("").error().code == vmfix::Exit::kUsage);
+  CHECK(parse_log(std::string("abc\0def", 7)).error().code == vmfix::Exit::kUsage);
+  std::string garbage;
+  for (int i = 0; i < 4096; ++i) garbage += static_cast<char>((i * 131 + 7) % 256 | 0x80);
+  CHECK(parse_log(garbage).error().code == vmfix::Exit::kUsage);
+  const auto quiet = parse_log("[    0.000000] Linux version 6.1.0\n[    0.1] Command line: ro quiet\n");
+  REQUIRE(quiet.ok());
+  CHECK(quiet->events.empty());
+  CHECK(quiet->verdict.cls == FaultClass::kNone);
+  CHECK(quiet->lines == 2);
+  // Chinese text (fixture 006) is text, not garbage.
+  CHECK(check_text("ERROR\xef\xbc\x9a\"hipErrorNoBinaryForGpu\"\n").ok());
+}
+
+TEST_CASE("feeding lines one at a time gives the same events as parsing the whole log", "[diag][faults][stream]") {
+  const std::string text = slurp(kData / "029.txt");
+  const auto whole = parse_log(text);
+  REQUIRE(whole.ok());
+  Parser p;
+  std::istringstream in(text);
+  std::string line;
+  std::vector<Event> events;
+  const std::size_t skip = front_matter_lines(text);
+  while (std::getline(in, line)) {
+    if (p.lines() < skip) {
+      p.skip_line();
+      continue;
+    }
+    p.feed(line);
+    for (auto& e : p.take_finished()) events.push_back(std::move(e));
+  }
+  p.flush();
+  for (auto& e : p.take_finished()) events.push_back(std::move(e));
+  REQUIRE(events.size() == whole->events.size());
+  CHECK(event_json(events[0]) == event_json(whole->events[0]));
+  CHECK(events[0].degenerate_status);
+  CHECK(events[0].records == 2);
+}
+
+TEST_CASE("kmsg records become dmesg lines", "[diag][faults][kmsg]") {
+  CHECK(vmfix::kmsg_record_to_line("3,1234,262094619,-;amdgpu 0000:03:00.0: amdgpu: x\n") ==
+        "[  262.094619] amdgpu 0000:03:00.0: amdgpu: x");
+  CHECK(vmfix::kmsg_record_to_line("6,1,5,-,caller=T1;hello\n SUBSYSTEM=pci\n") == "[    0.000005] hello");
+  CHECK_FALSE(vmfix::kmsg_record_to_line(" SUBSYSTEM=pci").has_value());
+  CHECK_FALSE(vmfix::kmsg_record_to_line("x,1,2,-;m").has_value());
+  CHECK_FALSE(vmfix::kmsg_record_to_line("").has_value());
+}
+
+TEST_CASE("faults --json output of real reports matches the golden files", "[diag][faults][golden]") {
+  for (const char* name : {"022", "036"}) {
+    INFO(name);
+    const Report r = parse_fixture(std::string(name) + ".txt");
+    const auto golden = nlohmann::json::parse(slurp(kData / "golden" / (std::string(name) + ".json")));
+    CHECK(report_json(r) == golden);
+  }
+}
