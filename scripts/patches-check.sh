@@ -7,6 +7,7 @@
 #   LABEL/vectors     the helpers of the patched gmc_v10_0.c, compiled in userspace, give the same PTE
 #                     flags as the policy core for every vector of tests/data/policy-vectors.tsv
 #   LABEL/mutant      the same test catches a helper with the SNOOPED rule removed
+#   SERIES/regen      patches/SERIES is exactly what patches/src/gen-series.py makes (scripts/patches-regen.sh)
 # plus one "vectors-current" line: tests/data/policy-vectors.tsv is what kernel/vmfix_policy.c produces
 # (--update-vectors rewrites it). Prints one "ITEM PASS|FAIL|SKIP reason" line per check, then totals;
 # exits 1 if a check failed, 2 on bad usage. Sources and extractions are cached in $VMFIX_CACHE/patches.
@@ -15,6 +16,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 # shellcheck source=scripts/lib/kernels.sh
 . "$VMFIX_ROOT/scripts/lib/kernels.sh"
+# shellcheck source=scripts/lib/patches.sh
+. "$VMFIX_ROOT/scripts/lib/patches.sh"
 
 update_vectors=0
 labels=()
@@ -23,7 +26,7 @@ for a in "$@"; do
 	--verbose) set -x ;;
 	--update-vectors) update_vectors=1 ;;
 	--help | -h)
-		sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	-*) die "unknown option $a" 2 ;;
@@ -34,103 +37,11 @@ for a in "$@"; do
 	esac
 done
 [ ${#labels[@]} -gt 0 ] || read -r -a labels <<<"$(matrix_labels)"
-need_tools git patch perl tar xz cc make
+need_tools git patch perl tar xz cc make python3
 
 VECTORS="$VMFIX_ROOT/tests/data/policy-vectors.tsv"
-PCACHE="$VMFIX_CACHE/patches"
-AMD=drivers/gpu/drm/amd
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-
-# The series that serves each matrix kernel (7.2 and 7.3 share one).
-series_of() {
-	case "$1" in
-	6.1 | 6.12) echo "$1" ;;
-	7.2 | 7.3) echo 7.x ;;
-	*) return 1 ;;
-	esac
-}
-
-# Prints the cached pristine extraction of LABEL's linux-source (only what the checks need), making it
-# on first use: drivers/gpu/drm/amd, the amdgpu uapi header and checkpatch with its data files.
-pristine_tree() {
-	local label=$1 tarball ver dir
-	tarball=$(fetch_linux_source "$label") || return 1
-	ver=$(kernel_pkgver "$label")
-	dir="$PCACHE/src/$label-$ver"
-	if [ ! -f "$dir/.vmfix-ready" ]; then
-		rm -rf "$dir"
-		mkdir -p "$dir"
-		log "patches: extracting $(basename "$tarball") ($ver)"
-		tar -xJf "$tarball" -C "$dir" --strip-components=1 --wildcards \
-			"*/$AMD/*" '*/include/uapi/drm/amdgpu_drm.h' '*/scripts/checkpatch.pl' \
-			'*/scripts/spelling.txt' '*/scripts/const_structs.checkpatch' >&2 || return 1
-		touch "$dir/.vmfix-ready"
-	fi
-	echo "$dir"
-}
-
-# extract_defines FILE NAME...: the #define lines (with continuations) of NAME... in FILE.
-extract_defines() {
-	local file=$1
-	shift
-	awk -v names=" $* " '
-		/^#define[ \t]+[A-Za-z0-9_]+/ {
-			n = $2; sub(/\(.*/, "", n)
-			take = index(names, " " n " ") > 0
-		}
-		take { print; if ($0 !~ /\\$/) take = 0 }
-	' "$file"
-}
-
-# extract_function FILE NAME: the file-scope definition of NAME (from its "static" line to "}").
-extract_function() {
-	awk -v name="$2" '
-		!inside && /^static / && index($0, " " name "(") { inside = 1 }
-		inside { print }
-		inside && /^}/ { exit }
-	' "$1"
-}
-
-# extract_block FILE START: from the line equal to START to the next "};".
-extract_block() {
-	awk -v start="$2" '$0 == start { inside = 1 } inside { print } inside && /^};/ { exit }' "$1"
-}
-
-# Writes the header helper-test.c includes: the tree's macros and the series' helpers, unchanged.
-# Prints "map_mtype" when the series patches gmc_v10_0_map_mtype() too.
-make_helpers_header() {
-	local tree=$1 out=$2 gmc f fn body extra=""
-	gmc="$tree/$AMD/amdgpu/gmc_v10_0.c"
-	{
-		printf '/* Extracted by scripts/patches-check.sh from %s */\n' "$tree"
-		extract_defines "$tree/$AMD/amdgpu/amdgpu_vm.h" AMDGPU_PTE_VALID AMDGPU_PTE_SYSTEM AMDGPU_PTE_SNOOPED \
-			AMDGPU_PTE_MTYPE_NV10_SHIFT AMDGPU_PTE_MTYPE_NV10_MASK AMDGPU_PTE_MTYPE_NV10
-		for f in "$tree/$AMD/amdgpu/amdgpu_ip.h" "$tree/$AMD/amdgpu/amdgpu.h"; do
-			[ -f "$f" ] && extract_defines "$f" IP_VERSION_FULL IP_VERSION
-		done
-		extract_defines "$tree/include/uapi/drm/amdgpu_drm.h" AMDGPU_VM_MTYPE_MASK AMDGPU_VM_MTYPE_DEFAULT \
-			AMDGPU_VM_MTYPE_NC AMDGPU_VM_MTYPE_WC AMDGPU_VM_MTYPE_CC AMDGPU_VM_MTYPE_UC
-		printf 'enum {\n'
-		grep -E '^MTYPE_(NC|WC|CC|UC)[[:space:]]*=' "$tree/$AMD/include/navi10_enum.h"
-		printf '};\n'
-		body=$(extract_block "$gmc" 'enum gmc_v10_0_rdna1_mode {')
-		[ -n "$body" ] || { log "enum gmc_v10_0_rdna1_mode not found in $gmc"; return 1; }
-		printf '%s\n' "$body"
-		for fn in gmc_v10_0_is_rdna1 gmc_v10_0_rdna1_pte_policy gmc_v10_0_rdna1_fixup_pte \
-			gmc_v10_0_rdna1_mtype_init; do
-			body=$(extract_function "$gmc" "$fn")
-			[ -n "$body" ] || { log "$fn not found in $gmc"; return 1; }
-			printf '%s\n' "$body"
-		done
-		body=$(extract_function "$gmc" gmc_v10_0_map_mtype)
-		if [ -n "$body" ]; then
-			printf '%s\n' "$body"
-			extra=map_mtype
-		fi
-	} >"$out"
-	echo "$extra"
-}
 
 # build_helper_test HEADER OUT HAVE_MAP_MTYPE
 build_helper_test() {
@@ -158,6 +69,21 @@ else
 	cat "$tmp/gen.log" >&2
 	result vectors-current FAIL "tests/patches/gen-vectors.c does not build"
 fi
+
+# --- the committed series are what patches/src/ generates (for the series whose kernels are checked) ---
+for s in $(series_all); do
+	base=$(series_base_label "$s")
+	printf '%s\n' "${labels[@]}" | grep -qxF "$base" || continue
+	if ! ver=$(series_generate "$s" "$tmp/regen-$s" 2>"$tmp/regen.log"); then
+		cat "$tmp/regen.log"
+		result "$s/regen" FAIL "patches/src/gen-series.py cannot generate patches/$s"
+	elif diff -ru "$VMFIX_ROOT/patches/$s" "$tmp/regen-$s" >"$tmp/regen.log" 2>&1; then
+		result "$s/regen" PASS "patches/$s is what patches/src/gen-series.py makes from linux-source $ver"
+	else
+		head -n 40 "$tmp/regen.log"
+		result "$s/regen" FAIL "patches/$s differs from what patches/src/ makes (scripts/patches-regen.sh $s)"
+	fi
+done
 
 # --- per kernel ----------------------------------------------------------------------------------------
 for label in "${labels[@]}"; do

@@ -183,6 +183,11 @@ int main(int argc, char **argv)
 							       coherent == 1);
 			check(want_pure == proposed, lineno,
 			      "gmc_v10_0_rdna1_pte_policy", want_pure, proposed);
+			/* Idempotent: harmless to apply twice (map_mtype, then get_vm_pte) */
+			flags = gmc_v10_0_rdna1_pte_policy(want_pure, cc_to == 1,
+							   coherent == 1);
+			check(flags == want_pure, lineno, "policy applied twice",
+			      flags, want_pure);
 		}
 #ifdef HAVE_MAP_MTYPE
 		/* A CC request (SVM path) gets the CC rule in enforce only */
