@@ -23,14 +23,15 @@ AUTHOR = ("rdna1-vmfix developers", "rdna1-vmfix@users.noreply.invalid")
 DATE = "Wed, 25 Nov 2026 19:30:00 +0000"
 
 # Per range: (anchor after which the variables go, anchor after which the externs go,
-# helper fragment, Debian linux-source versions the series was checked on).
+# whether the range predates the 2-argument AMDGPU_PTE_MTYPE_NV10() and amdgpu_ip_version(),
+# Debian linux-source versions the series was checked on).
 RANGES = {
     "6.1": ("int amdgpu_sg_display = -1; /* auto */\n", "extern int amdgpu_sg_display;\n",
-            "helpers-nv10v1.c", "6.1.192"),
+            True, "6.1.192"),
     "6.12": ("int amdgpu_umsch_mm_fwlog;\n", "extern int amdgpu_wbrf;\n",
-             "helpers-nv10v2.c", "6.12.95"),
+             False, "6.12.95"),
     "7.x": ("int amdgpu_ptl = -1; /* auto */\n", "extern int amdgpu_ptl;\n",
-            "helpers-nv10v2.c", "7.2.13 and 7.3~rc7"),
+            False, "7.2.13 and 7.3~rc7"),
 }
 DEFS = ("int amdgpu_rdna1_mtype = 2; /* enforce */\n"
         "int amdgpu_rdna1_mtype_cc;\n"
@@ -54,6 +55,31 @@ def once(text, old, new):
     return text.replace(old, new, 1)
 
 
+def helpers(old_macros):
+    """The gmc_v10_0 helpers; 6.1 spells the MTYPE and IP version accessors the old way."""
+    text = frag("helpers.c")
+    if not old_macros:
+        return text
+    for old, new in (
+            ("amdgpu_ip_version(adev, GC_HWIP, 0)", "adev->ip_versions[GC_HWIP][0]"),
+            ("\t    AMDGPU_PTE_MTYPE_NV10_SHIFT(MTYPE_CC))\n"
+             "\t\tflags = AMDGPU_PTE_MTYPE_NV10(flags,\n"
+             "\t\t\t\t\t      cc_to_uc ? MTYPE_UC : MTYPE_NC);\n",
+             "\t    AMDGPU_PTE_MTYPE_NV10(MTYPE_CC)) {\n"
+             "\t\tflags &= ~AMDGPU_PTE_MTYPE_NV10_MASK;\n"
+             "\t\tflags |= AMDGPU_PTE_MTYPE_NV10(cc_to_uc ? MTYPE_UC : MTYPE_NC);\n"
+             "\t}\n"),
+            ("\tif (coherent_all && system)\n"
+             "\t\tflags = AMDGPU_PTE_MTYPE_NV10(flags, MTYPE_UC);\n",
+             "\tif (coherent_all && system) {\n"
+             "\t\tflags &= ~AMDGPU_PTE_MTYPE_NV10_MASK;\n"
+             "\t\tflags |= AMDGPU_PTE_MTYPE_NV10(MTYPE_UC);\n"
+             "\t}\n"),
+            ("AMDGPU_PTE_MTYPE_NV10_SHIFT(MTYPE_UC)", "AMDGPU_PTE_MTYPE_NV10(MTYPE_UC)")):
+        text = once(text, old, new)
+    return text
+
+
 def reflow(msg):
     """Rewraps plain paragraphs to 72 columns; lists, indented blocks and tags stay as written."""
     out = []
@@ -72,13 +98,13 @@ def edit_params(drv, hdr, defs_anchor, ext_anchor):
     return drv, once(hdr, ext_anchor, ext_anchor + EXTERNS)
 
 
-def edit_gmc(gmc, series, helpers):
+def edit_gmc(gmc, series, helper_text):
     if series != "7.x":
         # 6.x: the helpers go before map_mtype, which applies the CC rule for KFD SVM
         cc = "AMDGPU_PTE_MTYPE_NV10(MTYPE_CC)" if series == "6.1" else \
             "AMDGPU_PTE_MTYPE_NV10(0ULL, MTYPE_CC)"
         head = "static uint64_t gmc_v10_0_map_mtype(struct amdgpu_device *adev, uint32_t flags)\n{\n"
-        gmc = once(gmc, head, helpers + head + "\tu64 pte_flags;\n\n")
+        gmc = once(gmc, head, helper_text + head + "\tu64 pte_flags;\n\n")
         gmc = once(gmc, "\tcase AMDGPU_VM_MTYPE_CC:\n\t\treturn %s;\n" % cc,
                    "\tcase AMDGPU_VM_MTYPE_CC:\n"
                    "\t\tpte_flags = %s;\n"
@@ -88,7 +114,7 @@ def edit_gmc(gmc, series, helpers):
                    "\t\treturn pte_flags;\n" % cc)
     else:
         gmc = once(gmc, "static void gmc_v10_0_get_vm_pde(",
-                   helpers + "static void gmc_v10_0_get_vm_pde(")
+                   helper_text + "static void gmc_v10_0_get_vm_pde(")
     start = gmc.index("static void gmc_v10_0_get_vm_pte(")
     end = gmc.index("\n}\n", start)
     gmc = gmc[:end] + "\n\n\tgmc_v10_0_rdna1_fixup_pte(adev, flags);" + gmc[end:]
@@ -102,7 +128,7 @@ def main():
     if len(sys.argv) != 4 or sys.argv[1] not in RANGES:
         sys.exit(__doc__)
     series, tree, outdir = sys.argv[1:]
-    defs_anchor, ext_anchor, helpers_name, tested = RANGES[series]
+    defs_anchor, ext_anchor, old_macros, tested = RANGES[series]
     env = dict(os.environ, GIT_AUTHOR_NAME=AUTHOR[0], GIT_AUTHOR_EMAIL=AUTHOR[1],
                GIT_COMMITTER_NAME=AUTHOR[0], GIT_COMMITTER_EMAIL=AUTHOR[1],
                GIT_AUTHOR_DATE=DATE, GIT_COMMITTER_DATE=DATE, GIT_CONFIG_NOSYSTEM="1",
@@ -136,7 +162,7 @@ def main():
             f.write(frag("msg-1.txt"))
         run("commit", "-q", "-a", "-F", msg1)
 
-        write("gmc_v10_0.c", edit_gmc(read("gmc_v10_0.c"), series, frag(helpers_name)))
+        write("gmc_v10_0.c", edit_gmc(read("gmc_v10_0.c"), series, helpers(old_macros)))
         msg = frag("msg-2-head.txt").replace("%CSA%", CSA_NOTE if series == "7.x" else "")
         msg += frag("msg-2-7x.txt" if series == "7.x" else "msg-2-6x.txt")
         msg += frag("msg-2-tail.txt").replace("%VER%", tested)
