@@ -2,12 +2,12 @@
  * RDNA1 MTYPE policy (amdgpu.rdna1_mtype, amdgpu.rdna1_mtype_cc and
  * amdgpu.rdna1_mtype_coherent).
  *
- * GC 10.1 keeps no coherence between the GPU L2 and the CPU caches for
- * MTYPE_CC mappings, and an uncached system page that is not snooped is not
- * coherent with the CPU caches either. The stock driver never picks
- * MTYPE_CC for GC 10.1 by itself; userspace can still ask for it with
- * AMDGPU_VM_MTYPE_CC. This policy makes sure no RDNA1 PTE ends up with
- * either combination.
+ * A guard, not a known fix: MTYPE_CC is not known to be coherent with the
+ * CPU on GC 10.1, and a system page that is uncached in the GPU but not
+ * snooped bypasses the CPU caches. The stock driver never picks MTYPE_CC
+ * for GC 10.1 by itself; userspace can still ask for it with
+ * AMDGPU_VM_MTYPE_CC. This policy keeps both combinations out of RDNA1
+ * PTEs, or only logs them in audit mode.
  */
 enum gmc_v10_0_rdna1_mode {
 	GMC_V10_0_RDNA1_OFF = 0,
@@ -44,7 +44,7 @@ static u64 gmc_v10_0_rdna1_pte_policy(u64 flags, bool cc_to_uc,
 	const u64 valid_system = AMDGPU_PTE_VALID | AMDGPU_PTE_SYSTEM;
 	bool system = (flags & valid_system) == valid_system;
 
-	/* No probe coherence with the CPU on GC 10.1: never cache as CC */
+	/* CC is not known to be coherent with the CPU on GC 10.1 */
 	if ((flags & AMDGPU_PTE_MTYPE_NV10_MASK) ==
 	    AMDGPU_PTE_MTYPE_NV10_SHIFT(MTYPE_CC))
 		flags = AMDGPU_PTE_MTYPE_NV10(flags,
