@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+// The whole pipeline on the host backend: real worker processes, planted faults, timeouts, kernel-log
+// attribution (through a file standing in for /dev/kmsg), reports.
+#include <catch2/catch_test_macros.hpp>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "vmfix/harness.hpp"
+
+using namespace vmfix::harness;
+namespace fs = std::filesystem;
+
+namespace {
+
+WorkerSpec host_worker() { return {"native", std::string(VMFIX_WORKER_DIR) + "/rdna1-vmfix-check-host", {}, {}}; }
+
+std::vector<CaseSpec> ids(std::initializer_list<const char*> l) {
+  std::vector<CaseSpec> out;
+  for (const char* id : l) {
+    auto c = parse_case_id(id);
+    REQUIRE(c);
+    out.push_back(*c);
+  }
+  return out;
+}
+
+const CaseResult& find(const RunResult& r, const std::string& id) {
+  for (const auto& c : r.cases)
+    if (c.spec.id == id) return c;
+  FAIL("no result for " << id);
+  return r.cases.front();
+}
+
+bool process_gone(int pid) { return kill(pid, 0) != 0 && errno == ESRCH && kill(-pid, 0) != 0 && errno == ESRCH; }
+
+}  // namespace
+
+TEST_CASE("planted faults get their verdicts while the run goes on, and no worker survives",
+          "[harness][pipeline]") {
+  const fs::path kmsg = fs::temp_directory_path() / ("vmfix-kmsg-" + std::to_string(getpid()));
+  std::ofstream(kmsg) << "6,1,1,-;amdgpu 0000:03:00.0: amdgpu: [gfxhub] page fault (src_id:0 ring:24 vmid:8 "
+                         "pasid:1, for process other pid 1 thread other pid 1)\n";
+  setenv("VMFIX_TEST_KMSG_FILE", kmsg.c_str(), 1);
+  RunOptions opt;
+  opt.timeout_s = 1.5;
+  opt.jobs = 2;
+  opt.kmsg_path = kmsg.string();
+  const auto cases = ids({"planted.segv", "direct.fp32.unet_out_1x1.dev_coarse", "planted.hang", "planted.wrong",
+                          "planted.gpu_fault", "depthwise.fp16.mbv2_dw_c960.managed"});
+  const RunResult r = run_cases(host_worker(), cases, opt);
+  unsetenv("VMFIX_TEST_KMSG_FILE");
+  fs::remove(kmsg);
+
+  REQUIRE(r.cases.size() == cases.size());
+  CHECK(r.kernel_log_readable);
+  CHECK_FALSE(r.interrupted);
+  const auto& segv = find(r, "planted.segv");
+  CHECK(segv.verdict == Verdict::kCrash);
+  CHECK(segv.term_signal == SIGSEGV);
+  CHECK(segv.reason == "worker killed by SIGSEGV");
+
+  const auto& hang = find(r, "planted.hang");
+  CHECK(hang.verdict == Verdict::kHang);
+  CHECK(hang.term_signal == SIGKILL);
+  CHECK(hang.wall_ms >= 1400);
+
+  const auto& wrong = find(r, "planted.wrong");
+  CHECK(wrong.verdict == Verdict::kWrongResult);
+  CHECK(wrong.has_numbers);
+  CHECK(wrong.max_abs_err > 0.49);
+  CHECK(wrong.max_abs_err < 0.51);
+  CHECK(wrong.bad_elements == 1);
+
+  const auto& fault = find(r, "planted.gpu_fault");
+  CHECK(fault.verdict == Verdict::kGpuFault);
+  CHECK(fault.term_signal == SIGABRT);
+  CHECK(fault.reason.find("emulated GPU memory access fault") != std::string::npos);
+  REQUIRE(fault.kernel_log.size() == 3);  // its own lines only, not pid 1's
+  CHECK(fault.kernel_log[0].find("pid " + std::to_string(fault.pid)) != std::string::npos);
+  CHECK(fault.fault_decoded.find("at 0x0000000000001000") != std::string::npos);
+
+  CHECK(find(r, "direct.fp32.unet_out_1x1.dev_coarse").verdict == Verdict::kPass);
+  CHECK(find(r, "depthwise.fp16.mbv2_dw_c960.managed").verdict == Verdict::kPass);
+  for (const auto& c : r.cases) {
+    INFO(c.spec.id);
+    CHECK(c.pid > 0);
+    CHECK(process_gone(c.pid));
+  }
+
+  Report rep;
+  rep.backend = "host";
+  rep.profile = "quick";
+  rep.device = {{"device", "cpu"}, {"arch", "host"}};
+  rep.runs.push_back(r);
+  CHECK(rep.exit_code() == 1);
+  const auto j = report_json(rep);
+  CHECK(j["schema"] == 1);
+  CHECK(j["exit_code"] == 1);
+  CHECK(j["runs"][0]["summary"]["pass"] == 2);
+  CHECK(j["runs"][0]["summary"]["hang"] == 1);
+  CHECK(j["runs"][0]["summary"]["gpu_fault"] == 1);
+  CHECK(j["runs"][0]["cases"].size() == cases.size());
+  const std::string text = report_text(rep);
+  CHECK(text.find("6 cases: 2 pass, 1 wrong_result, 1 gpu_fault, 1 hang, 1 crash") != std::string::npos);
+  const std::string md = report_markdown(rep);
+  CHECK(md.find("| `planted.hang` | hang |") != std::string::npos);
+}
+
+TEST_CASE("a crash inside a batch blames its case and re-runs the rest of the batch", "[harness][pipeline]") {
+  RunOptions opt;
+  opt.timeout_s = 20;
+  opt.batch = 4;
+  opt.kmsg_path = "/nonexistent/kmsg";
+  const auto cases = ids({"direct.fp32.unet_out_1x1.dev_coarse", "planted.segv", "gemm1x1.fp32.unet_out_1x1.host_coherent",
+                          "igemm.fp16.unet_out_1x1.registered"});
+  const RunResult r = run_cases(host_worker(), cases, opt);
+  CHECK_FALSE(r.kernel_log_readable);
+  CHECK(find(r, "planted.segv").verdict == Verdict::kCrash);
+  CHECK(find(r, "direct.fp32.unet_out_1x1.dev_coarse").verdict == Verdict::kPass);
+  CHECK(find(r, "gemm1x1.fp32.unet_out_1x1.host_coherent").verdict == Verdict::kPass);
+  CHECK(find(r, "igemm.fp16.unet_out_1x1.registered").verdict == Verdict::kPass);
+  // The first two shared a worker; the last two ran in a fresh one.
+  CHECK(find(r, "direct.fp32.unet_out_1x1.dev_coarse").pid == find(r, "planted.segv").pid);
+  CHECK(find(r, "gemm1x1.fp32.unet_out_1x1.host_coherent").pid != find(r, "planted.segv").pid);
+}
+
+TEST_CASE("a missing worker executable makes every case a crash, not a hang", "[harness][pipeline]") {
+  RunOptions opt;
+  opt.timeout_s = 5;
+  WorkerSpec w{"native", "/nonexistent/rdna1-vmfix-check-host", {}, {}};
+  const RunResult r = run_cases(w, ids({"direct.fp32.unet_out_1x1.dev_coarse"}), opt);
+  REQUIRE(r.cases.size() == 1);
+  CHECK(r.cases[0].verdict == Verdict::kCrash);
+  CHECK(r.cases[0].exit_code == 127);
+  const Probe p = probe_worker(w, 5);
+  CHECK(p.exit_code != 0);
+}
+
+TEST_CASE("the worker probe reports the backend and device", "[harness][pipeline]") {
+  const Probe p = probe_worker(host_worker(), 10);
+  REQUIRE(p.exit_code == 0);
+  CHECK(p.info["backend"] == "host");
+  CHECK(p.info["managed_memory"] == 1);
+}
+
+TEST_CASE("case selection: patterns, and planted cases only when asked by name", "[harness][select]") {
+  const auto quick = *profile_cases("quick");
+  CHECK(select_cases(quick, "").size() == quick.size());
+  CHECK(select_cases(quick, "*").size() == quick.size());  // '*' does not reach hidden cases
+  const auto dw = select_cases(quick, "depthwise.*");
+  REQUIRE_FALSE(dw.empty());
+  for (const auto& c : dw) CHECK(c.algo == Algo::kDepthwise);
+  const auto both = select_cases(quick, "planted.*,*.managed");
+  int planted = 0;
+  for (const auto& c : both) planted += c.hidden() ? 1 : 0;
+  CHECK(planted == 4);
+  CHECK(select_cases(quick, "nothing-like-this").empty());
+}

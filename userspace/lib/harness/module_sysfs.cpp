@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+// The rdna1_vmfix module's sysfs, as `check --compare-modes` uses it (docs/status-abi.md, schema 1).
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "vmfix/harness.hpp"
+
+namespace vmfix::harness {
+namespace {
+
+Result<std::string> read_file(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) return runtime_error(path, std::strerror(errno));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+bool ModuleSysfs::loaded() const {
+  return std::filesystem::exists(root_ + "/sys/module/rdna1_vmfix/parameters/mode");
+}
+
+Result<std::string> ModuleSysfs::mode() const {
+  auto s = read_file(root_ + "/sys/module/rdna1_vmfix/parameters/mode");
+  if (!s) return s.error();
+  std::string v = *s;
+  while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();
+  return v;
+}
+
+Status ModuleSysfs::set_mode(const std::string& mode) const {
+  const std::string path = root_ + "/sys/module/rdna1_vmfix/parameters/mode";
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr) {
+    const int e = errno;
+    return runtime_error(path, e == EACCES || e == EPERM ? "permission denied (changing the mode needs root)"
+                                                         : std::strerror(e));
+  }
+  const bool wrote = std::fputs(mode.c_str(), f) >= 0;
+  const bool closed = std::fclose(f) == 0;  // sysfs reports -EINVAL at write/close time
+  if (!wrote || !closed) return runtime_error(path, fmt::format("writing '{}' failed: {}", mode, std::strerror(errno)));
+  auto now = this->mode();
+  if (!now) return now.error();
+  if (*now != mode) return runtime_error(path, fmt::format("mode reads '{}' after writing '{}'", *now, mode));
+  return ok_status();
+}
+
+Result<ModuleSysfs::Counters> ModuleSysfs::counters() const {
+  const std::string path = root_ + "/sys/kernel/rdna1_vmfix/counters";
+  auto s = read_file(path);
+  if (!s) return s.error();
+  auto c = parse_counters(*s);
+  if (!c) return Error{c.error().code, path, c.error().message};
+  return c;
+}
+
+Result<ModuleSysfs::Counters> parse_counters(const std::string& text) {
+  std::istringstream in(text);
+  std::string line;
+  if (!std::getline(in, line) || line != "schema 1")
+    return runtime_error("counters", fmt::format("unknown schema line '{}' (this tool reads schema 1)", line));
+  ModuleSysfs::Counters out;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    std::istringstream ls(line);
+    std::string kind, word;
+    ls >> kind;
+    if (kind != "device" && kind != "other") continue;  // unknown records: newer module, same schema
+    std::string key = kind;
+    std::map<std::string, long long> values;
+    while (ls >> word) {
+      const auto eq = word.find('=');
+      if (eq == std::string::npos) return runtime_error("counters", fmt::format("malformed field '{}'", word));
+      const std::string k = word.substr(0, eq), v = word.substr(eq + 1);
+      if (k == "bdf") {
+        key = kind + " " + v;
+        continue;
+      }
+      try {
+        std::size_t used = 0;
+        values[k] = std::stoll(v, &used, 10);
+        if (used != v.size()) throw std::invalid_argument(v);
+      } catch (const std::exception&) {
+        return runtime_error("counters", fmt::format("field '{}' is not a decimal number", word));
+      }
+    }
+    out[key] = std::move(values);
+  }
+  return out;
+}
+
+ModuleSysfs::Counters counters_delta(const ModuleSysfs::Counters& after, const ModuleSysfs::Counters& before) {
+  ModuleSysfs::Counters d;
+  for (const auto& [rec, values] : after)
+    for (const auto& [k, v] : values) {
+      long long b = 0;
+      if (auto r = before.find(rec); r != before.end())
+        if (auto x = r->second.find(k); x != r->second.end()) b = x->second;
+      d[rec][k] = v - b;
+    }
+  return d;
+}
+
+}  // namespace vmfix::harness
