@@ -20,7 +20,10 @@
 #include <linux/version.h>
 #include <linux/sysfs.h>
 
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
+/* Is the target kernel older than a.b.c? */
+#define VMFIX_KERNEL_BEFORE(a, b, c)	(LINUX_VERSION_CODE < KERNEL_VERSION(a, b, c))
+
+#if VMFIX_KERNEL_BEFORE(6, 1, 0)
 #error "rdna1_vmfix needs Linux 6.1 or newer"
 #endif
 
@@ -38,15 +41,15 @@
  * 6.18: 5-argument get_vm_pte, no map_mtype. amdgpu_vm_ptes_update(params,
  * start, end, dst, flags) is the same in every row.
  */
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 2, 0)
+#if VMFIX_KERNEL_BEFORE(6, 2, 0)
 #define VMFIX_TABLE_ROW			"6.1"
 #define VMFIX_TABLE_GET_VM_PTE_ARGS	3
 #define VMFIX_TABLE_MAP_MTYPE		1
-#elif LINUX_VERSION_CODE < KERNEL_VERSION(6, 18, 0)
+#elif VMFIX_KERNEL_BEFORE(6, 18, 0)
 #define VMFIX_TABLE_ROW			"6.12"
 #define VMFIX_TABLE_GET_VM_PTE_ARGS	3
 #define VMFIX_TABLE_MAP_MTYPE		1
-#elif LINUX_VERSION_CODE < KERNEL_VERSION(7, 4, 0)
+#elif VMFIX_KERNEL_BEFORE(7, 4, 0)
 #define VMFIX_TABLE_ROW			"7.2"
 #define VMFIX_TABLE_GET_VM_PTE_ARGS	5
 #define VMFIX_TABLE_MAP_MTYPE		0
@@ -87,15 +90,18 @@
 #define VMFIX_ABI_PTES_UPDATE_ARGS	0
 #endif
 
-/* bin_attribute read callback: const attribute from 6.13 (read_new until 6.18) */
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 13, 0)
-#define VMFIX_BIN_ATTR_CONST
+/*
+ * bin_attribute read callback: it takes a const attribute from 6.13 on,
+ * under the name read_new until 6.17.
+ */
+#if VMFIX_KERNEL_BEFORE(6, 13, 0)
+#define VMFIX_BIN_ATTR			struct bin_attribute
 #define VMFIX_BIN_READ			read
-#elif LINUX_VERSION_CODE < KERNEL_VERSION(6, 18, 0)
-#define VMFIX_BIN_ATTR_CONST		const
+#elif VMFIX_KERNEL_BEFORE(6, 18, 0)
+#define VMFIX_BIN_ATTR			const struct bin_attribute
 #define VMFIX_BIN_READ			read_new
 #else
-#define VMFIX_BIN_ATTR_CONST		const
+#define VMFIX_BIN_ATTR			const struct bin_attribute
 #define VMFIX_BIN_READ			read
 #endif
 

@@ -60,4 +60,4 @@ mm=$(nargs gmc_v10_0_map_mtype)
 	printf '#define VMFIX_BTF_MAP_MTYPE\t\t%s\n' "$([ -n "$mm" ] && echo 1 || echo 0)"
 } >"$tmp/abi.h"
 mv "$tmp/abi.h" "$out"
-echo "  ABI     from BTF of $ko: ptes_update $ptes args, get_vm_pte $gvp args, map_mtype ${mm:+present}${mm:-absent}"
+echo "  ABI     from BTF of $ko: ptes_update $ptes args, get_vm_pte $gvp args, map_mtype $([ -n "$mm" ] && echo present || echo absent)"

@@ -114,6 +114,7 @@ out:
 	rcu_read_unlock();
 	return 0;
 }
+
 NOKPROBE_SYMBOL(vmfix_ptes_update_pre);
 
 /* Entry of a request-level hook: remember the scoped device, else skip. */
@@ -134,6 +135,7 @@ static int vmfix_req_entry(struct kretprobe_instance *ri, struct pt_regs *regs,
 	rcu_read_unlock();
 	return skip;
 }
+
 NOKPROBE_SYMBOL(vmfix_req_entry);
 
 /*
@@ -151,6 +153,7 @@ static int vmfix_get_vm_pte_entry(struct kretprobe_instance *ri,
 						      VMFIX_ABI_GET_VM_PTE_ARGS - 1);
 	return data->flags ? 0 : 1;
 }
+
 NOKPROBE_SYMBOL(vmfix_get_vm_pte_entry);
 
 static int vmfix_get_vm_pte_ret(struct kretprobe_instance *ri,
@@ -162,6 +165,7 @@ static int vmfix_get_vm_pte_ret(struct kretprobe_instance *ri,
 		vmfix_count_dev(data->slot, VMFIX_CTR_REQ_CC_GET_VM_PTE);
 	return 0;
 }
+
 NOKPROBE_SYMBOL(vmfix_get_vm_pte_ret);
 
 /* gmc_v10_0_map_mtype(adev, u32 uapi_flags) returns the PTE MTYPE bits. */
@@ -170,6 +174,7 @@ static int vmfix_map_mtype_entry(struct kretprobe_instance *ri,
 {
 	return vmfix_req_entry(ri, regs, VMFIX_HOOK_MAP_MTYPE);
 }
+
 NOKPROBE_SYMBOL(vmfix_map_mtype_entry);
 
 static int vmfix_map_mtype_ret(struct kretprobe_instance *ri,
@@ -181,6 +186,7 @@ static int vmfix_map_mtype_ret(struct kretprobe_instance *ri,
 		vmfix_count_dev(data->slot, VMFIX_CTR_REQ_CC_MAP_MTYPE);
 	return 0;
 }
+
 NOKPROBE_SYMBOL(vmfix_map_mtype_ret);
 
 /* One row per hook, indexed by enum vmfix_hook_id. */

@@ -109,14 +109,11 @@ static void vmfix_arm_locked(void)
 		       init_utsname()->release);
 		return;
 	}
-	ret = vmfix_devices_refresh(true);
-	if (!ret)
-		ret = vmfix_hooks_register(vmfix_reason, sizeof(vmfix_reason),
-					   &refused);
+	vmfix_devices_refresh(true);
+	ret = vmfix_hooks_register(vmfix_reason, sizeof(vmfix_reason),
+				   &refused);
 	if (ret) {
 		vmfix_state = refused ? VMFIX_STATE_REFUSED : VMFIX_STATE_ERROR;
-		if (ret == -ENOMEM)
-			strscpy(vmfix_reason, "out_of_memory", sizeof(vmfix_reason));
 		pr_err("refusing to arm: %s (%pe)\n", vmfix_reason, ERR_PTR(ret));
 		return;
 	}
@@ -199,7 +196,7 @@ static ssize_t status_show(struct kobject *kobj, struct kobj_attribute *attr,
 			 vmfix_cc_to_name(policy.cc_to),
 			 vmfix_coherent_name(policy.coherent), devices);
 	/* addresses only for readers who may see /proc/kallsyms values */
-	vmfix_hooks_status(&b, has_capability_noaudit(current, CAP_SYSLOG));
+	vmfix_hooks_status(&b, ns_capable_noaudit(&init_user_ns, CAP_SYSLOG));
 	vmfix_status_devices(&b);
 	return b.len;
 }
@@ -224,7 +221,7 @@ static ssize_t reset_store(struct kobject *kobj, struct kobj_attribute *attr,
 
 /* "recent" can exceed PAGE_SIZE: a binary attribute read at an offset. */
 static ssize_t recent_read(struct file *file, struct kobject *kobj,
-			   VMFIX_BIN_ATTR_CONST struct bin_attribute *attr,
+			   VMFIX_BIN_ATTR *attr,
 			   char *buf, loff_t off, size_t count)
 {
 	struct vmfix_buf b = { .size = VMFIX_RECENT_BUF_SIZE };
@@ -257,7 +254,7 @@ static const struct attribute_group vmfix_attr_group = {
 	.attrs = vmfix_attrs,
 };
 
-static struct bin_attribute vmfix_recent_attr = {
+static const struct bin_attribute vmfix_recent_attr = {
 	.attr = { .name = "recent", .mode = 0444 },
 	.size = 0,	/* unbounded: read until the callback returns 0 */
 	.VMFIX_BIN_READ = recent_read,

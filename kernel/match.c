@@ -9,13 +9,15 @@
  * as "other" and never touched.
  *
  * The set is a small array published with RCU: the hot path takes no lock.
+ * Two static sets take turns, so a refresh never allocates: the one not
+ * published is rebuilt, published, and the other is emptied once every
+ * reader has left it.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/kernel.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
-#include <linux/slab.h>
 #include <linux/string.h>
 
 #include "vmfix_mod.h"
@@ -54,6 +56,8 @@ struct vmfix_synth {
 };
 
 struct vmfix_devset __rcu *vmfix_devset;
+static struct vmfix_devset vmfix_devsets[2];
+static unsigned int vmfix_devset_next;
 
 /* Serialises refreshes, the synthetic list and the slot owners. */
 static DEFINE_MUTEX(vmfix_devices_lock);
@@ -95,6 +99,7 @@ const struct vmfix_dev *vmfix_match_adev(const void *adev)
 			return &set->devs[i];
 	return NULL;
 }
+
 NOKPROBE_SYMBOL(vmfix_match_adev);
 
 /* One devices= token: DDDD:BB:DD.F, BB:DD.F, or synthetic-N (test mode). */
@@ -220,7 +225,8 @@ static u8 vmfix_slot_find(const struct device *dev)
 	return VMFIX_NO_SLOT;
 }
 
-static void vmfix_devset_free(struct vmfix_devset *set)
+/* Drop the references of a set no reader can see any more, and empty it. */
+static void vmfix_devset_empty(struct vmfix_devset *set)
 {
 	unsigned int i;
 
@@ -229,7 +235,7 @@ static void vmfix_devset_free(struct vmfix_devset *set)
 	for (i = 0; i < set->count; i++)
 		if (!set->devs[i].synthetic)
 			put_device(set->devs[i].dev);
-	kfree(set);
+	memset(set, 0, sizeof(*set));
 }
 
 /*
@@ -239,7 +245,7 @@ static void vmfix_devset_free(struct vmfix_devset *set)
  * zeroed once no reader can use it any more and is reused only by a later
  * refresh.
  */
-int vmfix_devices_refresh(bool with_pci)
+void vmfix_devices_refresh(bool with_pci)
 {
 	bool keep[VMFIX_MAX_DEVICES] = { };
 	char list[VMFIX_DEVICES_LEN];
@@ -248,11 +254,9 @@ int vmfix_devices_refresh(bool with_pci)
 	unsigned int i;
 	u8 slot;
 
-	set = kzalloc(sizeof(*set), GFP_KERNEL);
-	if (!set)
-		return -ENOMEM;
-
 	mutex_lock(&vmfix_devices_lock);
+	set = &vmfix_devsets[vmfix_devset_next];
+	vmfix_devset_next ^= 1;
 	vmfix_devices_param_copy(list, sizeof(list));
 	if (with_pci)
 		vmfix_devset_collect_pci(set);
@@ -285,9 +289,8 @@ int vmfix_devices_refresh(bool with_pci)
 			vmfix_slot_owner[i] = NULL;
 		}
 	}
+	vmfix_devset_empty(old);
 	mutex_unlock(&vmfix_devices_lock);
-	vmfix_devset_free(old);
-	return 0;
 }
 
 /* Module exit: forget every device, synthetic ones included. */
@@ -301,8 +304,8 @@ void vmfix_devices_clear(void)
 				  lockdep_is_held(&vmfix_devices_lock));
 	synchronize_rcu();
 	memset(vmfix_slot_owner, 0, sizeof(vmfix_slot_owner));
+	vmfix_devset_empty(old);
 	mutex_unlock(&vmfix_devices_lock);
-	vmfix_devset_free(old);
 }
 
 int vmfix_test_devices_add(struct device *dev, u16 vendor, u16 device)
@@ -327,7 +330,8 @@ int vmfix_test_devices_add(struct device *dev, u16 vendor, u16 device)
 	vmfix_synth[free].device = device;
 	vmfix_synth[free].n = vmfix_synth_next++;
 	mutex_unlock(&vmfix_devices_lock);
-	return vmfix_devices_refresh(true);
+	vmfix_devices_refresh(true);
+	return 0;
 }
 
 void vmfix_test_devices_remove(struct device *dev)
@@ -343,9 +347,9 @@ void vmfix_test_devices_remove(struct device *dev)
 		}
 	}
 	mutex_unlock(&vmfix_devices_lock);
-	/* on -ENOMEM the old set stays published: retry without the device */
-	while (found && vmfix_devices_refresh(true))
-		schedule_timeout_uninterruptible(1);
+	/* publishes a set without @dev and waits until no reader holds one */
+	if (found)
+		vmfix_devices_refresh(true);
 }
 
 /*

@@ -38,6 +38,7 @@ void vmfix_policy_snapshot(struct vmfix_policy *policy)
 	policy->cc_to = (enum vmfix_cc_to)READ_ONCE(vmfix_cc_to);
 	policy->coherent = (enum vmfix_coherent)READ_ONCE(vmfix_coherent);
 }
+
 NOKPROBE_SYMBOL(vmfix_policy_snapshot);
 
 enum vmfix_mode vmfix_current_mode(void)
@@ -156,7 +157,7 @@ static int vmfix_param_set_devices(const char *val,
 	mutex_unlock(&vmfix_devices_str_lock);
 	if (READ_ONCE(vmfix_ready)) {
 		pr_info("devices %s\n", list);
-		return vmfix_devices_refresh(true);
+		vmfix_devices_refresh(true);
 	}
 	return 0;
 }

@@ -80,18 +80,21 @@ void vmfix_count_dev(u8 slot, enum vmfix_ctr ctr)
 	if (slot < VMFIX_MAX_DEVICES)
 		this_cpu_inc(vmfix_pcpu->dev[slot][ctr]);
 }
+
 NOKPROBE_SYMBOL(vmfix_count_dev);
 
 void vmfix_count_other(void)
 {
 	this_cpu_inc(vmfix_pcpu->other_ranges);
 }
+
 NOKPROBE_SYMBOL(vmfix_count_other);
 
 void vmfix_count_hook(enum vmfix_hook_id hook)
 {
 	this_cpu_inc(vmfix_pcpu->hook_hits[hook]);
 }
+
 NOKPROBE_SYMBOL(vmfix_count_hook);
 
 u64 vmfix_hook_hits(enum vmfix_hook_id hook)
@@ -135,7 +138,8 @@ void vmfix_ring_record(const struct vmfix_dev *vdev, enum vmfix_hook_id hook,
 	struct vmfix_ring_entry *e = &vmfix_ring[(seq - 1) % VMFIX_RING_SIZE];
 
 	WRITE_ONCE(e->seq, 0);
-	smp_wmb();	/* readers see the entry invalid before it changes */
+	/* readers see the entry invalid before any field changes */
+	smp_wmb();
 	e->start = start;
 	e->end = end;
 	e->old = old;
@@ -144,8 +148,10 @@ void vmfix_ring_record(const struct vmfix_dev *vdev, enum vmfix_hook_id hook,
 	e->hook = hook;
 	e->mode = mode;
 	memcpy(e->bdf, vdev->bdf, sizeof(e->bdf));
+	/* publish: every field above is visible before the sequence */
 	smp_store_release(&e->seq, seq);
 }
+
 NOKPROBE_SYMBOL(vmfix_ring_record);
 
 __printf(2, 3)
@@ -220,10 +226,12 @@ void vmfix_recent_show(struct vmfix_buf *b)
 	vmfix_buf_printf(b, "schema 1\n");
 	for (; seq <= head; seq++) {
 		e = &vmfix_ring[(seq - 1) % VMFIX_RING_SIZE];
+		/* pairs with the release in vmfix_ring_record() */
 		if (smp_load_acquire(&e->seq) != seq)
 			continue;
 		memcpy(&copy, e, sizeof(copy));
-		smp_rmb();	/* the copy is complete before the re-check */
+		/* the copy is complete before the sequence is checked again */
+		smp_rmb();
 		if (READ_ONCE(e->seq) != seq || copy.seq != seq)
 			continue;
 		copy.bdf[VMFIX_BDF_LEN - 1] = '\0';

@@ -50,7 +50,7 @@ extern struct vmfix_devset __rcu *vmfix_devset;
 
 const struct vmfix_pci_id *vmfix_match_pci_id(u16 vendor, u16 device);
 const struct vmfix_dev *vmfix_match_adev(const void *adev);
-int vmfix_devices_refresh(bool with_pci);
+void vmfix_devices_refresh(bool with_pci);
 void vmfix_devices_clear(void);
 int vmfix_devices_validate(const char *list);
 int vmfix_devices_bus_init(void);

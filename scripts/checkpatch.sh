@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Run the kernel's checkpatch.pl --strict over the module sources (or the given files).
+# checkpatch.pl, spelling.txt and const_structs.checkpatch come from Debian's linux-source of the
+# newest stable matrix kernel (7.2, sid), extracted once into $VMFIX_CACHE/checkpatch/.
+#
+# usage: scripts/checkpatch.sh [--verbose] [FILE...]     exit 0 when clean
+set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
+# shellcheck source=scripts/lib/kernels.sh
+. "$VMFIX_ROOT/scripts/lib/kernels.sh"
+maybe_verbose "$@"
+[ "${1:-}" = "--verbose" ] && shift
+need_tools perl tar xz
+
+label=7.2
+dir="$VMFIX_CACHE/checkpatch/$label"
+if [ ! -f "$dir/.vmfix-ready" ]; then
+	src=$(fetch_linux_source "$label")
+	mkdir -p "$dir"
+	tar -xJf "$src" -C "$dir" --strip-components=1 --wildcards \
+		'*/scripts/checkpatch.pl' '*/scripts/spelling.txt' '*/scripts/const_structs.checkpatch'
+	touch "$dir/.vmfix-ready"
+fi
+
+if [ $# -eq 0 ]; then
+	# the module's own sources (not kbuild's generated *.mod.c)
+	mapfile -t files < <(cd "$VMFIX_ROOT" && git ls-files 'kernel/*.[ch]' kernel/Makefile 2>/dev/null ||
+		ls kernel/*.[ch] kernel/Makefile | grep -v '\.mod\.c$')
+	set -- "${files[@]/#/$VMFIX_ROOT/}"
+fi
+# Types checkpatch may not report for one file, each with its reason:
+# - compat.h exists to switch on LINUX_VERSION_CODE (in-tree code never needs it), compares two
+#   macros in #if (CONSTANT_COMPARISON is meant for C expressions), and names the non-const
+#   struct bin_attribute that kernels before 6.13 pass to a read callback (CONST_STRUCT).
+# - vmfix_types.h typedefs u8..u64 from <stdint.h> in its userspace (!__KERNEL__) branch.
+ignores_for() {
+	case "$(basename "$1")" in
+	compat.h) echo LINUX_VERSION_CODE,CONSTANT_COMPARISON,CONST_STRUCT ;;
+	vmfix_types.h) echo PREFER_KERNEL_TYPES ;;
+	esac
+}
+
+# --no-tree: not run from a kernel tree.
+rc=0
+for f in "$@"; do
+	ign=FILE_PATH_CHANGES
+	extra=$(ignores_for "$f")
+	[ -z "$extra" ] || ign="$ign,$extra"
+	perl "$dir/scripts/checkpatch.pl" --strict --no-tree --terse --show-types --quiet \
+		--ignore "$ign" -f "$f" || rc=1
+done
+exit "$rc"
