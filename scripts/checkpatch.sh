@@ -25,9 +25,11 @@ fi
 
 if [ $# -eq 0 ]; then
 	# the module's own sources (not kbuild's generated *.mod.c)
-	mapfile -t files < <(cd "$VMFIX_ROOT" && git ls-files 'kernel/*.[ch]' kernel/Makefile 2>/dev/null ||
-		ls kernel/*.[ch] kernel/Makefile | grep -v '\.mod\.c$')
-	set -- "${files[@]/#/$VMFIX_ROOT/}"
+	files=()
+	for f in "$VMFIX_ROOT"/kernel/*.[ch] "$VMFIX_ROOT"/kernel/Makefile "$VMFIX_ROOT"/kernel/Kbuild; do
+		case "$f" in *.mod.c) ;; *) files+=("$f") ;; esac
+	done
+	set -- "${files[@]}"
 fi
 # Types checkpatch may not report for one file, each with its reason:
 # - compat.h exists to switch on LINUX_VERSION_CODE (in-tree code never needs it), compares two

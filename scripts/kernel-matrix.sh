@@ -37,7 +37,7 @@ while true; do
 	esac
 	shift
 done
-# shellcheck disable=SC2207 # labels are single words
+# shellcheck disable=SC2046 # labels are single words
 [ $# -gt 0 ] || set -- $(matrix_labels)
 need_tools make getopt
 
