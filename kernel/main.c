@@ -27,7 +27,6 @@
 #include <linux/kprobes.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
-#include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/sysfs.h>
 #include <linux/utsname.h>
@@ -219,23 +218,34 @@ static ssize_t reset_store(struct kobject *kobj, struct kobj_attribute *attr,
 	return count;
 }
 
-/* "recent" can exceed PAGE_SIZE: a binary attribute read at an offset. */
+/*
+ * "recent" can exceed PAGE_SIZE: a binary attribute, read in PAGE_SIZE
+ * pieces. The text is rendered when a read starts at offset 0 and later
+ * pieces come from that snapshot, so hits arriving between two read()
+ * calls cannot tear a line.
+ */
+static DEFINE_MUTEX(vmfix_recent_lock);
+static char vmfix_recent_snap[VMFIX_RECENT_BUF_SIZE];
+static size_t vmfix_recent_len;
+
 static ssize_t recent_read(struct file *file, struct kobject *kobj,
-			   VMFIX_BIN_ATTR *attr,
-			   char *buf, loff_t off, size_t count)
+			   VMFIX_BIN_ATTR *attr, char *buf, loff_t off,
+			   size_t count)
 {
-	struct vmfix_buf b = { .size = VMFIX_RECENT_BUF_SIZE };
+	struct vmfix_buf b = { .buf = vmfix_recent_snap,
+			       .size = sizeof(vmfix_recent_snap) };
 	ssize_t ret = 0;
 
-	b.buf = kmalloc(b.size, GFP_KERNEL);
-	if (!b.buf)
-		return -ENOMEM;
-	vmfix_recent_show(&b);
-	if (off < b.len) {
-		ret = min_t(size_t, count, b.len - off);
-		memcpy(buf, b.buf + off, ret);
+	mutex_lock(&vmfix_recent_lock);
+	if (off == 0) {
+		vmfix_recent_show(&b);
+		vmfix_recent_len = b.len;
 	}
-	kfree(b.buf);
+	if (off < vmfix_recent_len) {
+		ret = min_t(size_t, count, vmfix_recent_len - off);
+		memcpy(buf, vmfix_recent_snap + off, ret);
+	}
+	mutex_unlock(&vmfix_recent_lock);
 	return ret;
 }
 
