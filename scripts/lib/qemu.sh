@@ -1,0 +1,217 @@
+# shellcheck shell=bash
+# QEMU system-test helpers: initramfs of a real Debian kernel (busybox + the real amdgpu.ko and its
+# dependencies + rdna1_vmfix + the test-only companion), a TCG boot with a time limit, and the parser
+# that turns the guest's TAP 13 lines into one "KVER check PASS|FAIL|SKIP reason" line per check.
+# Needs scripts/lib/common.sh and scripts/lib/kernels.sh sourced first.
+#
+# Cache layout (all keyed on their inputs, so a second run only boots):
+#   $VMFIX_CACHE/qemu/base/<release>.cpio            busybox + amdgpu and its deps (uncompressed: TCG
+#                                                     unpacks a plain cpio faster than it inflates one)
+#   $VMFIX_CACHE/qemu/mods/<release>-<srchash>/       rdna1_vmfix.ko + vmfix_companion.ko for that kernel
+
+QEMU_GUEST_DIR="$VMFIX_ROOT/tests/qemu/guest"
+QEMU_COMPANION_DIR="$VMFIX_ROOT/tests/qemu/companion"
+
+# Directory holding lib/modules/<release> of an extracted kernel tree (7.x packages use usr/lib).
+qemu_moddir() {
+	local tree=$1 rel=$2 d
+	for d in "$tree/lib/modules/$rel" "$tree/usr/lib/modules/$rel"; do
+		[ -d "$d" ] && { printf '%s\n' "$d"; return 0; }
+	done
+	die "no modules for $rel under $tree"
+}
+
+qemu_vmlinuz() {
+	local tree=$1 rel=$2 f
+	for f in "$tree/vmlinuz" "$tree/boot/vmlinuz-$rel" "$tree/usr/lib/modules/$rel/vmlinuz" \
+		"$tree/lib/modules/$rel/vmlinuz"; do
+		[ -f "$f" ] && { printf '%s\n' "$f"; return 0; }
+	done
+	die "no vmlinuz for $rel under $tree"
+}
+
+# Busybox + amdgpu with its dependencies, in load order (modprobe --show-depends against that tree).
+# Prints the path of the cached cpio.
+qemu_base_initramfs() {
+	local label=$1 tree rel moddir out work base
+	tree=$(fetch_kernel_tree "$label")
+	rel=$(kernel_release "$label")
+	out="$VMFIX_CACHE/qemu/base/$rel.cpio"
+	if [ -s "$out" ]; then
+		printf '%s\n' "$out"
+		return 0
+	fi
+	need_tools busybox cpio depmod modprobe xz
+	moddir=$(qemu_moddir "$tree" "$rel")
+	base=${moddir%/lib/modules/"$rel"}
+	mkdir -p "$VMFIX_CACHE/qemu/base"
+	work=$(mktemp -d "$VMFIX_CACHE/qemu/base/.work.XXXXXX")
+	# depmod/modprobe of bookworm's kmod look in <base>/lib/modules; the tree is ours, so index it.
+	[ -s "$moddir/modules.dep" ] || depmod -b "$base" "$rel"
+	mkdir -p "$work/bin" "$work/modules" "$work/proc" "$work/sys" "$work/dev" "$work/tmp" "$work/lib/modules/$rel"
+	cp "$(command -v busybox)" "$work/bin/busybox"
+	file "$work/bin/busybox" 2>/dev/null | grep -q 'dynamically' && die "busybox is not static (install busybox-static)"
+	local line mod name order=()
+	while read -r line; do
+		case "$line" in
+		insmod\ *) ;;
+		*) continue ;;
+		esac
+		mod=$(printf '%s\n' "$line" | awk '{print $2}')
+		name=$(basename "$mod")
+		name=${name%.xz}
+		name=${name%.zst}
+		case "$mod" in
+		*.xz) xz -dc "$mod" >"$work/modules/$name" ;;
+		*.zst) zstd -qdc "$mod" >"$work/modules/$name" ;;
+		*) cp "$mod" "$work/modules/$name" ;;
+		esac
+		order+=("$name")
+	done < <(modprobe -d "$base" -S "$rel" --show-depends amdgpu)
+	if [ ${#order[@]} -eq 0 ] || [ "${order[-1]}" != amdgpu.ko ]; then
+		die "modprobe found no amdgpu in $rel"
+	fi
+	printf '%s\n' "${order[@]}" >"$work/modules/amdgpu.order"
+	printf '%s\n' "$rel" >"$work/modules/release"
+	(cd "$work" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet) >"$out.tmp"
+	mv "$out.tmp" "$out"
+	rm -rf "$work"
+	printf '%s\n' "$out"
+}
+
+# Hash of everything that goes into the two modules we build.
+qemu_src_hash() {
+	(cd "$VMFIX_ROOT" && find VERSION kernel tests/qemu/companion -type f \
+		\( -name '*.[ch]' -o -name '*.sh' -o -name Kbuild -o -name Makefile -o -name VERSION \) \
+		-not -path '*/generated/*' | LC_ALL=C sort | xargs sha256sum) | sha256sum | cut -c1-16
+}
+
+# Builds rdna1_vmfix.ko (from kernel/) and vmfix_companion.ko against LABEL's headers with that suite's
+# compiler; prints the directory holding both. The companion finds rdna1_vmfix's test entry points at
+# run time (symbol_get), so it builds and loads even while the module is absent.
+qemu_build_modules() {
+	local label=$1 rel kdir out work log ko
+	rel=$(kernel_release "$label")
+	out="$VMFIX_CACHE/qemu/mods/$rel-$(qemu_src_hash)"
+	if [ -s "$out/vmfix_companion.ko" ]; then
+		printf '%s\n' "$out"
+		return 0
+	fi
+	kdir=$(ensure_headers "$label")
+	mkdir -p "$VMFIX_CACHE/qemu/mods"
+	work=$(mktemp -d "$VMFIX_CACHE/qemu/mods/.work.XXXXXX")
+	log="$work/build.log"
+	ko=$(find "$(qemu_moddir "$(fetch_kernel_tree "$label")" "$rel")" -name 'amdgpu.ko*' | head -n1)
+	cp "$VMFIX_ROOT/VERSION" "$work/VERSION"
+	cp -r "$VMFIX_ROOT/kernel" "$work/kernel"
+	rm -rf "$work/kernel/generated"
+	cp -r "$QEMU_COMPANION_DIR" "$work/companion"
+	if [ -f "$work/kernel/Makefile" ]; then
+		# kernel/Makefile derives the hook ABI from this kernel's amdgpu.ko BTF, then calls kbuild
+		if ! kenv_run "$label" make -C "$work/kernel" KDIR="$kdir" AMDGPU_KO="$ko" VMFIX_WERROR=1 >"$log" 2>&1; then
+			tail -n 40 "$log" >&2
+			die "rdna1_vmfix did not build against $rel (log: $log)"
+		fi
+	fi
+	if ! kenv_run "$label" make -C "$kdir" M="$work/companion" VMFIX_KERNEL_DIR="$work/kernel" modules >>"$log" 2>&1; then
+		tail -n 40 "$log" >&2
+		die "vmfix_companion did not build against $rel (log: $log)"
+	fi
+	mkdir -p "$out.tmp"
+	cp "$work/companion/vmfix_companion.ko" "$out.tmp/"
+	[ -f "$work/kernel/rdna1_vmfix.ko" ] && cp "$work/kernel/rdna1_vmfix.ko" "$out.tmp/"
+	cp "$log" "$out.tmp/build.log"
+	rm -rf "$out"
+	mv "$out.tmp" "$out"
+	rm -rf "$work"
+	printf '%s\n' "$out"
+}
+
+# Per-run overlay cpio: /init, the guest scripts, our modules, and the scenario to run.
+# qemu_overlay MODDIR SCENARIO OUTFILE
+qemu_overlay() {
+	local mods=$1 scenario=$2 out=$3 work
+	work=$(mktemp -d)
+	mkdir -p "$work/guest" "$work/modules"
+	cp "$QEMU_GUEST_DIR/init" "$work/init"
+	cp "$QEMU_GUEST_DIR"/*.sh "$work/guest/"
+	chmod 0755 "$work/init" "$work"/guest/*.sh
+	cp "$mods"/*.ko "$work/modules/"
+	printf '%s\n' "$scenario" >"$work/guest/scenario"
+	(cd "$work" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet) >"$out"
+	rm -rf "$work"
+}
+
+# qemu_boot VMLINUZ INITRD LOG TIMEOUT_S [MEM_MB]: TCG boot with serial on stdout, saved to LOG.
+# Returns qemu's status (124 on timeout).
+qemu_boot() {
+	local kernel=$1 initrd=$2 log=$3 limit=$4 mem=${5:-1536}
+	need_tools qemu-system-x86_64 timeout
+	timeout --foreground -k 5 "$limit" qemu-system-x86_64 -accel tcg -cpu max -m "$mem" -smp 2 \
+		-nographic -no-reboot -nodefaults -serial stdio -display none -monitor none \
+		-kernel "$kernel" -initrd "$initrd" \
+		-append "console=ttyS0 loglevel=4 panic=-1 oops=panic rdinit=/init" \
+		</dev/null >"$log" 2>&1
+}
+
+# qemu_parse_tap KVER LOG: one result() line per TAP test point. A log without the guest's closing
+# "# vmfix-guest done" line (hang, panic, timeout) adds a FAIL for the run itself.
+qemu_parse_tap() {
+	local kver=$1 log=$2 line name reason verdict
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		case "$line" in
+		ok\ * | not\ ok\ *) ;;
+		*) continue ;;
+		esac
+		verdict=PASS
+		case "$line" in not\ ok*) verdict=FAIL ;; esac
+		name=$(printf '%s\n' "$line" | sed -E 's/^(not )?ok [0-9]+ ([^ #]+).*/\2/')
+		reason=""
+		case "$line" in *' # '*) reason=${line#* # } ;; esac
+		case "$reason" in
+		SKIP* | skip*)
+			verdict=SKIP
+			reason=${reason#[Ss][Kk][Ii][Pp]}
+			reason=${reason# }
+			;;
+		esac
+		result "$kver $name" "$verdict" "${reason:--}"
+	done < <(tr -d '\r' <"$log" | grep -aE '^(not )?ok [0-9]+ ')
+	if ! tr -d '\r' <"$log" | grep -aq '^# vmfix-guest done'; then
+		result "$kver guest-run" FAIL "guest did not finish: $(qemu_log_hint "$log")"
+	fi
+}
+
+# The most telling line of a failed boot log, for the reason column.
+qemu_log_hint() {
+	local hint
+	hint=$(tr -d '\r' <"$1" | grep -aE 'Kernel panic|BUG:|Oops|WARNING:|Bail out|not syncing' | head -n1)
+	[ -n "$hint" ] || hint=$(tr -d '\r' <"$1" | grep -av '^$' | tail -n1)
+	printf '%s\n' "${hint:-empty log}" | tr -s ' \t' ' ' | cut -c1-160
+}
+
+# qemu_run LABEL SCENARIO LOG [TIMEOUT_S]: everything for one boot of LABEL running
+# tests/qemu/guest/SCENARIO.sh; the serial log goes to LOG. Sets QEMU_KVER (release string) and
+# QEMU_BOOT_S (wall seconds of the boot, power-on to power-off). Returns qemu's status.
+qemu_run() {
+	local label=$1 scenario=$2 log=$3 limit=${4:-600} tree base mods initrd t0 rc=0
+	QEMU_KVER=$(kernel_release "$label")
+	log "qemu: $label ($QEMU_KVER): kernel image and modules"
+	# explicit returns: callers run this in a condition, where set -e does not apply
+	tree=$(fetch_kernel_tree "$label") || return 4
+	base=$(with_lock "qemu-base-$QEMU_KVER" qemu_base_initramfs "$label") || return 4
+	log "qemu: $label: building rdna1_vmfix and vmfix_companion against $QEMU_KVER"
+	mods=$(with_lock "qemu-mods-$QEMU_KVER" qemu_build_modules "$label") || return 4
+	initrd=$(mktemp "${TMPDIR:-/tmp}/vmfix-initrd.XXXXXX")
+	qemu_overlay "$mods" "$scenario" "$initrd.overlay" || return 4
+	cat "$base" "$initrd.overlay" >"$initrd" || return 4
+	rm -f "$initrd.overlay"
+	log "qemu: $label: booting under TCG (scenario $scenario, limit ${limit}s)"
+	t0=$(date +%s.%N)
+	qemu_boot "$(qemu_vmlinuz "$tree" "$QEMU_KVER")" "$initrd" "$log" "$limit" || rc=$?
+	QEMU_BOOT_S=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+	rm -f "$initrd"
+	log "qemu: $label: guest finished in ${QEMU_BOOT_S}s (qemu status $rc)"
+	return "$rc"
+}

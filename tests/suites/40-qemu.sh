@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# QEMU system tests: every matrix kernel (Debian 6.1, 6.12 bookworm-backports, 7.2 sid, 7.3 experimental)
+# boots under TCG with its real amdgpu.ko, rdna1_vmfix and the test-only companion (tests/qemu/);
+# one "KVER check PASS|FAIL|SKIP reason" line per check and kernel. Kernels run one after another
+# (2 cores); downloads, initramfs pieces and module builds are cached under $VMFIX_CACHE.
+# VMFIX_QEMU_KERNELS="6.1 7.2" narrows the matrix (default: all four).
+set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname "$0")/../../scripts/lib/common.sh"
+# shellcheck source=scripts/lib/kernels.sh
+. "$VMFIX_ROOT/scripts/lib/kernels.sh"
+# shellcheck source=scripts/lib/qemu.sh
+. "$VMFIX_ROOT/scripts/lib/qemu.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	result qemu SKIP "needs root (kernel packages, sid chroot); run as root or in CI"
+	report_counts
+	exit 0
+fi
+need_tools qemu-system-x86_64 busybox cpio xz depmod modprobe
+
+logs="$VMFIX_CACHE/qemu/logs"
+mkdir -p "$logs"
+read -r -a labels <<<"${VMFIX_QEMU_KERNELS:-$(matrix_labels)}"
+for label in "${labels[@]}"; do
+	log_file="$logs/$label-checks.log"
+	rm -f "$log_file"
+	if ! kver=$(kernel_release "$label"); then
+		result "$label" FAIL "kernel release unknown (archive unreachable?)"
+		continue
+	fi
+	rc=0
+	# a subshell: a failed download or build ends this kernel's run, not the suite
+	(qemu_run "$label" checks "$log_file" 300) || rc=$?
+	if [ ! -s "$log_file" ]; then
+		result "$kver setup" FAIL "no boot (download or module build failed, status $rc)"
+		continue
+	fi
+	[ "$rc" -ne 124 ] || log "qemu: $label timed out after 300s"
+	qemu_parse_tap "$kver" "$log_file"
+	tr -d '\r' <"$log_file" | grep -a '^# ' | grep -av '^# vmfix-guest' | sed "s/^/$kver /" >&2 || true
+done
+report_counts
