@@ -37,11 +37,19 @@ if [ "$(id -u)" -eq 0 ]; then
 		die "scripts/setup.sh failed; see above" 4
 else
 	for t in qemu-system-x86_64 busybox cpio cmake ninja; do
-		command -v "$t" >/dev/null 2>&1 ||
-			die "missing $t: run 'sudo make deps' first (the demo also needs root for its package cache: 'sudo make demo')" 4
+		command -v "$t" >/dev/null 2>&1 || die "missing $t: run 'sudo make deps' first" 4
 	done
-	[ -w "$VMFIX_CACHE" ] || [ -w "$(dirname "$VMFIX_CACHE")" ] ||
-		die "cannot write $VMFIX_CACHE: run 'sudo make demo'" 4
+	if ! [ -w "$VMFIX_CACHE" ]; then
+		# the system cache belongs to root: keep this user's pieces in their own cache, and use the
+		# package lists that 'sudo make deps' fetched (a non-root user cannot refresh them)
+		sys_cache=$VMFIX_CACHE
+		VMFIX_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/rdna1-vmfix"
+		export VMFIX_CACHE
+		mkdir -p "$VMFIX_CACHE"
+		[ -f "$sys_cache/.apt-updated" ] || die "run 'sudo make deps' first (no package lists yet)" 4
+		touch -r "$sys_cache/.apt-updated" "$VMFIX_CACHE/.apt-updated"
+		log "demo: using $VMFIX_CACHE (not root)"
+	fi
 fi
 
 # --- the host's own decoder (rdna1-vmfix pte), built if needed

@@ -10,6 +10,8 @@
 #   $VMFIX_CACHE/qemu/mods/<release>-<srchash>/       rdna1_vmfix.ko + vmfix_companion.ko for that kernel
 
 QEMU_GUEST_DIR="$VMFIX_ROOT/tests/qemu/guest"
+# depmod and modprobe live in sbin, which a normal user's PATH may lack
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin:/sbin" ;; esac
 QEMU_COMPANION_DIR="$VMFIX_ROOT/tests/qemu/companion"
 
 # Directory holding lib/modules/<release> of an extracted kernel tree (7.x packages use usr/lib).
@@ -127,7 +129,8 @@ qemu_build_modules() {
 	printf '%s\n' "$out"
 }
 
-# Per-run overlay cpio: /init, the guest scripts, our modules, and the scenario to run.
+# Per-run overlay cpio: /init, the guest scripts, our modules, the scenario to run, and
+# $QEMU_GUEST_ENV ("NAME=value ..." lines) as /guest/env, which /init sources.
 # qemu_overlay MODDIR SCENARIO OUTFILE
 qemu_overlay() {
 	local mods=$1 scenario=$2 out=$3 work
@@ -138,6 +141,7 @@ qemu_overlay() {
 	chmod 0755 "$work/init" "$work"/guest/*.sh
 	cp "$mods"/*.ko "$work/modules/"
 	printf '%s\n' "$scenario" >"$work/guest/scenario"
+	printf '%s\n' "${QEMU_GUEST_ENV:-}" >"$work/guest/env"
 	(cd "$work" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet) >"$out"
 	rm -rf "$work"
 }
@@ -150,7 +154,7 @@ qemu_boot() {
 	timeout --foreground -k 5 "$limit" qemu-system-x86_64 -accel tcg -cpu max -m "$mem" -smp 2 \
 		-nographic -no-reboot -nodefaults -serial stdio -display none -monitor none \
 		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 loglevel=4 panic=-1 oops=panic rdinit=/init" \
+		-append "console=ttyS0 loglevel=4 panic=-1 oops=panic rcupdate.rcu_expedited=1 rdinit=/init" \
 		</dev/null >"$log" 2>&1
 }
 

@@ -31,13 +31,13 @@ for label in "${labels[@]}"; do
 	fi
 	rc=0
 	# a subshell: a failed download or build ends this kernel's run, not the suite
-	(qemu_run "$label" checks "$log_file" 300) || rc=$?
+	(qemu_run "$label" checks "$log_file" 480) || rc=$?
 	if [ ! -s "$log_file" ]; then
 		result "$kver setup" FAIL "no boot (download or module build failed, status $rc)"
 		continue
 	fi
-	[ "$rc" -ne 124 ] || log "qemu: $label timed out after 300s"
+	[ "$rc" -ne 124 ] || log "qemu: $label timed out after 480s"
 	qemu_parse_tap "$kver" "$log_file"
-	tr -d '\r' <"$log_file" | grep -a '^# ' | grep -av '^# vmfix-guest' | sed "s/^/$kver /" >&2 || true
+	tr -d '\r' <"$log_file" | grep -a '^# ' | grep -avE '^# (vmfix-guest|t=)' | sed "s/^/$kver /" >&2 || true
 done
 report_counts

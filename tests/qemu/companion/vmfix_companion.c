@@ -18,6 +18,7 @@
  *   attach | detach          register/unregister the two synthetic devices with rdna1_vmfix
  *   call DEV REQ IN          DEV rdna1|rdna2, REQ default|nc|wc|cc|uc, IN: starting PTE flags
  *   bench N                  N calls of the real gmc_v10_0_get_vm_pte (rdna1, CC request)
+ *   benchchk N               N calls of rdna1_vmfix's chokepoint handler (attached, CC flags)
  *   probe none|kretprobe|fprobe   own empty probe on gmc_v10_0_get_vm_pte (mechanism cost)
  *
  * rdna1_vmfix's test entry points are taken with symbol_get() only while attached, so this
@@ -220,30 +221,52 @@ static int vmc_cmd_call(const char *dev_name, const char *req_name, const char *
 	return 0;
 }
 
-static int vmc_cmd_bench(const char *n_s)
+/* Best of 5 rounds of N calls of @fn: TCG and timer interrupts only ever add time. */
+static int vmc_time(const char *what, const char *n_s, u64 (*fn)(void))
 {
-	struct vmc_dev *d = &vmc_devs[0];
-	u64 best = U64_MAX, t0, dt, mt, sink = 0;
+	u64 best = U64_MAX, t0, dt, sink = 0;
 	unsigned int n, i, round;
-	int ret;
 
 	if (kstrtouint(n_s, 0, &n) || !n || n > 10000000)
 		return -EINVAL;
-	ret = vmc_resolve();
-	if (ret)
-		return ret;
-	/* best of 5 rounds: TCG and timer interrupts add noise that only ever adds time */
 	for (round = 0; round < 5; round++) {
 		t0 = ktime_get_ns();
 		for (i = 0; i < n; i++)
-			sink += vmc_compute(d, VMC_VM_MTYPE(3), 0x3000000000073ULL, &mt);
+			sink += fn();
 		dt = ktime_get_ns() - t0;
 		best = min(best, dt);
 		cond_resched();
 	}
-	scnprintf(vmc_out, sizeof(vmc_out), "bench calls=%u best_ns=%llu ns_per_call=%llu.%03llu sink=%llx\n",
-		  n, best, div_u64(best, n), div_u64((best % n) * 1000, n), sink & 0xf);
+	scnprintf(vmc_out, sizeof(vmc_out), "%s calls=%u best_ns=%llu ns_per_call=%llu.%03llu sink=%llx\n",
+		  what, n, best, div_u64(best, n), div_u64((best % n) * 1000, n), sink & 0xf);
 	return 0;
+}
+
+static u64 vmc_one_pte(void)
+{
+	u64 mt;
+
+	return vmc_compute(&vmc_devs[0], VMC_VM_MTYPE(3), 0x3000000000073ULL, &mt);
+}
+
+static u64 vmc_one_chokepoint(void)
+{
+	u64 flags = 0x2000000000073ULL;
+
+	vmc_ptes_update(vmc_devs[0].adev, 0x100000, 0x100010, &flags);
+	return flags;
+}
+
+static int vmc_cmd_bench(const char *n_s)
+{
+	int ret = vmc_resolve();
+
+	return ret ? ret : vmc_time("bench", n_s, vmc_one_pte);
+}
+
+static int vmc_cmd_benchchk(const char *n_s)
+{
+	return vmc_attached ? vmc_time("benchchk", n_s, vmc_one_chokepoint) : -ENODEV;
 }
 
 /* Empty probes on the same function, to compare the cost of the mechanisms themselves. */
@@ -412,6 +435,8 @@ static int vmc_run(char *cmd)
 		ret = vmc_cmd_call(argv[1], argv[2], argv[3]);
 	} else if (!strcmp(argv[0], "bench") && argc == 2) {
 		ret = vmc_cmd_bench(argv[1]);
+	} else if (!strcmp(argv[0], "benchchk") && argc == 2) {
+		ret = vmc_cmd_benchchk(argv[1]);
 	} else if (!strcmp(argv[0], "probe") && argc == 2) {
 		ret = vmc_cmd_probe(argv[1]);
 	} else {

@@ -29,7 +29,17 @@ tap_begin
 rel=$(uname -r)
 echo "# kernel $rel"
 
-# 1. the real amdgpu.ko and its dependencies
+# 1. rdna1_vmfix first: it waits for amdgpu, then arms when amdgpu arrives
+if insmod_vmfix mode=audit && wait_state waiting; then
+	tap ok vmfix-load "loaded before amdgpu: state waiting, abi $(vstatus abi), mode $(vstatus mode)"
+else
+	tap fail vmfix-load "insmod: $(cat /tmp/insmod.err) state=$(vstatus state 2>/dev/null)"
+	echo "Bail out! rdna1_vmfix did not load"
+	tap_end
+	return 0
+fi
+
+# 2. the real amdgpu.ko and its dependencies
 if load_amdgpu; then
 	tap ok amdgpu-load "$(wc -l </modules/amdgpu.order) modules, amdgpu.ko of $rel loaded without a GPU"
 else
@@ -38,49 +48,15 @@ else
 	tap_end
 	return 0
 fi
+# amdgpu's gmc_v10_0 symbols, read once (/proc/kallsyms is slow under TCG)
+grep ' gmc_v10_0_\| amdgpu_vm_ptes_update' /proc/kallsyms | awk '{ print $3 }' >/tmp/ksyms
 new_api=0
-grep -q ' gmc_v10_0_map_mtype\b' /proc/kallsyms || new_api=1
-if grep -q ' gmc_v10_0_get_vm_pte	*\[amdgpu\]' /proc/kallsyms || grep -q ' gmc_v10_0_get_vm_pte' /proc/kallsyms; then
+grep -qx gmc_v10_0_map_mtype /tmp/ksyms || new_api=1
+if grep -qx gmc_v10_0_get_vm_pte /tmp/ksyms; then
 	if [ "$new_api" = 1 ]; then syms="gmc_v10_0_get_vm_pte (no map_mtype: 6.18+ API)"; else syms="gmc_v10_0_get_vm_pte gmc_v10_0_map_mtype"; fi
 	tap ok amdgpu-symbols "$syms in /proc/kallsyms"
 else
 	tap fail amdgpu-symbols "gmc_v10_0_get_vm_pte not in /proc/kallsyms"
-fi
-
-# 2. the companion, and the real driver function without any hook (the baseline)
-if insmod /modules/vmfix_companion.ko 2>/tmp/insmod.err; then
-	bad=""
-	for r in default:0 nc:0 wc:1 cc:2 uc:3; do
-		out=$(comp call rdna1 "${r%:*}" $SYS)
-		got=$(mtype_of "$(kv "$out" get_vm_pte)")
-		[ "$got" = "${r#*:}" ] || bad="$bad ${r%:*}->$got"
-	done
-	if [ -z "$bad" ]; then
-		tap ok driver-baseline "real get_vm_pte, no hooks: default/nc->NC wc->WC cc->CC uc->UC ($(kv "$out" get_vm_pte) for uc)"
-	else
-		tap fail driver-baseline "unexpected MTYPE from the real function:$bad"
-	fi
-else
-	tap fail companion-load "$(cat /tmp/insmod.err)"
-fi
-
-# 3. rdna1_vmfix on the real symbols
-if [ ! -f /modules/rdna1_vmfix.ko ]; then
-	tap skip vmfix-load "rdna1_vmfix.ko not built: kernel/ has no kbuild files in this tree"
-	tap_end
-	return 0
-fi
-if insmod_vmfix mode=audit; then
-	if wait_state armed; then
-		tap ok vmfix-load "state armed, abi $(vstatus abi), mode $(vstatus mode)"
-	else
-		tap fail vmfix-load "state $(vstatus state) reason $(vstatus reason)"
-	fi
-else
-	tap fail vmfix-load "insmod: $(cat /tmp/insmod.err)"
-	echo "Bail out! rdna1_vmfix did not load"
-	tap_end
-	return 0
 fi
 
 hooks_ok() {
@@ -91,15 +67,27 @@ hooks_ok() {
 	if [ "$new_api" = 0 ] && [ "$(vhook map_mtype armed)" != 1 ]; then _bad="$_bad map_mtype"; fi
 	# shellcheck disable=SC2013 # symbol names are single words
 	for s in $(awk '$1 == "hook" && / armed=1 / { sub(/^symbol=/, "", $3); print $3 }' "$VMFIX_SYS/status"); do
-		grep -qw "$s" /proc/kallsyms || _bad="$_bad $s(not-in-kallsyms)"
+		grep -qx "$s" /tmp/ksyms || _bad="$_bad $s(not-in-kallsyms)"
 	done
 	[ -z "$_bad" ] || echo "# not armed:$_bad"
 	[ -z "$_bad" ]
 }
+if wait_state armed && hooks_ok; then
+	tap ok load-before-amdgpu "state waiting without amdgpu, armed once amdgpu loaded"
+else
+	tap fail load-before-amdgpu "state=$(vstatus state) reason=$(vstatus reason)"
+fi
 armed_list() { awk '$1 == "hook" && /armed=1/ { sub(/^symbol=/, "", $3); sub(/^kind=/, "", $4); printf "%s%s(%s)", sep, $3, $4; sep = "," }' "$VMFIX_SYS/status"; }
 check hooks-armed "$(armed_list)" "$(grep '^hook' "$VMFIX_SYS/status" | tr '\n' ';')" hooks_ok
 
-# 4. synthetic devices: one RDNA1 (scoped), one RDNA2 (never touched)
+if ! insmod /modules/vmfix_companion.ko 2>/tmp/insmod.err; then
+	tap fail companion-load "$(cat /tmp/insmod.err)"
+	echo "Bail out! the companion did not load"
+	tap_end
+	return 0
+fi
+
+# 3. synthetic devices: one RDNA1 (scoped), one RDNA2 (never touched)
 att=$(comp attach)
 if [ "$(kv "$att" rc)" = 0 ] && grep -q '^device .*pci=1002:731f.*scoped=1' "$VMFIX_SYS/status" &&
 	! grep -q '^device .*pci=1002:73bf.*scoped=1' "$VMFIX_SYS/status"; then
@@ -108,7 +96,7 @@ else
 	tap fail synthetic-devices "$att / $(grep '^device' "$VMFIX_SYS/status" | tr '\n' ';')"
 fi
 
-# 5. policy per mode on the flags the real driver function produced
+# 4. policy per mode on the flags the real driver function produced
 CC_SYS=$(with_mtype $SYS 2)
 role=$(vhook get_vm_pte role)
 # the request-level hook only attributes (role=attribute): the driver's own result stays CC
@@ -210,7 +198,7 @@ fi
 vset cc_to nc >/dev/null
 vset coherent snoop >/dev/null
 
-# 6. run-time parameters: every value reads back and shows in status; invalid values change nothing
+# 5. run-time parameters: every value reads back and shows in status; invalid values change nothing
 toggle() {
 	_p=$1
 	shift
@@ -245,7 +233,7 @@ reset_rejected() {
 }
 check reset-invalid "reset=2 -> EINVAL" "reset accepted 2" reset_rejected
 
-# 7. amdgpu goes away and comes back while rdna1_vmfix stays loaded
+# 6. amdgpu goes away and comes back while rdna1_vmfix stays loaded
 vset mode enforce >/dev/null
 if rmmod amdgpu 2>/tmp/rmmod.err && wait_state waiting && [ "$(vhook ptes_update armed)" = 0 ]; then
 	tap ok amdgpu-unload-disarms "rmmod amdgpu: state waiting, hooks armed=0"
@@ -259,16 +247,8 @@ else
 	tap fail amdgpu-reload-rearms "$(cat /tmp/insmod.err) state=$(vstatus state) $LAST_CALL"
 fi
 
-# 8. rdna1_vmfix loaded before amdgpu: waits, then arms when amdgpu arrives
 comp detach >/dev/null
-if rmmod rdna1_vmfix && rmmod amdgpu && insmod_vmfix mode=enforce && wait_state waiting &&
-	insmod /modules/amdgpu.ko && wait_state armed && hooks_ok; then
-	tap ok load-before-amdgpu "state waiting without amdgpu, armed once amdgpu loaded"
-else
-	tap fail load-before-amdgpu "state=$(vstatus state) reason=$(vstatus reason) $(cat /tmp/insmod.err)"
-fi
-
-# 9. 100 load/unload cycles with amdgpu loaded (each load arms the hooks, each unload removes them)
+# 7. 100 load/unload cycles with amdgpu loaded (each load arms the hooks, each unload removes them)
 cycles() {
 	_i=0
 	while [ "$_i" -lt 100 ]; do
@@ -288,7 +268,21 @@ fi
 no_probes_left() { ! grep -q 'gmc_v10_0\|amdgpu_vm_ptes_update' /sys/kernel/debug/kprobes/list 2>/dev/null; }
 check unload-clean "no kprobe left on amdgpu after unload" "$(grep amdgpu /sys/kernel/debug/kprobes/list | head -n 2 | tr '\n' ';')" no_probes_left
 
-# 10. the kernel log
+# the real driver function with rdna1_vmfix gone: stock results for every request (and unload
+# left nothing behind that changes them)
+bad=""
+for r in default:0 nc:0 wc:1 cc:2 uc:3; do
+	out=$(comp call rdna1 "${r%:*}" $SYS)
+	got=$(mtype_of "$(kv "$out" get_vm_pte)")
+	[ "$got" = "${r#*:}" ] || bad="$bad ${r%:*}->$got"
+done
+if [ -z "$bad" ]; then
+	tap ok driver-baseline "real get_vm_pte, module unloaded: default/nc->NC wc->WC cc->CC uc->UC"
+else
+	tap fail driver-baseline "unexpected MTYPE from the real function:$bad ($out)"
+fi
+
+# 8. the kernel log
 rmmod vmfix_companion 2>/dev/null
 probs=$(dmesg_problems | head -n 3 | tr '\n' ';')
 if [ -z "$probs" ]; then

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Hook cost: the real amdgpu gmc_v10_0_get_vm_pte called in a loop inside a QEMU guest of a matrix
+# kernel, with no hook (rdna1_vmfix not loaded), rdna1_vmfix armed in audit and in enforce, and, to
+# compare mechanisms, an empty kretprobe and an empty fprobe on the same function. Ratios come from
+# one boot. TCG emulates the CPU in software: absolute times are inflated many times, and traps and
+# trampolines are inflated more than plain code, so the ratios are indicative only.
+# Usage: bench/hookcost.sh [--kernel LABEL]... [--calls N] [--verbose]   (default: 6.12 and 7.2)
+# Prints BENCH<TAB>name<TAB>value<TAB>unit<TAB>goal<TAB>PASS|FAIL|INFO<TAB>notes lines.
+set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname "$0")/../scripts/lib/common.sh"
+# shellcheck source=scripts/lib/kernels.sh
+. "$VMFIX_ROOT/scripts/lib/kernels.sh"
+# shellcheck source=scripts/lib/qemu.sh
+. "$VMFIX_ROOT/scripts/lib/qemu.sh"
+
+labels=() calls=20000
+opts=$(getopt -o h --long kernel:,calls:,verbose,help -n hookcost.sh -- "$@") || exit 2
+eval set -- "$opts"
+while true; do
+	case "$1" in
+	--kernel) labels+=("$2"); shift 2 ;;
+	--calls) calls=$2; shift 2 ;;
+	--verbose) set -x; shift ;;
+	-h | --help) sed -n '2,8p' "$0" | sed 's/^# //'; exit 0 ;;
+	--) shift; break ;;
+	esac
+done
+[ ${#labels[@]} -gt 0 ] || labels=(6.12 7.2)
+[[ "$calls" =~ ^[0-9]+$ ]] || die "--calls needs a number" 2
+[ "$(id -u)" -eq 0 ] || die "needs root (kernel packages, chroot): sudo bench/hookcost.sh" 4
+
+bench() { printf 'BENCH\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }
+verdict() { awk -v r="$1" 'BEGIN { print (r != "nan" && r <= 3.0) ? "PASS" : "FAIL" }'; }
+
+broken=0
+for label in "${labels[@]}"; do
+	log_file="$VMFIX_CACHE/qemu/logs/$label-bench.log"
+	rm -f "$log_file"
+	rc=0
+	(QEMU_GUEST_ENV="BENCH_N=$calls" qemu_run "$label" bench "$log_file" 400) || rc=$?
+	kver=$(kernel_release "$label")
+	raw=$(tr -d '\r' <"$log_file" 2>/dev/null | grep -a '^BENCH' || true)
+	get() { printf '%s\n' "$raw" | awk -v n="$1" '$1 == "BENCHRAW" && $2 == n { print $3; exit }'; }
+	base=$(get unhooked)
+	if [ "$rc" -ne 0 ] || [ -z "$base" ] || printf '%s\n' "$raw" | grep -q '^BENCHERR'; then
+		log "hookcost: $label failed (status $rc): $(printf '%s\n' "$raw" | grep -m1 BENCHERR || qemu_log_hint "$log_file")"
+		broken=$((broken + 1))
+		continue
+	fi
+	note="$kver, QEMU TCG: absolute times inflated"
+	bench "hookcost $label unhooked" "$base" "ns/call" "-" INFO "real gmc_v10_0_get_vm_pte$([ "${label%%.*}" = 6 ] && echo ' + map_mtype'), $note"
+	for m in audit enforce; do
+		v=$(get "$m")
+		r=$(ratio "$v" "$base")
+		bench "hookcost $label $m" "$r" "x unhooked" "<=3x" "$(verdict "$r")" "rdna1_vmfix armed (kretprobe attribution hooks on a scoped device), $v ns/call, $note"
+	done
+	for k in kretprobe fprobe; do
+		v=$(get "empty-$k")
+		if [[ "$v" =~ ^[0-9.]+$ ]]; then
+			bench "hookcost $label empty-$k" "$(ratio "$v" "$base")" "x unhooked" "-" INFO "mechanism only (empty handlers), $v ns/call, $note"
+		else
+			bench "hookcost $label empty-$k" "n/a" "-" "-" INFO "not available on $kver"
+		fi
+	done
+	bench "hookcost $label chokepoint-handler" "$(get chokepoint-handler)" "ns/call" "-" INFO "rdna1_vmfix's amdgpu_vm_ptes_update handler called directly (no probe trap), CC->NC, $note"
+	log "hookcost: $label done in ${QEMU_BOOT_S}s; unhooked again: $(get unhooked-again) ns/call"
+done
+[ "$broken" -eq 0 ] || exit 4

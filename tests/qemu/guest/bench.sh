@@ -1,0 +1,35 @@
+# shellcheck shell=sh
+# Hook cost in the guest (bench/hookcost.sh): N calls of the real gmc_v10_0_get_vm_pte (via the
+# companion) with no hook, with rdna1_vmfix armed in audit and in enforce (a scoped synthetic Navi10,
+# so the handlers take their full path), with the companion's own empty kretprobe and fprobe, and
+# rdna1_vmfix's chokepoint handler on its own. Prints "BENCHRAW name ns_per_call" lines.
+N=${BENCH_N:-20000}
+
+raw() { echo "BENCHRAW $1 $(kv "$2" ns_per_call) $(kv "$2" calls)"; }
+if ! load_amdgpu || ! insmod /modules/vmfix_companion.ko; then
+	echo "BENCHERR load: $(cat /tmp/insmod.err)"
+	return 0
+fi
+raw unhooked "$(comp bench "$N")"
+if insmod_vmfix mode=audit && wait_state armed && comp attach >/dev/null; then
+	raw audit "$(comp bench "$N")"
+	echo enforce >"$VMFIX_PARAMS/mode"
+	raw enforce "$(comp bench "$N")"
+	raw chokepoint-handler "$(comp benchchk "$N")"
+	echo "BENCHRAW hits $(vhook get_vm_pte hits) $(vhook get_vm_pte missed)"
+	comp detach >/dev/null
+	rmmod rdna1_vmfix
+else
+	echo "BENCHERR rdna1_vmfix: $(cat /tmp/insmod.err) state=$(vstatus state 2>/dev/null)"
+fi
+raw unhooked-again "$(comp bench "$N")"
+for kind in kretprobe fprobe; do
+	out=$(comp probe $kind)
+	if [ "$(kv "$out" rc)" = 0 ]; then
+		raw "empty-$kind" "$(comp bench "$N")"
+		comp probe none >/dev/null
+	else
+		echo "BENCHRAW empty-$kind unsupported $out"
+	fi
+done
+echo "BENCHRAW dmesg_problems $(dmesg_problems | wc -l)"
