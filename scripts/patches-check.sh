@@ -96,7 +96,8 @@ for label in "${labels[@]}"; do
 		done
 		continue
 	fi
-	if ! pristine=$(pristine_tree "$label"); then
+	if ! pristine=$(pristine_tree "$label" 2>"$tmp/fetch.log"); then
+		tail -n 30 "$tmp/fetch.log"
 		for c in apply checkpatch compile vectors mutant; do
 			result "$label/$c" FAIL "cannot fetch or extract linux-source for $label"
 		done
@@ -159,7 +160,8 @@ for label in "${labels[@]}"; do
 
 	# compile: every touched .c of the amdgpu directory, against the kernel's headers, with its compiler
 	mapfile -t objs < <(sed -n "s|^+++ b/$AMD/amdgpu/\(.*\)\.c$|\1.o|p" "${pfiles[@]}" | sort -u)
-	if ! kdir=$(ensure_headers "$label"); then
+	if ! kdir=$(ensure_headers "$label" 2>"$tmp/headers.log"); then
+		tail -n 30 "$tmp/headers.log"
 		result "$label/compile" FAIL "cannot install the headers of $label"
 	elif [ ${#objs[@]} -eq 0 ]; then
 		result "$label/compile" FAIL "the series touches no .c file under $AMD/amdgpu"
