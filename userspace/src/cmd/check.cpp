@@ -74,7 +74,7 @@ int cmd_check(std::span<char*> args) {
                "Verdicts: pass, wrong_result, gpu_fault, hang, crash, unsupported, skipped.\n"
                "Exit: 0 all pass, 1 failures, 2 usage, 3 no suitable GPU/backend, 4 runtime error.",
                "rdna1-vmfix check"};
-  std::string backend = "hip", profile = "quick", cases_filter, format = "text";
+  std::string backend = "hip", profile = "quick", cases_filter, format = "text", save_json;
   double timeout_s = 10;
   int jobs = 0, batch = 1;
   bool json = false, pretty = false, compare_modes = false, override_exp = false, list = false, no_progress = false;
@@ -93,6 +93,7 @@ int cmd_check(std::span<char*> args) {
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   app.add_option("--format", format, "text, json or markdown")->check(CLI::IsMember({"text", "json", "markdown"}));
+  app.add_option("--save-json", save_json, "also write the JSON document to FILE (whatever --format prints)");
   app.add_flag("--json", json, "same as --format=json (one document, schema 1)");
   app.add_flag("--pretty", pretty, "indent the JSON document");
   app.add_flag("--compare-modes", compare_modes,
@@ -195,6 +196,12 @@ int cmd_check(std::span<char*> args) {
     rep.runs.push_back(run_cases(w, cases, opt));
   }
 
+  if (!save_json.empty()) {
+    std::FILE* f = std::fopen(save_json.c_str(), "w");
+    const std::string doc = report_json(rep).dump(2) + "\n";
+    if (f == nullptr || std::fputs(doc.c_str(), f) < 0 || std::fclose(f) != 0)
+      return out.error(runtime_error(save_json, "cannot write the JSON report"));
+  }
   if (format == "json")
     out.emit(report_json(rep));
   else if (format == "markdown")

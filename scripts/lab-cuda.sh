@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Lab run of the convolution harness on an NVIDIA GPU (cuda backend): builds it, runs the quick and
+# full profiles and the planted-fault cases (a real illegal-address fault must be isolated and
+# reported), and writes results and timings under $OUT (default ./lab-out).
+# Usage: scripts/lab-cuda.sh [--verbose] [--arch sm_XX] [--jobs N]     (run from the repository root)
+# Needs nvcc (PATH or /usr/local/cuda/bin) and g++ >= 10; uses cmake+ninja when they configure the
+# project, else a plain nvcc + g++ build (needs fmt, CLI11 and nlohmann-json headers).
+# Files in $OUT: summary.txt, build.log, cuda-{quick,full,planted}.{txt,json}. Exit 0 when every
+# expectation held, 1 when one did not, 4 when the build or the GPU is missing.
+set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
+
+arch="" jobs=4
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--verbose) set -x ;;
+	--arch) arch=${2:?--arch needs a value}; shift ;;
+	--arch=*) arch=${1#--arch=} ;;
+	--jobs) jobs=${2:?--jobs needs a value}; shift ;;
+	--jobs=*) jobs=${1#--jobs=} ;;
+	--help | -h) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) die "unknown argument '$1' (see --help)" 2 ;;
+	esac
+	shift
+done
+cd "$VMFIX_ROOT"
+OUT=${OUT:-./lab-out}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+summary="$OUT/summary.txt"
+: >"$summary"
+say() { printf '%s\n' "$*" | tee -a "$summary"; }
+fail=0
+since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'; }
+expect() { # NAME PASS|FAIL TEXT
+	say "$1 $2 $3"
+	[ "$2" = PASS ] || fail=1
+}
+
+# --- tools and GPU --------------------------------------------------------------------------------
+nvcc=$(command -v nvcc || true)
+[ -n "$nvcc" ] || { [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc; } || true
+[ -n "$nvcc" ] || die "nvcc not found (PATH, /usr/local/cuda/bin)" 4
+command -v g++ >/dev/null || die "g++ not found" 4
+command -v jq >/dev/null || die "jq not found (it reads the JSON reports)" 4
+gpu=$(nvidia-smi --query-gpu=name,driver_version,compute_cap --format=csv,noheader 2>/dev/null | head -n1 || true)
+[ -n "$gpu" ] || die "no NVIDIA GPU visible (nvidia-smi)" 4
+if [ -z "$arch" ]; then
+	cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -n1 | tr -d ' .')
+	arch="sm_${cap:-90}"
+fi
+say "lab-cuda: $(date -u +%Y-%m-%dT%H:%M:%SZ) host $(uname -n) kernel $(uname -r) $(nproc) CPUs"
+say "gpu: $gpu; nvcc: $("$nvcc" --version | tail -n1); arch $arch; g++: $(g++ -dumpfullversion)"
+say "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+
+# --- build ----------------------------------------------------------------------------------------
+build="$VMFIX_ROOT/build-lab"
+bin="$build/userspace"
+log="$OUT/build.log"
+: >"$log"
+t0=$(date +%s.%N)
+built=""
+if command -v cmake >/dev/null && command -v ninja >/dev/null &&
+	cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVMFIX_BUILD_TESTS=OFF -DVMFIX_HARNESS_CUDA=ON \
+		-DVMFIX_CUDA_ARCH="$arch" -DVMFIX_NVCC="$nvcc" >>"$log" 2>&1 &&
+	ninja -C "$build" rdna1-vmfix rdna1-vmfix-check-host harness-cuda >>"$log" 2>&1; then
+	tool=("$bin/rdna1-vmfix" check)
+	built="cmake"
+else
+	say "build: cmake path unavailable or failed (see build.log); plain nvcc + g++ build"
+	rm -rf "$build" && mkdir -p "$bin"
+	ver=$(cat VERSION)
+	src=(userspace/harness/check_main.cpp userspace/src/cmd/check.cpp userspace/harness/cases.cpp
+		userspace/lib/output.cpp userspace/lib/text.cpp userspace/lib/faults.cpp userspace/lib/faults_decode.cpp
+		userspace/lib/kernel_log.cpp userspace/lib/harness/*.cpp)
+	{
+		set -x
+		"$nvcc" -std=c++17 -O3 -x cu -arch="$arch" -DVMFIX_BACKEND_CUDA userspace/harness/worker.cpp \
+			userspace/harness/cases.cpp -o "$bin/rdna1-vmfix-check-cuda"
+		g++ -std=c++17 -O2 -pthread -DVMFIX_BACKEND_HOST userspace/harness/worker.cpp userspace/harness/cases.cpp \
+			-o "$bin/rdna1-vmfix-check-host"
+		g++ -std=c++20 -O2 -DVMFIX_VERSION="\"$ver\"" -Iuserspace/include -Iuserspace -Iuserspace/src "${src[@]}" \
+			-lfmt -o "$bin/rdna1-vmfix-check"
+		set +x
+	} >>"$log" 2>&1 || {
+		tail -n 30 "$log"
+		die "plain build failed (full log: $log)" 4
+	}
+	tool=("$bin/rdna1-vmfix-check")
+	built="plain"
+fi
+build_s=$(since "$t0")
+say "build: $built in ${build_s} s"
+
+# --- runs -----------------------------------------------------------------------------------------
+# run NAME ARGS...: text to $OUT/NAME.txt, JSON to $OUT/NAME.json; sets rc and secs.
+run() {
+	local name=$1
+	shift
+	local t
+	t=$(date +%s.%N)
+	rc=0
+	"${tool[@]}" --no-progress --save-json="$OUT/$name.json" "$@" >"$OUT/$name.txt" 2>>"$OUT/$name.txt" || rc=$?
+	secs=$(since "$t")
+	say "run $name: exit $rc in ${secs} s: $(grep -E '^[0-9]+ cases:' "$OUT/$name.txt" | head -n1)"
+}
+bench=()
+for profile in quick full; do
+	run "cuda-$profile" --backend=cuda --profile="$profile" --jobs="$jobs"
+	n=$(jq '.runs[0].cases | length' "$OUT/cuda-$profile.json" 2>/dev/null || echo 0)
+	p=$(jq '.runs[0].summary.pass' "$OUT/cuda-$profile.json" 2>/dev/null || echo 0)
+	u=$(jq '.runs[0].summary.unsupported' "$OUT/cuda-$profile.json" 2>/dev/null || echo 0)
+	if [ "$rc" -eq 0 ] && [ "$n" -gt 0 ] && [ $((p + u)) -eq "$n" ]; then
+		expect "cuda-$profile" PASS "$p of $n cases pass ($u unsupported)"
+	else
+		expect "cuda-$profile" FAIL "exit $rc, $p of $n pass: $(jq -r '[.runs[0].cases[] | select(.verdict != "pass") | "\(.id)=\(.verdict)"] | .[:5] | join(" ")' "$OUT/cuda-$profile.json" 2>/dev/null)"
+	fi
+	goal=$([ "$profile" = quick ] && echo 10 || echo 60)
+	verdict=$(awk -v s="$secs" -v g="$goal" 'BEGIN { print (s <= g) ? "PASS" : "FAIL" }')
+	bench+=("$(printf 'BENCH\tharness_cuda_%s_time_to_verdict\t%s\ts\t<=%s\t%s\t%s cases, jobs %s, %s' "$profile" "$secs" "$goal" "$verdict" "$n" "$jobs" "$gpu")")
+done
+
+run cuda-planted --backend=cuda --cases='planted.*,depthwise.fp32.mbv2_dw_c960.dev_coarse' --timeout=5 --jobs="$jobs"
+got=$(jq -r '[.runs[0].cases[] | select(.planted) | "\(.planted)=\(.verdict)"] | sort | join(" ")' "$OUT/cuda-planted.json" 2>/dev/null || true)
+want="gpu_fault=gpu_fault hang=hang segv=crash wrong=wrong_result"
+if [ "$rc" -eq 1 ] && [ "$got" = "$want" ]; then
+	expect cuda-planted PASS "$got"
+else
+	expect cuda-planted FAIL "exit $rc, got '$got', want '$want'"
+fi
+fault=$(jq -r '.runs[0].cases[] | select(.planted == "gpu_fault") | .reason' "$OUT/cuda-planted.json" 2>/dev/null || true)
+if printf '%s' "$fault" | grep -qiE 'illegal (memory )?address|IllegalAddress'; then
+	expect cuda-illegal-address PASS "isolated and reported: $fault"
+else
+	expect cuda-illegal-address FAIL "reason '$fault'"
+fi
+after=$(jq -r '.runs[0].cases[] | select(.planted | not) | .verdict' "$OUT/cuda-planted.json" 2>/dev/null || true)
+if [ "$after" = pass ]; then
+	expect cuda-run-continues PASS "a normal case in the same run still passes"
+else
+	expect cuda-run-continues FAIL "normal case verdict '$after'"
+fi
+if ! command -v pgrep >/dev/null; then
+	say "cuda-no-orphans SKIP pgrep not installed"
+elif pgrep -f "$bin/rdna1-vmfix-check-cuda" >/dev/null; then
+	expect cuda-no-orphans FAIL "worker processes left: $(pgrep -af "$bin/rdna1-vmfix-check-cuda" | head -n 3)"
+else
+	expect cuda-no-orphans PASS "no worker process left"
+fi
+
+# The host backend on this machine's CPUs, for the time-to-verdict table.
+for profile in quick full; do
+	t=$(date +%s.%N)
+	rc=0
+	"${tool[@]}" --no-progress --backend=host --profile="$profile" >"$OUT/host.tmp" 2>&1 || rc=$?
+	secs=$(since "$t")
+	goal=$([ "$profile" = quick ] && echo 10 || echo 60)
+	verdict=$(awk -v s="$secs" -v g="$goal" -v rc="$rc" 'BEGIN { print (rc == 0 && s <= g) ? "PASS" : "FAIL" }')
+	say "run host-$profile: exit $rc in ${secs} s: $(grep -E '^[0-9]+ cases:' "$OUT/host.tmp" | head -n1)"
+	bench+=("$(printf 'BENCH\tharness_host_%s_time_to_verdict\t%s\ts\t<=%s\t%s\t%s CPUs (lab machine), exit %s' "$profile" "$secs" "$goal" "$verdict" "$(nproc)" "$rc")")
+done
+rm -f "$OUT/host.tmp"
+
+say ""
+say "time to verdict:"
+for b in "${bench[@]}"; do say "$b"; done
+say ""
+say "per-kernel device time (ms, cuda full profile, dev_coarse, fp32):"
+jq -r '.runs[0].cases[] | select(.memory == "dev_coarse" and .dtype == "fp32" and .kernel_ms) | "  \(.id)  \(.kernel_ms)"' \
+	"$OUT/cuda-full.json" 2>/dev/null | tee -a "$summary" >/dev/null || true
+say ""
+say "lab-cuda: $([ "$fail" -eq 0 ] && echo ALL EXPECTATIONS HELD || echo SOME EXPECTATIONS FAILED) (results in $OUT)"
+exit "$fail"
