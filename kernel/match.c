@@ -248,6 +248,7 @@ static void vmfix_devset_empty(struct vmfix_devset *set)
 void vmfix_devices_refresh(bool with_pci)
 {
 	bool keep[VMFIX_MAX_DEVICES] = { };
+	bool fresh[VMFIX_MAX_DEVICES] = { };
 	char list[VMFIX_DEVICES_LEN];
 	struct vmfix_devset *set, *old;
 	struct vmfix_dev *d;
@@ -275,6 +276,7 @@ void vmfix_devices_refresh(bool with_pci)
 			if (slot == VMFIX_NO_SLOT)
 				continue;
 			vmfix_slot_owner[slot] = d->dev;
+			fresh[i] = true;
 		}
 		d->slot = slot;
 		keep[slot] = true;
@@ -290,6 +292,11 @@ void vmfix_devices_refresh(bool with_pci)
 		}
 	}
 	vmfix_devset_empty(old);
+	for (i = 0; i < set->count; i++)
+		if (fresh[i])
+			dev_info(set->devs[i].dev, "%s (%s, %04x:%04x) in scope\n",
+				 set->devs[i].id->family, set->devs[i].id->gfx,
+				 set->devs[i].vendor, set->devs[i].device);
 	mutex_unlock(&vmfix_devices_lock);
 }
 
