@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The rdna1_vmfix kernel module: -Werror build on every matrix kernel (ABI from amdgpu.ko BTF, checked
 # against the table), a BTF/table disagreement failing the build, checkpatch --strict, dkms.conf vs
-# VERSION, and DKMS add/build/install (6.1) + autoinstall (6.12 headers) + uninstall in a private tree.
+# VERSION, and DKMS add/build/install (6.1) + autoinstall (6.12 headers) + failure paths + uninstall in a
+# private tree.
 # Needs root for DKMS; the host's DKMS tree, /lib/modules and /etc are not touched.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
@@ -123,6 +124,34 @@ else
 	tail -n 40 "$tmp/dkms-auto.log"
 	tail -n 20 "$root/var/lib/dkms/rdna1-vmfix/$version/build/make.log" 2>/dev/null || true
 	result dkms-autoinstall FAIL "dkms autoinstall for $rel612 did not install the module"
+fi
+
+# A broken build shows DKMS's make.log and keeps dkms's failure status; a VERSION that differs from
+# dkms.conf is refused before DKMS is touched.
+brk="$tmp/broken"
+mkdir -p "$brk"
+cp -r "$VMFIX_ROOT/VERSION" "$VMFIX_ROOT/dkms.conf" "$VMFIX_ROOT/scripts" "$brk/"
+mkdir -p "$brk/kernel"
+cp "$VMFIX_ROOT"/kernel/*.[ch] "$VMFIX_ROOT"/kernel/{Makefile,Kbuild,gen-abi.sh} "$brk/kernel/"
+rm -f "$brk/kernel/"*.mod.c
+echo 'int vmfix_broken(void) { return vmfix_no_such_symbol; }' >>"$brk/kernel/main.c"
+rc=0
+VMFIX_ROOT=$brk "$brk/scripts/dkms.sh" build --root "$brk/root" --kernel "$rel61" --kernelsourcedir "$kdir61" >"$tmp/broken.log" 2>&1 || rc=$?
+if [ "$rc" -ne 0 ] && grep -q -- '---- .*/make.log ----' "$tmp/broken.log" &&
+	grep -q "vmfix_no_such_symbol.*undeclared" "$tmp/broken.log"; then
+	result dkms-build-failure PASS "exit $rc from dkms kept, make.log with the compiler error printed"
+else
+	tail -n 20 "$tmp/broken.log"
+	result dkms-build-failure FAIL "exit $rc, make.log or the error not shown"
+fi
+echo 9.9.9 >"$brk/VERSION"
+rc=0
+VMFIX_ROOT=$brk "$brk/scripts/dkms.sh" build --root "$brk/root2" --kernel "$rel61" >"$tmp/version.log" 2>&1 || rc=$?
+if [ "$rc" -ne 0 ] && grep -q 'differs from VERSION' "$tmp/version.log" && [ ! -e "$brk/root2/usr/src/rdna1-vmfix-9.9.9" ]; then
+	result dkms-version-guard PASS "dkms.conf $version vs VERSION 9.9.9: refused, nothing added"
+else
+	cat "$tmp/version.log"
+	result dkms-version-guard FAIL "exit $rc: a version mismatch was not refused"
 fi
 
 "$VMFIX_ROOT/scripts/dkms.sh" uninstall --root "$root" --kernel "$rel61" >"$tmp/dkms-uninstall.log" 2>&1 || true
