@@ -53,3 +53,9 @@ int vmfix_test_ptes_update(void *adev, u64 start, u64 end, u64 *flags)
 	return 0;
 }
 EXPORT_SYMBOL_GPL(vmfix_test_ptes_update);
+
+kprobe_pre_handler_t vmfix_test_pre_handler(void)
+{
+	return vmfix_test_enabled ? vmfix_ptes_update_pre : NULL;
+}
+EXPORT_SYMBOL_GPL(vmfix_test_pre_handler);

@@ -9,6 +9,7 @@
 #define VMFIX_TEST_H
 
 #include <linux/device.h>
+#include <linux/kprobes.h>
 #include <linux/types.h>
 
 /*
@@ -30,5 +31,15 @@ void vmfix_test_remove_device(struct device *dev);
  * change as for a real hit. 0, -EPERM or -EINVAL.
  */
 int vmfix_test_ptes_update(void *adev, u64 start, u64 end, u64 *flags);
+
+/*
+ * The amdgpu_vm_ptes_update() pre-handler itself, NULL unless
+ * test_devices=1. A companion can put it on a kprobe of its own stand-in
+ * function with the same prototype, (params, start, end, dst, flags), to
+ * check that the handler's r8 change reaches the probed function through
+ * this kernel's ftrace-based kprobe (amdgpu_vm_ptes_update cannot run
+ * without a GPU).
+ */
+kprobe_pre_handler_t vmfix_test_pre_handler(void);
 
 #endif /* VMFIX_TEST_H */
