@@ -20,6 +20,7 @@ constexpr std::array kCommands = {
     Command{"pte", "decode a gfx10 GPUVM PTE and show what each policy mode makes of it", cmd_pte},
     Command{"faults", "decode and classify amdgpu VM faults and ROCm error lines of a log", cmd_faults},
     Command{"check", "run the HIP convolution harness: verdict per kernel, dtype and memory kind", cmd_check},
+    Command{"status", "show AMD GPUs (gfx target, KFD node, driver) and the module's state", cmd_status},
 };
 
 void print_usage(std::FILE* f) {

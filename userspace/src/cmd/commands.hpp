@@ -25,5 +25,6 @@ struct Command {
 int cmd_pte(std::span<char*> args);
 int cmd_faults(std::span<char*> args);
 int cmd_check(std::span<char*> args);
+int cmd_status(std::span<char*> args);
 
 }  // namespace vmfix

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+// rdna1-vmfix status: GPUs (KFD topology, PCI, libdrm) and the rdna1_vmfix module's state.
+
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+
+#include "cmd/cli_util.hpp"
+#include "cmd/commands.hpp"
+#include "vmfix/sysfs.hpp"
+
+namespace vmfix {
+
+int cmd_status(std::span<char*> args) {
+  CLI::App app{"Show the AMD GPUs (KFD topology: gfx target and node; PCI: ID and bound driver; libdrm:\n"
+               "marketing name when the render node may be opened) and the rdna1_vmfix module: loaded,\n"
+               "state, hooks, parameters, counters and recent rule hits (docs/status-abi.md, schema 1).",
+               "rdna1-vmfix status"};
+  bool json = false;
+  bool pretty = false;
+  std::string root;
+  app.add_option("--sysfs-root", root, "read DIR/sys/... instead of /sys (tests, saved trees)");
+  app.add_flag("--json", json, "print one JSON document (schema 1)");
+  app.add_flag("--pretty", pretty, "indent the JSON document");
+  app.footer(
+      "Exit codes:\n"
+      "  0  read everything; at least one AMD GPU (RDNA1 or not; see the 'rdna1' field)\n"
+      "  2  usage error (e.g. --sysfs-root is not a directory)\n"
+      "  3  no AMD GPU found\n"
+      "  4  the module's status files are unreadable, malformed or of an unknown schema, or stdout failed\n"
+      "status only reports; `rdna1-vmfix doctor` judges.\n");
+  if (auto rc = parse_cli(app, args); rc) return *rc;
+
+  Output out(json || pretty, pretty);
+  if (!root.empty()) {
+    struct stat st {};
+    if (::stat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return out.error(usage_error("--sysfs-root", root + " is not a directory"));
+  }
+  const Sysfs fs(root);
+  const SystemStatus s = collect_status(fs, fs.is_real() ? drm_marketing_name : nullptr);
+  if (out.json())
+    out.emit(status_json(s));
+  else
+    out.text(status_text(s));
+  if (!s.module.errors.empty()) {
+    // Under --json the document above already carries module.errors; say it on stderr too.
+    for (const auto& e : s.module.errors) out.warn(e);
+    return static_cast<int>(Exit::kRuntime);
+  }
+  return s.any_amd() ? 0 : static_cast<int>(Exit::kNoGpu);
+}
+
+}  // namespace vmfix
