@@ -186,16 +186,17 @@ static ssize_t status_show(struct kobject *kobj, struct kobj_attribute *attr,
 	vmfix_devices_param_copy(devices, sizeof(devices));
 	vmfix_buf_printf(&b, "schema 1\nversion %s\nkernel %s\n", VMFIX_VERSION,
 			 init_utsname()->release);
+	/* state, reason and hook lines from one moment: not mid-arming */
 	mutex_lock(&vmfix_arm_lock);
 	vmfix_buf_printf(&b, "state %s\nreason %s\n",
 			 vmfix_state_names[vmfix_state], vmfix_reason);
-	mutex_unlock(&vmfix_arm_lock);
 	vmfix_buf_printf(&b, "abi %s\nmode %s\ncc_to %s\ncoherent %s\ndevices %s\n",
 			 VMFIX_ABI_NAME, vmfix_mode_name(policy.mode),
 			 vmfix_cc_to_name(policy.cc_to),
 			 vmfix_coherent_name(policy.coherent), devices);
 	/* addresses only for readers who may see /proc/kallsyms values */
 	vmfix_hooks_status(&b, ns_capable_noaudit(&init_user_ns, CAP_SYSLOG));
+	mutex_unlock(&vmfix_arm_lock);
 	vmfix_status_devices(&b);
 	return b.len;
 }
