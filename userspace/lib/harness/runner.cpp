@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <fmt/format.h>
 
 #include "vmfix/harness.hpp"
@@ -25,6 +26,7 @@ extern char** environ;
 namespace vmfix::harness {
 namespace {
 
+namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t kStderrKeep = 8192;
 
@@ -444,6 +446,12 @@ RunResult run_cases(const WorkerSpec& w, const std::vector<CaseSpec>& cases, con
   std::vector<Child> running;
   const int jobs = std::max(1, opt.jobs);
   std::map<std::string, std::string> extra_env;
+  // Reference results shared by this run's workers (see worker.cpp); removed at the end.
+  std::string ref_cache = (fs::temp_directory_path() / "rdna1-vmfix-ref.XXXXXX").string();
+  if (mkdtemp(ref_cache.data()) != nullptr)
+    extra_env["VMFIX_REF_CACHE"] = ref_cache;
+  else
+    ref_cache.clear();
   if (jobs > 1) {
     const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     extra_env["VMFIX_HOST_THREADS"] = std::to_string(std::max(1L, ncpu / jobs));
@@ -570,6 +578,10 @@ RunResult run_cases(const WorkerSpec& w, const std::vector<CaseSpec>& cases, con
       r.reason = rr.interrupted ? "run interrupted" : "not run";
       rr.cases.push_back(std::move(r));
     }
+  }
+  if (!ref_cache.empty()) {
+    std::error_code ec;
+    fs::remove_all(ref_cache, ec);
   }
   rr.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
   return rr;

@@ -76,7 +76,7 @@ int cmd_check(std::span<char*> args) {
                "rdna1-vmfix check"};
   std::string backend = "hip", profile = "quick", cases_filter, format = "text", save_json;
   double timeout_s = 10;
-  int jobs = 0, batch = 1;
+  int jobs = 0, batch = 0;
   bool json = false, pretty = false, compare_modes = false, override_exp = false, list = false, no_progress = false;
   app.add_option("--backend", backend, "hip (AMD, gfx1010/1011/1012), cuda (NVIDIA lab) or host (CPU threads, CI)")
       ->check(CLI::IsMember({"hip", "cuda", "host"}))
@@ -89,9 +89,10 @@ int cmd_check(std::span<char*> args) {
                  "comma-separated shell patterns over case ids (see --list); the hidden planted-fault cases "
                  "(planted.segv, planted.hang, planted.wrong, planted.gpu_fault) need a pattern starting with 'planted'");
   app.add_option("--jobs", jobs, "workers at a time (default: CPU count on host, 1 on a GPU)")->check(CLI::Range(1, 256));
-  app.add_option("--batch", batch, "cases per worker process (a crash re-runs the rest of its batch)")
-      ->check(CLI::Range(1, 1000))
-      ->capture_default_str();
+  app.add_option("--batch", batch,
+                 "cases per worker process (default: 1 on host, 8 on a GPU, where each process pays the runtime's "
+                 "start-up); a crash blames its case and re-runs the rest of the batch in a fresh worker")
+      ->check(CLI::Range(1, 1000));
   app.add_option("--format", format, "text, json or markdown")->check(CLI::IsMember({"text", "json", "markdown"}));
   app.add_option("--save-json", save_json, "also write the JSON document to FILE (whatever --format prints)");
   app.add_flag("--json", json, "same as --format=json (one document, schema 1)");
@@ -147,7 +148,7 @@ int cmd_check(std::span<char*> args) {
 
   RunOptions opt;
   opt.timeout_s = timeout_s;
-  opt.batch = batch;
+  opt.batch = batch > 0 ? batch : backend == "host" ? 1 : 8;
   opt.jobs = jobs > 0 ? jobs : backend == "host" ? static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))) : 1;
   opt.progress = !no_progress && isatty(2) != 0;
   opt.kmsg_path = getenv_or("VMFIX_KMSG", "/dev/kmsg");
