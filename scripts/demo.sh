@@ -138,7 +138,7 @@ decode "$drv"
 
 step "2. Audit mode: nothing is changed, the would-be rewrite is counted"
 say "    page-table flags after rdna1_vmfix: $(field "$cc_a" chokepoint)  (unchanged)"
-ca=$(line_of 'counters mode=audit')
+ca=$(line_of 'counters mode=audit after=cc ')
 say "    counters: seen_cc=$(field "$ca" seen_cc) would_rewrite=$(field "$ca" would_rewrite) rewritten=$(field "$ca" rewritten) req_cc_get_vm_pte=$(field "$ca" req_cc_get_vm_pte) req_cc_map_mtype=$(field "$ca" req_cc_map_mtype)"
 [ "$(field "$cc_a" chokepoint)" = "$drv" ] || { say "  UNEXPECTED: audit changed the flags"; status=1; }
 
@@ -150,8 +150,8 @@ decode "$new"
 say "  Fine-grained emulation: an uncached (UC) system page without SNOOPED gets SNOOPED:"
 say "    $(field "$uc_e" get_vm_pte) -> $(field "$uc_e" chokepoint)"
 decode "$(field "$uc_e" chokepoint)"
-ce=$(line_of 'counters mode=enforce')
-say "    counters: rewritten=$(field "$ce" rewritten) rule_cc_downgrade=$(field "$ce" rule_cc_downgrade) rule_uc_snoop=$(field "$ce" rule_uc_snoop)"
+ce=$(line_of 'counters mode=enforce after=cc+uc ')
+say "    counters after both requests: rewritten=$(field "$ce" rewritten) rule_cc_downgrade=$(field "$ce" rule_cc_downgrade) rule_uc_snoop=$(field "$ce" rule_uc_snoop)"
 printf '%s\n' "$lines" | grep '^recent mode=enforce' | sed 's/^recent mode=enforce /    recent: /'
 
 step "4. The RDNA2 device (same gmc_v10_0 code) is never touched, even in enforce"

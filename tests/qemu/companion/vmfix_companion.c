@@ -12,13 +12,18 @@
  *   # echo attach > /sys/kernel/debug/vmfix_companion/ctl
  *   # echo "call rdna1 cc 0x3000000000073" > /sys/kernel/debug/vmfix_companion/ctl
  *   # cat /sys/kernel/debug/vmfix_companion/ctl
- *   call dev=rdna1 req=cc in=0x0003000000000073 map_mtype=0x0002000000000000 get_vm_pte=0x0002000000000073 chokepoint=0x0000000000000073 chokepoint_rc=0
+ *   call dev=rdna1 req=cc in=0x0003000000000073 map_mtype=0x0002000000000000
+ *     get_vm_pte=0x0002000000000073 chokepoint=0x0000000000000073 chokepoint_rc=0
+ *   (one line)
  *
  * Commands (one per write; reading returns the output of the last one):
  *   attach | detach          register/unregister the two synthetic devices with rdna1_vmfix
  *   call DEV REQ IN          DEV rdna1|rdna2, REQ default|nc|wc|cc|uc, IN: starting PTE flags
  *   bench N                  N calls of the real gmc_v10_0_get_vm_pte (rdna1, CC request)
  *   benchchk N               N calls of rdna1_vmfix's chokepoint handler (attached, CC flags)
+ *   standin DEV FLAGS        call a stand-in with amdgpu_vm_ptes_update's prototype that carries
+ *                            a kprobe with rdna1_vmfix's real pre-handler: shows whether the
+ *                            handler's r8 change reaches the probed function on this kernel
  *   probe none|kretprobe|fprobe   own empty probe on gmc_v10_0_get_vm_pte (mechanism cost)
  *
  * rdna1_vmfix's test entry points are taken with symbol_get() only while attached, so this
@@ -45,24 +50,21 @@
 #include <linux/fprobe.h>
 #endif
 
+#include "compat.h"	/* VMFIX_KERNEL_BEFORE() */
 #include "vmfix_policy.h"
-
-#if __has_include("vmfix_test.h")
 #include "vmfix_test.h"
-#else
-/* The contract of kernel/vmfix_test.h, for trees where it has not landed yet. */
-int vmfix_test_add_device(struct device *dev, u16 vendor, u16 device);
-void vmfix_test_remove_device(struct device *dev);
-int vmfix_test_ptes_update(void *adev, u64 start, u64 end, u64 *flags);
-#endif
 
-/* gmc_v10_0_get_vm_pte lost its mapping argument in 6.18 ("rework how PTE flags are generated"). */
-#define VMC_NEW_PTE_API (LINUX_VERSION_CODE >= KERNEL_VERSION(6, 18, 0))
+/*
+ * gmc_v10_0_get_vm_pte lost its mapping argument in 6.18 ("rework how PTE
+ * flags are generated"); decided here from the version, independently of the
+ * ABI rdna1_vmfix derives, so a wrong derivation cannot hide itself.
+ */
+#define VMC_NEW_PTE_API (!VMFIX_KERNEL_BEFORE(6, 18, 0))
 
 /* UAPI AMDGPU_VM_* (include/uapi/drm/amdgpu_drm.h, identical 6.1 .. 7.3) */
-#define VMC_VM_PAGE_READABLE	(1u << 1)
-#define VMC_VM_PAGE_WRITEABLE	(1u << 2)
-#define VMC_VM_PAGE_EXECUTABLE	(1u << 3)
+#define VMC_VM_PAGE_READABLE	BIT(1)
+#define VMC_VM_PAGE_WRITEABLE	BIT(2)
+#define VMC_VM_PAGE_EXECUTABLE	BIT(3)
 #define VMC_VM_MTYPE(n)		((u32)(n) << 5)
 
 /* amdgpu_bo_va_mapping.flags (u64 HW PTE flags before 6.18) and .bo_va */
@@ -117,6 +119,7 @@ static bool vmc_attached;
 static int (*vmc_add_device)(struct device *dev, u16 vendor, u16 device);
 static void (*vmc_remove_device)(struct device *dev);
 static int (*vmc_ptes_update)(void *adev, u64 start, u64 end, u64 *flags);
+static kprobe_pre_handler_t (*vmc_pre_handler)(void);
 
 /* Address of a static amdgpu function, or 0: a kprobe resolves module-local names. */
 static unsigned long vmc_lookup(const char *name)
@@ -139,7 +142,8 @@ static unsigned long vmc_lookup(const char *name)
 		return 0;
 	addr -= off;
 	if (IS_ENABLED(CONFIG_X86_KERNEL_IBT)) {
-		if (copy_from_kernel_nofault(&insn, (void *)addr, sizeof(insn)) || insn != VMC_ENDBR64) {
+		if (copy_from_kernel_nofault(&insn, (void *)addr, sizeof(insn)) ||
+		    insn != VMC_ENDBR64) {
 			pr_err("%s has no ENDBR64, refusing an indirect call\n", name);
 			return 0;
 		}
@@ -237,8 +241,9 @@ static int vmc_time(const char *what, const char *n_s, u64 (*fn)(void))
 		best = min(best, dt);
 		cond_resched();
 	}
-	scnprintf(vmc_out, sizeof(vmc_out), "%s calls=%u best_ns=%llu ns_per_call=%llu.%03llu sink=%llx\n",
-		  what, n, best, div_u64(best, n), div_u64((best % n) * 1000, n), sink & 0xf);
+	scnprintf(vmc_out, sizeof(vmc_out),
+		  "%s calls=%u best_ns=%llu ns_per_call=%llu.%03llu sink=%llx\n", what, n, best,
+		  div_u64(best, n), div_u64((best % n) * 1000, n), sink & 0xf);
 	return 0;
 }
 
@@ -274,12 +279,14 @@ static int vmc_krp_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	return 0;
 }
+
 NOKPROBE_SYMBOL(vmc_krp_entry);
 
 static int vmc_krp_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	return 0;
 }
+
 NOKPROBE_SYMBOL(vmc_krp_ret);
 
 static struct kretprobe vmc_krp = {
@@ -289,24 +296,34 @@ static struct kretprobe vmc_krp = {
 	.maxactive = 4,	/* only this module calls it, one caller at a time */
 };
 
-#if IS_ENABLED(CONFIG_FPROBE) && LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+/* fprobe handlers: ret_ip and entry_data since 6.5, struct ftrace_regs since 6.14 */
+#if IS_ENABLED(CONFIG_FPROBE) && !VMFIX_KERNEL_BEFORE(6, 5, 0)
 #define VMC_HAVE_FPROBE 1
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 14, 0)
-#define VMC_FP_REGS struct ftrace_regs
-#else
-#define VMC_FP_REGS struct pt_regs
-#endif
+#if !VMFIX_KERNEL_BEFORE(6, 14, 0)
 static int vmc_fp_entry(struct fprobe *fp, unsigned long ip, unsigned long ret_ip,
-			VMC_FP_REGS *regs, void *data)
+			struct ftrace_regs *regs, void *data)
 {
 	return 0;
 }
-NOKPROBE_SYMBOL(vmc_fp_entry);
 
 static void vmc_fp_exit(struct fprobe *fp, unsigned long ip, unsigned long ret_ip,
-			VMC_FP_REGS *regs, void *data)
+			struct ftrace_regs *regs, void *data)
 {
 }
+#else
+static int vmc_fp_entry(struct fprobe *fp, unsigned long ip, unsigned long ret_ip,
+			struct pt_regs *regs, void *data)
+{
+	return 0;
+}
+
+static void vmc_fp_exit(struct fprobe *fp, unsigned long ip, unsigned long ret_ip,
+			struct pt_regs *regs, void *data)
+{
+}
+#endif
+
+NOKPROBE_SYMBOL(vmc_fp_entry);
 NOKPROBE_SYMBOL(vmc_fp_exit);
 
 static struct fprobe vmc_fp = {
@@ -367,6 +384,49 @@ static int vmc_cmd_probe(const char *kind)
 	return ret;
 }
 
+/*
+ * Same prototype as amdgpu_vm_ptes_update(params, start, end, dst, flags): flags arrive in r8.
+ * Global, noinline and address-taken, so the compiler keeps that ABI and the ENDBR64.
+ */
+noinline int vmc_standin_ptes_update(void *params, u64 start, u64 end, u64 dst, u64 flags);
+static u64 vmc_standin_seen;
+
+noinline int vmc_standin_ptes_update(void *params, u64 start, u64 end, u64 dst, u64 flags)
+{
+	WRITE_ONCE(vmc_standin_seen, flags);
+	return 0;
+}
+
+static int vmc_cmd_standin(const char *dev_name, const char *in_s)
+{
+	struct vmc_dev *d = vmc_find_dev(dev_name);
+	struct kprobe kp = { .symbol_name = "vmc_standin_ptes_update" };
+	int (*fn)(void *params, u64 start, u64 end, u64 dst, u64 flags) = vmc_standin_ptes_update;
+	void *params[8] = { };
+	u64 in;
+	int ret;
+
+	if (!d || kstrtou64(in_s, 0, &in))
+		return -EINVAL;
+	if (!vmc_attached)
+		return -ENODEV;
+	kp.pre_handler = vmc_pre_handler();
+	if (!kp.pre_handler)
+		return -EPERM;
+	ret = register_kprobe(&kp);
+	if (ret)
+		return ret;
+	params[0] = d->adev;	/* amdgpu_vm_update_params.adev */
+	vmc_standin_seen = 0;
+	OPTIMIZER_HIDE_VAR(fn);	/* a real indirect call, as amdgpu's caller makes a real call */
+	fn(params, 0x100000, 0x100010, 0, in);
+	unregister_kprobe(&kp);
+	scnprintf(vmc_out, sizeof(vmc_out),
+		  "standin dev=%s in=0x%016llx seen=0x%016llx missed=%lu\n",
+		  d->name, in, READ_ONCE(vmc_standin_seen), kp.nmissed);
+	return 0;
+}
+
 static void vmc_detach(void)
 {
 	int i;
@@ -378,6 +438,7 @@ static void vmc_detach(void)
 	symbol_put(vmfix_test_add_device);
 	symbol_put(vmfix_test_remove_device);
 	symbol_put(vmfix_test_ptes_update);
+	symbol_put(vmfix_test_pre_handler);
 	vmc_attached = false;
 }
 
@@ -390,7 +451,8 @@ static int vmc_attach(void)
 	vmc_add_device = symbol_get(vmfix_test_add_device);
 	vmc_remove_device = symbol_get(vmfix_test_remove_device);
 	vmc_ptes_update = symbol_get(vmfix_test_ptes_update);
-	if (!vmc_add_device || !vmc_remove_device || !vmc_ptes_update)
+	vmc_pre_handler = symbol_get(vmfix_test_pre_handler);
+	if (!vmc_add_device || !vmc_remove_device || !vmc_ptes_update || !vmc_pre_handler)
 		goto put;
 	for (i = 0; i < ARRAY_SIZE(vmc_devs); i++) {
 		ret = vmc_add_device(vmc_devs[i].dev, PCI_VENDOR_ID_ATI, vmc_devs[i].device);
@@ -409,6 +471,8 @@ put:
 		symbol_put(vmfix_test_remove_device);
 	if (vmc_ptes_update)
 		symbol_put(vmfix_test_ptes_update);
+	if (vmc_pre_handler)
+		symbol_put(vmfix_test_pre_handler);
 	return ret;
 }
 
@@ -435,6 +499,8 @@ static int vmc_run(char *cmd)
 		ret = vmc_cmd_call(argv[1], argv[2], argv[3]);
 	} else if (!strcmp(argv[0], "bench") && argc == 2) {
 		ret = vmc_cmd_bench(argv[1]);
+	} else if (!strcmp(argv[0], "standin") && argc == 3) {
+		ret = vmc_cmd_standin(argv[1], argv[2]);
 	} else if (!strcmp(argv[0], "benchchk") && argc == 2) {
 		ret = vmc_cmd_benchchk(argv[1]);
 	} else if (!strcmp(argv[0], "probe") && argc == 2) {

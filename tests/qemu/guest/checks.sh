@@ -146,6 +146,21 @@ else
 	tap fail recent-ring "no rewrite old=$CC_SYS new=$NC_SYS in recent: $(tail -n 2 "$VMFIX_SYS/recent" | tr '\n' ';')"
 fi
 
+# the same handler on a real kprobe: a stand-in with amdgpu_vm_ptes_update's prototype, probed on
+# this kernel's kprobe mechanism (ftrace-based on IBT kernels); the function must receive the new r8
+standin_ok() {
+	_e=$(comp standin rdna1 "$CC_SYS")
+	[ "$(kv "$_e" seen)" = "$NC_SYS" ] || { echo "# enforce: $_e"; return 1; }
+	_r=$(comp standin rdna2 "$CC_SYS")
+	[ "$(kv "$_r" seen)" = "$CC_SYS" ] || { echo "# rdna2: $_r"; return 1; }
+	vset mode audit >/dev/null
+	_a=$(comp standin rdna1 "$CC_SYS")
+	vset mode enforce >/dev/null
+	[ "$(kv "$_a" seen)" = "$CC_SYS" ] || { echo "# audit: $_a"; return 1; }
+}
+check chokepoint-kprobe "kprobe with the real pre-handler: probed function received $NC_SYS for $CC_SYS (enforce), $CC_SYS (audit, RDNA2)" \
+	"the probed function did not receive the expected flags" standin_ok
+
 VRAM_CC=$(with_mtype $VRAM 2)
 VRAM_NC=$(with_mtype $VRAM 0)
 if call_expect policy-enforce-vram rdna1 cc $VRAM "$(pte_after "$VRAM_NC" "$VRAM_CC")" "$VRAM_NC"; then

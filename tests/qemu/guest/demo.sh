@@ -7,7 +7,7 @@ SYS=0x0003000000000077	# cached system page: VALID SYSTEM SNOOPED EXEC READ WRIT
 SYS_NOSNOOP=0x0003000000000073	# write-combined system page: no SNOOPED
 
 demo_fail() { echo "DEMO error=$*"; }
-demo_counters() { echo "DEMO counters mode=$1 $(grep -m1 '^device' "$VMFIX_SYS/counters" | cut -d' ' -f2-)"; }
+demo_counters() { echo "DEMO counters mode=$1 after=$2 $(grep -m1 '^device' "$VMFIX_SYS/counters" | cut -d' ' -f2-)"; }
 
 echo "DEMO kernel=$(uname -r)"
 if ! load_amdgpu; then
@@ -27,8 +27,9 @@ for mode in audit enforce; do
 	echo "$mode" >"$VMFIX_PARAMS/mode"
 	vreset
 	echo "DEMO step=cc mode=$mode $(comp call rdna1 cc $SYS | cut -d' ' -f2-)"
+	demo_counters "$mode" cc
 	echo "DEMO step=uc_nosnoop mode=$mode $(comp call rdna1 uc $SYS_NOSNOOP | cut -d' ' -f2-)"
-	demo_counters "$mode"
+	demo_counters "$mode" cc+uc
 	grep '^rewrite' "$VMFIX_SYS/recent" | tail -n 2 | sed "s/^/DEMO recent mode=$mode /"
 done
 echo "DEMO step=rdna2 mode=enforce $(comp call rdna2 cc $SYS | cut -d' ' -f2-)"
