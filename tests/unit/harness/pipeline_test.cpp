@@ -162,3 +162,41 @@ TEST_CASE("case selection: patterns, and planted cases only when asked by name",
   CHECK(planted == 4);
   CHECK(select_cases(quick, "nothing-like-this").empty());
 }
+
+TEST_CASE("side-by-side reports: differences are marked; only the native run decides the override exit code",
+          "[harness][report]") {
+  const auto cs = ids({"dot2.fp16.mbv2_conv1.dev_coarse", "direct.fp32.mbv2_conv1.dev_coarse"});
+  RunResult native, over;
+  native.worker = {"native", "/x/rdna1-vmfix-check-hip", {}, {}};
+  over.worker = {"override", "/x/rdna1-vmfix-check-hip-gfx1030", {{"HSA_OVERRIDE_GFX_VERSION", "10.3.0"}}, {}};
+  for (const auto& c : cs) {
+    CaseResult r;
+    r.spec = c;
+    r.verdict = Verdict::kPass;
+    native.cases.push_back(r);
+    r.verdict = c.algo == Algo::kDot2 ? Verdict::kGpuFault : Verdict::kPass;
+    r.reason = c.algo == Algo::kDot2 ? "Memory access fault by GPU node-1 on address 0x1000." : "";
+    over.cases.push_back(r);
+  }
+  Report rep;
+  rep.backend = "hip";
+  rep.profile = "quick";
+  rep.comparison = "override_experiment";
+  rep.runs = {native, over};
+  CHECK(rep.exit_code() == 0);  // the override run is the measurement, not this machine's failure
+  const std::string text = report_text(rep);
+  CHECK(text.find("native") != std::string::npos);
+  CHECK(text.find("DIFFERS Memory access fault by GPU") != std::string::npos);
+  const auto j = report_json(rep);
+  CHECK(j["comparison"] == "override_experiment");
+  CHECK(j["runs"][1]["env"]["HSA_OVERRIDE_GFX_VERSION"] == "10.3.0");
+  CHECK(j["runs"][1]["summary"]["gpu_fault"] == 1);
+
+  rep.comparison = "compare_modes";  // audit vs enforce: a failure in either run is a failure
+  rep.runs[1].worker.variant = "enforce";
+  rep.runs[0].worker.variant = "audit";
+  CHECK(rep.exit_code() == 1);
+  rep.counters["enforce"] = {{"device 0000:03:00.0", {{"seen_cc", 2}, {"rewritten", 2}}}};
+  CHECK(report_text(rep).find("device 0000:03:00.0: rewritten=2 seen_cc=2") != std::string::npos);
+  CHECK(report_markdown(rep).find("#### enforce") != std::string::npos);
+}

@@ -53,6 +53,10 @@ std::string note(const CaseResult& c) {
   return n;
 }
 
+std::string device_field(const nlohmann::json& d, const char* key) {
+  return d.is_object() && d.contains(key) && d[key].is_string() ? d[key].get<std::string>() : "?";
+}
+
 std::string err_cell(const CaseResult& c) { return c.has_numbers ? fmt::format("{:.2e}", c.max_abs_err) : "-"; }
 
 nlohmann::json case_json(const CaseResult& c) {
@@ -164,7 +168,7 @@ nlohmann::json report_json(const Report& r) {
 
 std::string report_text(const Report& r) {
   std::string s = fmt::format("rdna1-vmfix check: backend {}, profile {}, device {} ({})\n", r.backend, r.profile,
-                              r.device.value("device", "?"), r.device.value("arch", "?"));
+                              device_field(r.device, "device"), device_field(r.device, "arch"));
   if (r.runs.size() == 2) {
     // Side by side: one row per case, one verdict column per variant.
     const auto& a = r.runs[0];
@@ -210,7 +214,7 @@ std::string report_text(const Report& r) {
 
 std::string report_markdown(const Report& r) {
   std::string s = fmt::format("### rdna1-vmfix check: backend `{}`, profile `{}`\n\n", r.backend, r.profile);
-  s += fmt::format("Device: {} (`{}`)\n\n", r.device.value("device", "?"), r.device.value("arch", "?"));
+  s += fmt::format("Device: {} (`{}`)\n\n", device_field(r.device, "device"), device_field(r.device, "arch"));
   for (const auto& run : r.runs) {
     if (r.runs.size() > 1) s += fmt::format("#### {}\n\n", run.worker.variant);
     s += fmt::format("{}\n\n", summary_line(run));

@@ -351,6 +351,8 @@ Verdict classify(const ChildOutcome& o, std::string& reason) {
       "HSA_STATUS_ERROR_MEMORY_FAULT",    "hipErrorIllegalAddress",
       "cudaErrorIllegalAddress",          "illegal memory access",
       "emulated GPU memory access fault", "cudaErrorLaunchFailure",
+      // A GPU exception other than a memory fault: what gfx1030-only instructions may raise on gfx1010.
+      "HSA_STATUS_ERROR_ILLEGAL_INSTRUCTION", "HSA_STATUS_ERROR_EXCEPTION",
   };
   std::string first_line;
   for (const char* pat : kFaultText) {
