@@ -21,6 +21,7 @@ constexpr std::array kCommands = {
     Command{"faults", "decode and classify amdgpu VM faults and ROCm error lines of a log", cmd_faults},
     Command{"check", "run the HIP convolution harness: verdict per kernel, dtype and memory kind", cmd_check},
     Command{"status", "show AMD GPUs (gfx target, KFD node, driver) and the module's state", cmd_status},
+    Command{"isa", "list GPU code objects in binaries and audit them for the RDNA1 target", cmd_isa},
 };
 
 void print_usage(std::FILE* f) {
