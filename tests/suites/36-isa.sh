@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# isa: `rdna1-vmfix isa` on hipcc-built objects with known contents (checked against
+# llvm-objdump-15 and clang-offload-bundler-15), on a real ROCm library from Debian bookworm
+# (librocrand1, fetched into $VMFIX_CACHE), on bad input, plus a short libFuzzer run of the
+# container/ELF reader. Budget: 5 minutes including the download and the hipcc builds.
+set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname "$0")/../../scripts/lib/common.sh"
+maybe_verbose "$@"
+need_tools cmake ninja hipcc jq objcopy llvm-objdump-15 llvm-readelf-15 clang-offload-bundler-15 dpkg-deb apt-get
+
+build="${VMFIX_BUILD_DIR:-$VMFIX_ROOT/build}"
+cmake -S "$VMFIX_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVMFIX_BUILD_TESTS=ON >/dev/null
+if ! ninja -C "$build" rdna1-vmfix isa_fixtures >"$build/isa-build.log" 2>&1; then
+	tail -n 40 "$build/isa-build.log"
+	result isa-build FAIL "rdna1-vmfix or the hipcc fixtures did not build"
+	report_counts
+	exit 1
+fi
+result isa-build PASS "rdna1-vmfix and hipcc fixtures (gfx1010, gfx1030, multi-arch) built"
+tool="$build/userspace/rdna1-vmfix"
+fx="$build/isa-fixtures"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# rc CMD...: exit status of CMD without tripping set -e.
+rc() {
+	local r=0
+	"$@" >"$tmp/out" 2>"$tmp/err" || r=$?
+	echo "$r"
+}
+
+# --- CLI contract ---
+if [ "$(rc "$tool" isa --help)" = 0 ] && grep -q -- '--list-only' "$tmp/out" &&
+	cp "$tmp/out" "$tmp/help" && [ "$(rc "$tool" help isa)" = 0 ] && cmp -s "$tmp/out" "$tmp/help"; then
+	result isa-help PASS "isa --help equals help isa"
+else
+	result isa-help FAIL "help output missing or different"
+fi
+
+r=$(rc "$tool" isa --target gfx1010 "$fx/k1010")
+if [ "$r" = 0 ] && grep -q 'verdict for gfx1010: ok' "$tmp/out"; then
+	result isa-gfx1010-build PASS "gfx1010 build: verdict ok, exit 0"
+else
+	result isa-gfx1010-build FAIL "exit $r: $(head -c 300 "$tmp/out")"
+fi
+
+r=$(rc "$tool" isa --json "$fx/k1030")
+if [ "$r" = 1 ] && jq -e '.schema == 1 and .files[0].verdict == "would_misbehave_under_override"
+	and .files[0].code_objects[0].audit.undecodable_on_target == 1
+	and .files[0].code_objects[0].audit.different_meaning == 1
+	and .files[0].code_objects[0].audit.inst_prefetch == 1' "$tmp/out" >/dev/null; then
+	result isa-gfx1030-build PASS "gfx1030 build: 1 undecodable, 1 different meaning, 1 s_inst_prefetch, exit 1"
+else
+	result isa-gfx1030-build FAIL "exit $r: $(head -c 400 "$tmp/out")"
+fi
+
+r=$(rc "$tool" isa --json "$fx/kmulti")
+if [ "$r" = 0 ] && jq -e '.files[0].verdict == "ok" and .files[0].override_10_3_0 == "would_misbehave"
+	and ([.files[0].code_objects[].target_id] | sort == ["gfx1010","gfx1012","gfx1030"])' "$tmp/out" >/dev/null; then
+	result isa-multi-arch PASS "multi-arch build: ok natively, would misbehave under override 10.3.0"
+else
+	result isa-multi-arch FAIL "exit $r: $(head -c 400 "$tmp/out")"
+fi
+
+# --- Independent oracle: llvm-objdump-15 disassembling the same gfx1030 object for gfx1010 ---
+llvm-objdump-15 -d --mcpu=gfx1010 "$fx/gfx1030.co" >"$tmp/od1010"
+llvm-objdump-15 -d "$fx/gfx1030.co" >"$tmp/od1030"
+"$tool" isa --json "$fx/gfx1030.co" >"$tmp/j" || true
+fm_addr=$(jq -r '.files[0].code_objects[0].audit.functions_with_findings[].examples[] | select(.kind=="different_meaning") | .address' "$tmp/j")
+fm_hex=$(printf '%012X' "$fm_addr")
+if grep -q "v_mac_legacy_f32_e32.*$fm_hex" "$tmp/od1010" && grep -q "v_fmac_legacy_f32_e32.*$fm_hex" "$tmp/od1030"; then
+	result isa-oracle-fmac PASS "llvm-objdump agrees: at $fm_addr gfx1030 v_fmac_legacy_f32 reads as v_mac_legacy_f32 on gfx1010"
+else
+	result isa-oracle-fmac FAIL "llvm-objdump does not confirm the different-meaning finding at '$fm_addr'"
+fi
+longs=$(grep -c '\.long' "$tmp/od1010" || true)
+ours=$(jq '.files[0].code_objects[0].audit.undecodable_on_target' "$tmp/j")
+if [ "$longs" -ge 1 ] && grep -q 'v_dot2c_f32_f16' "$tmp/od1030" && [ "$ours" -ge 1 ] && [ "$ours" -le "$longs" ]; then
+	result isa-oracle-dot PASS "llvm-objdump --mcpu=gfx1010 shows $longs .long word(s); isa reports $ours undecodable instruction(s)"
+else
+	result isa-oracle-dot FAIL "objdump .long=$longs, isa undecodable=$ours"
+fi
+
+# --- Bad input: exit 2 and a clear error, never a crash ---
+head -c 20000 "$fx/kmulti" >"$tmp/cut"
+r=$(rc "$tool" isa "$tmp/cut")
+if [ "$r" = 2 ] && grep -q "^rdna1-vmfix: error: $tmp/cut: corrupt ELF" "$tmp/err"; then
+	result isa-truncated PASS "truncated executable: exit 2, '$(head -n1 "$tmp/err" | cut -c1-90)...'"
+else
+	result isa-truncated FAIL "exit $r: $(head -c 300 "$tmp/err")"
+fi
+r=$(rc "$tool" isa --json /nonexistent.so)
+if [ "$r" = 2 ] && jq -e '.error.message == "No such file or directory"' "$tmp/out" >/dev/null; then
+	result isa-missing PASS "missing file: exit 2, JSON error document"
+else
+	result isa-missing FAIL "exit $r: $(head -c 300 "$tmp/out")"
+fi
+r=$(rc "$tool" isa --target gfx9999 "$fx/k1010")
+if [ "$r" = 2 ]; then result isa-bad-target PASS "unknown --target: exit 2"; else result isa-bad-target FAIL "exit $r"; fi
+
+# --- A real ROCm library from Debian bookworm ---
+debs="$VMFIX_CACHE/debs/bookworm"
+mkdir -p "$debs" "$VMFIX_CACHE/isa"
+deb=$(find "$debs" -maxdepth 1 -name 'librocrand1_*_amd64.deb' | sort | tail -n1)
+if [ -z "$deb" ]; then
+	(cd "$debs" && apt-get download -q librocrand1 >"$tmp/apt.log" 2>&1) || true
+	deb=$(find "$debs" -maxdepth 1 -name 'librocrand1_*_amd64.deb' | sort | tail -n1)
+fi
+if [ -z "$deb" ]; then
+	result isa-debian-rocrand FAIL "apt-get download librocrand1 failed: $(tail -n2 "$tmp/apt.log" 2>/dev/null)"
+else
+	x="$VMFIX_CACHE/isa/$(basename "$deb" .deb)"
+	[ -d "$x" ] || dpkg-deb -x "$deb" "$x"
+	lib=$(find "$x" -name 'librocrand.so.*' -type f | head -n1)
+	"$tool" isa --list-only --json "$lib" >"$tmp/rocrand.json"
+	jq -r '.files[0].code_objects[] | select(.container.index == 0) | .bundle_id' "$tmp/rocrand.json" | sort >"$tmp/ours"
+	objcopy -O binary --only-section=.hip_fatbin "$lib" "$tmp/fat.hipfb"
+	clang-offload-bundler-15 --list --type=o --input="$tmp/fat.hipfb" | grep amdgcn | sort >"$tmp/theirs"
+	expect="gfx1030 gfx803 gfx900:xnack- gfx906:xnack- gfx908:xnack- gfx90a:xnack+ gfx90a:xnack-"
+	got=$(jq -r '[.files[0].code_objects[].target_id] | unique | join(" ")' "$tmp/rocrand.json")
+	if cmp -s "$tmp/ours" "$tmp/theirs" && [ -s "$tmp/ours" ] && [ "$got" = "$expect" ]; then
+		result isa-debian-rocrand PASS "$(basename "$deb"): $(wc -l <"$tmp/ours") objects, targets '$got' (= clang-offload-bundler --list); no gfx1010"
+	else
+		result isa-debian-rocrand FAIL "ours [$(tr '\n' ' ' <"$tmp/ours")] bundler [$(tr '\n' ' ' <"$tmp/theirs")] targets '$got'"
+	fi
+	# e_flags of the unbundled gfx1030 object, read by llvm-readelf, agree with the listing.
+	clang-offload-bundler-15 --unbundle --type=o --input="$tmp/fat.hipfb" \
+		--targets=hipv4-amdgcn-amd-amdhsa--gfx1030 --output="$tmp/r1030.co"
+	flags=$(llvm-readelf-15 -h "$tmp/r1030.co" | awk '/Flags:/ {print $2}')
+	ours_flags=$(jq -r '.files[0].code_objects[] | select(.processor == "gfx1030") | .e_flags' "$tmp/rocrand.json")
+	if [ -n "$flags" ] && [ "$((flags))" = "$((ours_flags))" ]; then
+		result isa-debian-eflags PASS "gfx1030 object e_flags $ours_flags = llvm-readelf"
+	else
+		result isa-debian-eflags FAIL "llvm-readelf '$flags' vs isa '$ours_flags'"
+	fi
+	r=$(rc "$tool" isa --json "$lib")
+	v=$(jq -r '.files[0].verdict + " " + .files[0].override_10_3_0' "$tmp/out" 2>/dev/null || true)
+	n=$(jq '[.files[0].code_objects[] | select(.audited)] | length' "$tmp/out" 2>/dev/null || echo 0)
+	if [ "$r" = 1 ] && [ "$n" -ge 1 ] && case "$v" in incompatible_not_loadable* | would_misbehave_under_override*) true ;; *) false ;; esac then
+		result isa-debian-audit PASS "audit for gfx1010: exit 1, verdict/override '$v', $n gfx10 object(s) disassembled"
+	else
+		result isa-debian-audit FAIL "exit $r verdict '$v' audited $n"
+	fi
+fi
+
+# --- libFuzzer: short run of the container/ELF reader ---
+if "$VMFIX_ROOT/tests/fuzz/build.sh" "$build/fuzz" >"$tmp/fuzz-build.log" 2>&1; then
+	corpus="$build/fuzz/corpus-isa"
+	mkdir -p "$corpus"
+	cp "$fx/gfx1030.co" "$fx/multi.hipfb" "$fx/gfx1030.offload" "$corpus/"
+	fr=0
+	"$build/fuzz/isa_container_fuzz" -max_total_time="${VMFIX_FUZZ_SECONDS:-30}" -rss_limit_mb=2048 \
+		-max_len=65536 "$corpus" >"$tmp/fuzz.log" 2>&1 || fr=$?
+	runs=$(grep -oE '#[0-9]+' "$tmp/fuzz.log" | tail -n1)
+	if [ "$fr" = 0 ]; then
+		result isa-fuzz PASS "libFuzzer+ASan, ${VMFIX_FUZZ_SECONDS:-30} s, ${runs:-?} runs, no finding"
+	else
+		tail -n 30 "$tmp/fuzz.log"
+		result isa-fuzz FAIL "fuzzer exited $fr"
+	fi
+else
+	tail -n 20 "$tmp/fuzz-build.log"
+	result isa-fuzz FAIL "fuzz target did not build"
+fi
+report_counts
