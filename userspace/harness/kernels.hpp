@@ -26,33 +26,41 @@ struct ConvArgs {
   const volatile int* spin;  // kPlantHang: stays 0 for ever
 };
 
-// One output element, straight from the definition (shared by direct and the planted cases).
-template <class T>
-VMFIX_DEVICE inline float direct_point(const ConvArgs<T>& a, int k, int y, int x) {
-  float acc = 0.f;
-  for (int c = 0; c < a.c; ++c)
-    for (int r = 0; r < a.r; ++r) {
-      const int iy = y * a.stride - a.pad + r;
-      if (iy < 0 || iy >= a.h) continue;
-      for (int q = 0; q < a.s; ++q) {
-        const int ix = x * a.stride - a.pad + q;
-        if (ix < 0 || ix >= a.w_) continue;
-        acc += to_f32(a.in[(static_cast<long>(c) * a.h + iy) * a.w_ + ix]) *
-               to_f32(a.w[((static_cast<long>(k) * a.c + c) * a.r + r) * a.s + q]);
-      }
-    }
-  return acc;
-}
-
-// direct: one thread per output element. 1-D grid of 256-thread blocks.
-template <class B, class T>
-VMFIX_DEVICE void conv_direct_body(B& b, const ConvArgs<T>& a) {
+// The per-output-element kernels (direct, depthwise, dot2): one thread per output element on a 1-D
+// grid of 256-thread blocks; f(i, k, y, x) computes element i = (k * oh + y) * ow + x.
+template <class B, class T, class F>
+VMFIX_DEVICE inline void for_each_output(B& b, const ConvArgs<T>& a, F&& f) {
   b.threads([&](const Thread& t) {
     const long i = static_cast<long>(b.block_idx().x) * b.block_dim().x + t.x;
     if (i >= static_cast<long>(a.k) * a.oh * a.ow) return;
-    const int x = static_cast<int>(i % a.ow), y = static_cast<int>((i / a.ow) % a.oh),
-              k = static_cast<int>(i / (static_cast<long>(a.ow) * a.oh));
-    float acc = direct_point(a, k, y, x);
+    f(i, static_cast<int>(i / (static_cast<long>(a.ow) * a.oh)), static_cast<int>((i / a.ow) % a.oh),
+      static_cast<int>(i % a.ow));
+  });
+}
+
+// The filter taps of output (y, x) that fall inside the input: f(r, q, iy, ix).
+template <class T, class F>
+VMFIX_DEVICE inline void for_each_tap(const ConvArgs<T>& a, int y, int x, F&& f) {
+  for (int r = 0; r < a.r; ++r) {
+    const int iy = y * a.stride - a.pad + r;
+    if (iy < 0 || iy >= a.h) continue;
+    for (int q = 0; q < a.s; ++q) {
+      const int ix = x * a.stride - a.pad + q;
+      if (ix >= 0 && ix < a.w_) f(r, q, iy, ix);
+    }
+  }
+}
+
+// direct: every output element straight from the definition.
+template <class B, class T>
+VMFIX_DEVICE void conv_direct_body(B& b, const ConvArgs<T>& a) {
+  for_each_output(b, a, [&](long i, int k, int y, int x) {
+    float acc = 0.f;
+    for (int c = 0; c < a.c; ++c)
+      for_each_tap(a, y, x, [&](int r, int q, int iy, int ix) {
+        acc += to_f32(a.in[(static_cast<long>(c) * a.h + iy) * a.w_ + ix]) *
+               to_f32(a.w[((static_cast<long>(k) * a.c + c) * a.r + r) * a.s + q]);
+      });
     if (a.plant == kPlantWrong && i == 0) acc += 0.5f;
     if (a.plant == kPlantHang)
       while (*a.spin == 0) {
@@ -155,25 +163,15 @@ VMFIX_DEVICE void conv_gemm1x1_body(B& b, const ConvArgs<T>& a) {
 }
 VMFIX_KERNEL(conv_gemm1x1, conv_gemm1x1_body)
 
-// Depthwise: one thread per output element, one input channel per output channel.
+// Depthwise: one input channel per output channel.
 template <class B, class T>
 VMFIX_DEVICE void conv_depthwise_body(B& b, const ConvArgs<T>& a) {
-  b.threads([&](const Thread& t) {
-    const long i = static_cast<long>(b.block_idx().x) * b.block_dim().x + t.x;
-    if (i >= static_cast<long>(a.k) * a.oh * a.ow) return;
-    const int x = static_cast<int>(i % a.ow), y = static_cast<int>((i / a.ow) % a.oh),
-              k = static_cast<int>(i / (static_cast<long>(a.ow) * a.oh));
+  for_each_output(b, a, [&](long i, int k, int y, int x) {
     float acc = 0.f;
-    for (int r = 0; r < a.r; ++r) {
-      const int iy = y * a.stride - a.pad + r;
-      if (iy < 0 || iy >= a.h) continue;
-      for (int q = 0; q < a.s; ++q) {
-        const int ix = x * a.stride - a.pad + q;
-        if (ix < 0 || ix >= a.w_) continue;
-        acc += to_f32(a.in[(static_cast<long>(k) * a.h + iy) * a.w_ + ix]) *
-               to_f32(a.w[(static_cast<long>(k) * a.r + r) * a.s + q]);
-      }
-    }
+    for_each_tap(a, y, x, [&](int r, int q, int iy, int ix) {
+      acc += to_f32(a.in[(static_cast<long>(k) * a.h + iy) * a.w_ + ix]) *
+             to_f32(a.w[(static_cast<long>(k) * a.r + r) * a.s + q]);
+    });
     a.out[i] = from_f32<T>(acc);
   });
 }
@@ -203,28 +201,18 @@ VMFIX_DEVICE inline float dot2_acc(float a0, float a1, float w0, float w1, float
 
 template <class B, class T>
 VMFIX_DEVICE void conv_dot2_body(B& b, const ConvArgs<T>& a) {
-  b.threads([&](const Thread& t) {
-    const long i = static_cast<long>(b.block_idx().x) * b.block_dim().x + t.x;
-    if (i >= static_cast<long>(a.k) * a.oh * a.ow) return;
-    const int x = static_cast<int>(i % a.ow), y = static_cast<int>((i / a.ow) % a.oh),
-              k = static_cast<int>(i / (static_cast<long>(a.ow) * a.oh));
+  for_each_output(b, a, [&](long i, int k, int y, int x) {
     float acc = 0.f;
-    for (int r = 0; r < a.r; ++r) {
-      const int iy = y * a.stride - a.pad + r;
-      if (iy < 0 || iy >= a.h) continue;
-      for (int q = 0; q < a.s; ++q) {
-        const int ix = x * a.stride - a.pad + q;
-        if (ix < 0 || ix >= a.w_) continue;
-        for (int c = 0; c < a.c; c += 2) {
-          const long hw = static_cast<long>(a.h) * a.w_, rs = static_cast<long>(a.r) * a.s;
-          const long ii = (static_cast<long>(c) * a.h + iy) * a.w_ + ix;
-          const long wi = ((static_cast<long>(k) * a.c + c) * a.r + r) * a.s + q;
-          const bool pair = c + 1 < a.c;
-          acc = dot2_acc(to_f32(a.in[ii]), pair ? to_f32(a.in[ii + hw]) : 0.f, to_f32(a.w[wi]),
-                         pair ? to_f32(a.w[wi + rs]) : 0.f, acc);
-        }
+    const long hw = static_cast<long>(a.h) * a.w_, rs = static_cast<long>(a.r) * a.s;
+    for_each_tap(a, y, x, [&](int r, int q, int iy, int ix) {
+      for (int c = 0; c < a.c; c += 2) {  // channel pairs; an odd last channel pairs with zero
+        const long ii = (static_cast<long>(c) * a.h + iy) * a.w_ + ix;
+        const long wi = ((static_cast<long>(k) * a.c + c) * a.r + r) * a.s + q;
+        const bool pair = c + 1 < a.c;
+        acc = dot2_acc(to_f32(a.in[ii]), pair ? to_f32(a.in[ii + hw]) : 0.f, to_f32(a.w[wi]),
+                       pair ? to_f32(a.w[wi + rs]) : 0.f, acc);
       }
-    }
+    });
     a.out[i] = from_f32<T>(acc);
   });
 }

@@ -34,8 +34,14 @@ using hipDeviceProp_t = cudaDeviceProp;
 #define hipDeviceAttributeConcurrentManagedAccess cudaDevAttrConcurrentManagedAccess
 #define hipMalloc cudaMalloc
 #define hipFree cudaFree
+#define hipErrorOutOfMemory cudaErrorMemoryAllocation
+// CUDA has no fine-grained, uncached or non-coherent memory: the nearest kinds, labelled so by the
+// worker (mem_label) so no report passes one off as the other.
+#define hipExtMallocWithFlags(p, sz, flags) cudaMalloc((p), (sz))
+#define hipDeviceMallocFinegrained 0
+#define hipDeviceMallocUncached 0
 #define hipHostMalloc(p, sz, flags) cudaHostAlloc((p), (sz), (flags))
-#define hipHostMallocDefault (cudaHostAllocMapped | cudaHostAllocPortable)
+#define hipHostMallocCoherent (cudaHostAllocMapped | cudaHostAllocPortable)
 #define hipHostMallocNonCoherent (cudaHostAllocMapped | cudaHostAllocWriteCombined)
 #define hipHostFree cudaFreeHost
 #define hipMallocManaged cudaMallocManaged

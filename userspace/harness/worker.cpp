@@ -114,7 +114,7 @@ class Buffer {
     (void)di;
     VMFIX_CHECK(hipMalloc(&dev_, bytes_));
     host_ = dev_;
-#elif defined(VMFIX_BACKEND_HIP)
+#else  // hip, and cuda through portability.hpp's nearest equivalents
     switch (m) {
       case Mem::kDevCoarse: VMFIX_CHECK(hipMalloc(&dev_, bytes_)); break;
       case Mem::kDevFine: VMFIX_CHECK(hipExtMallocWithFlags(&dev_, bytes_, hipDeviceMallocFinegrained)); break;
@@ -134,40 +134,13 @@ class Buffer {
         host_ = dev_;
         break;
       case Mem::kManaged:
-        if (di.managed == 0) return "hipDeviceAttributeManagedMemory is 0 on this device";
+        if (di.managed == 0) return "the device reports no managed memory (ManagedMemory attribute 0)";
         VMFIX_CHECK(hipMallocManaged(&dev_, bytes_, hipMemAttachGlobal));
         host_ = dev_;
         break;
       case Mem::kRegistered:
         own_ = std::aligned_alloc(4096, bytes_);
         if (own_ == nullptr) die_api("aligned_alloc", hipErrorOutOfMemory);
-        VMFIX_CHECK(hipHostRegister(own_, bytes_, hipHostRegisterMapped));
-        registered_ = true;
-        VMFIX_CHECK(hipHostGetDevicePointer(&dev_, own_, 0));
-        host_ = own_;
-        break;
-    }
-#else  // CUDA
-    switch (m) {
-      case Mem::kDevCoarse:
-      case Mem::kDevFine:
-      case Mem::kDevUncached: VMFIX_CHECK(hipMalloc(&dev_, bytes_)); break;
-      case Mem::kHostCoherent:
-        VMFIX_CHECK(hipHostMalloc(&dev_, bytes_, hipHostMallocDefault));
-        host_ = dev_;
-        break;
-      case Mem::kHostNonCoherent:
-        VMFIX_CHECK(hipHostMalloc(&dev_, bytes_, hipHostMallocNonCoherent));
-        host_ = dev_;
-        break;
-      case Mem::kManaged:
-        if (di.managed == 0) return "cudaDevAttrManagedMemory is 0 on this device";
-        VMFIX_CHECK(hipMallocManaged(&dev_, bytes_, hipMemAttachGlobal));
-        host_ = dev_;
-        break;
-      case Mem::kRegistered:
-        own_ = std::aligned_alloc(4096, bytes_);
-        if (own_ == nullptr) die_api("aligned_alloc", cudaErrorMemoryAllocation);
         VMFIX_CHECK(hipHostRegister(own_, bytes_, hipHostRegisterMapped));
         registered_ = true;
         VMFIX_CHECK(hipHostGetDevicePointer(&dev_, own_, 0));

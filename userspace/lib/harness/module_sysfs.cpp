@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "vmfix/harness.hpp"
+#include "vmfix/sysfs.hpp"
 
 namespace vmfix::harness {
 namespace {
@@ -62,38 +63,17 @@ Result<ModuleSysfs::Counters> ModuleSysfs::counters() const {
   return c;
 }
 
+// The status-abi parser is the one `status` uses (vmfix/sysfs.hpp); this only reshapes its result
+// into per-record maps that can be subtracted.
 Result<ModuleSysfs::Counters> parse_counters(const std::string& text) {
-  std::istringstream in(text);
-  std::string line;
-  if (!std::getline(in, line) || line != "schema 1")
-    return runtime_error("counters", fmt::format("unknown schema line '{}' (this tool reads schema 1)", line));
+  auto c = parse_module_counters(text);
+  if (!c) return c.error();
   ModuleSysfs::Counters out;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    std::istringstream ls(line);
-    std::string kind, word;
-    ls >> kind;
-    if (kind != "device" && kind != "other") continue;  // unknown records: newer module, same schema
-    std::string key = kind;
-    std::map<std::string, long long> values;
-    while (ls >> word) {
-      const auto eq = word.find('=');
-      if (eq == std::string::npos) return runtime_error("counters", fmt::format("malformed field '{}'", word));
-      const std::string k = word.substr(0, eq), v = word.substr(eq + 1);
-      if (k == "bdf") {
-        key = kind + " " + v;
-        continue;
-      }
-      try {
-        std::size_t used = 0;
-        values[k] = std::stoll(v, &used, 10);
-        if (used != v.size()) throw std::invalid_argument(v);
-      } catch (const std::exception&) {
-        return runtime_error("counters", fmt::format("field '{}' is not a decimal number", word));
-      }
-    }
-    out[key] = std::move(values);
+  for (std::size_t i = 0; i < c->devices.size() && i < c->device_bdfs.size(); ++i) {
+    auto& rec = out["device " + c->device_bdfs[i]];
+    for (const auto& [k, v] : c->devices[i]) rec[k] = static_cast<long long>(v);
   }
+  if (c->other_ranges) out["other"]["ranges"] = static_cast<long long>(*c->other_ranges);
   return out;
 }
 
