@@ -10,6 +10,7 @@
 
 #include "elf.hpp"
 #include "fixtures.hpp"
+#include "scan.hpp"
 #include "vmfix/isa.hpp"
 
 using isa_test::Bytes;
@@ -277,4 +278,28 @@ TEST_CASE("inputs that once crashed the reader under libFuzzer are handled", "[i
     ++n;
   }
   CHECK(n >= 1);
+}
+
+TEST_CASE("the SIMD magic search finds exactly what memmem finds, at every alignment and at the end",
+          "[isa][scan]") {
+  std::mt19937 rng(3);
+  const std::array<std::string, 3> magics = {"__CLANG_OFFLOAD_BUNDLE__", "CCOB", std::string("\x10\xff\x10\xad", 4)};
+  for (int round = 0; round < 200; ++round) {
+    Bytes d(1 + rng() % 300);
+    // Near-miss bytes make the probe filter fire without a match.
+    for (auto& b : d) b = static_cast<std::uint8_t>("_CFOBLN\x10\xad\xff"[rng() % 10]);
+    for (int j = 0; j < 3; ++j) {
+      const auto& m = magics[rng() % 3];
+      if (m.size() > d.size()) continue;
+      const std::size_t at = round % 4 == 0 ? d.size() - m.size() : rng() % (d.size() - m.size() + 1);
+      std::copy(m.begin(), m.end(), d.begin() + static_cast<std::ptrdiff_t>(at));
+    }
+    const auto fast = vmfix::find_magics(d);
+    const auto ref = vmfix::find_magics_memmem(d);
+    REQUIRE(fast.size() == ref.size());
+    for (std::size_t i = 0; i < ref.size(); ++i) {
+      CHECK(fast[i].off == ref[i].off);
+      CHECK(fast[i].kind == ref[i].kind);
+    }
+  }
 }

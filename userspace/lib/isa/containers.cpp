@@ -8,6 +8,9 @@
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <algorithm>
 #include <array>
@@ -20,6 +23,7 @@
 #include <fmt/format.h>
 
 #include "elf.hpp"
+#include "scan.hpp"
 #include "vmfix/isa.hpp"
 
 namespace vmfix {
@@ -108,6 +112,7 @@ constexpr std::array kMachs = {
 constexpr std::string_view kBundleMagic = "__CLANG_OFFLOAD_BUNDLE__";
 constexpr std::string_view kCcobMagic = "CCOB";
 constexpr std::string_view kOffloadBinaryMagic = "\x10\xff\x10\xad";
+constexpr std::array<std::string_view, 3> kMagics = {kBundleMagic, kCcobMagic, kOffloadBinaryMagic};
 
 std::string feature_value(std::uint32_t flags, int abi, bool sramecc) {
   if (abi < 2) return (flags & (sramecc ? 0x200u : 0x100u)) != 0 ? "on" : "off";
@@ -403,24 +408,8 @@ Status Scanner::run() {
         strict.push_back(Range{s.offset, s.offset + s.size, s.name});
   }
 
-  struct Hit {
-    std::uint64_t off;
-    int kind;  // 0 bundle, 1 ccob, 2 offload binary
-  };
-  std::vector<Hit> hits;
-  const std::array<std::string_view, 3> magics = {kBundleMagic, kCcobMagic, kOffloadBinaryMagic};
-  for (int k = 0; k < 3; ++k) {
-    const auto& m = magics[static_cast<std::size_t>(k)];
-    const auto* base = d_.data();
-    std::size_t at = 0;
-    while (at + m.size() <= d_.size()) {
-      const void* p = ::memmem(base + at, d_.size() - at, m.data(), m.size());
-      if (p == nullptr) break;
-      const auto off = static_cast<std::uint64_t>(static_cast<const std::uint8_t*>(p) - base);
-      hits.push_back(Hit{off, k});
-      at = off + 1;
-    }
-  }
+  std::vector<MagicHit> hits = find_magics(d_);
+  using Hit = MagicHit;
   std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) { return a.off < b.off; });
 
   std::uint64_t covered_end = 0;
@@ -463,6 +452,68 @@ Status Scanner::run() {
 }
 
 }  // namespace
+
+std::vector<MagicHit> find_magics_memmem(std::span<const std::uint8_t> d) {
+  std::vector<MagicHit> hits;
+  for (int k = 0; k < 3; ++k) {
+    const auto& m = kMagics[static_cast<std::size_t>(k)];
+    std::size_t at = 0;
+    while (at + m.size() <= d.size()) {
+      const void* p = ::memmem(d.data() + at, d.size() - at, m.data(), m.size());
+      if (p == nullptr) break;
+      const auto off = static_cast<std::uint64_t>(static_cast<const std::uint8_t*>(p) - d.data());
+      hits.push_back(MagicHit{off, k});
+      at = off + 1;
+    }
+  }
+  std::sort(hits.begin(), hits.end(), [](const MagicHit& a, const MagicHit& b) { return a.off < b.off; });
+  return hits;
+}
+
+std::vector<MagicHit> find_magics(std::span<const std::uint8_t> d) {
+#if defined(__SSE2__)
+  // One pass for all three magics: per 16-byte block, compare two probe bytes of each magic
+  // (the "first and last byte" filter of SIMD substring search) and memcmp the rare candidates.
+  struct Probe {
+    std::size_t p1, p2;
+    std::uint8_t c1, c2;
+  };
+  static constexpr std::array<Probe, 3> kProbes = {Probe{2, 9, 'C', 'F'}, Probe{0, 3, 'C', 'B'},
+                                                   Probe{0, 3, 0x10, 0xad}};
+  std::vector<MagicHit> hits;
+  const std::uint8_t* base = d.data();
+  const std::size_t n = d.size();
+  auto verify = [&](std::size_t off, int k) {
+    const auto& m = kMagics[static_cast<std::size_t>(k)];
+    if (off + m.size() <= n && std::memcmp(base + off, m.data(), m.size()) == 0) hits.push_back(MagicHit{off, k});
+  };
+  __m128i c1[3];  // NOLINT(modernize-avoid-c-arrays): std::array drops the vector attributes
+  __m128i c2[3];  // NOLINT(modernize-avoid-c-arrays)
+  for (std::size_t k = 0; k < 3; ++k) {
+    c1[k] = _mm_set1_epi8(static_cast<char>(kProbes[k].c1));
+    c2[k] = _mm_set1_epi8(static_cast<char>(kProbes[k].c2));
+  }
+  std::size_t i = 0;
+  for (; i + 16 + 9 <= n; i += 16) {  // 9: the largest probe position
+    for (std::size_t k = 0; k < 3; ++k) {
+      const auto& pr = kProbes[k];
+      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + i + pr.p1));
+      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + i + pr.p2));
+      auto mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, c1[k]), _mm_cmpeq_epi8(b, c2[k]))));
+      while (mask != 0) {
+        verify(i + static_cast<std::size_t>(__builtin_ctz(mask)), static_cast<int>(k));
+        mask &= mask - 1;
+      }
+    }
+  }
+  for (; i < n; ++i)
+    for (int k = 0; k < 3; ++k) verify(i, k);
+  std::sort(hits.begin(), hits.end(), [](const MagicHit& a, const MagicHit& b) { return a.off < b.off; });
+  return hits;
+#else
+  return find_magics_memmem(d);
+#endif
+}
 
 std::string_view container_kind_name(ContainerKind k) {
   switch (k) {
