@@ -106,4 +106,23 @@ expect_grep status-unknown-schema-msg 'schema 2 is not supported' "clear schema 
 expect_rc status-bad-root 2 "$tool" status --sysfs-root "$tmp/nope"
 expect_rc status-help 0 "$tool" status --help
 
+# --- doctor on the same fake tree (status file restored to schema 1)
+printf 'schema 1\nversion 0.1.0\nkernel 6.1.0-amd64\nstate armed\nreason -\nabi 6.1\nmode audit\ncc_to nc\ncoherent snoop\ndevices auto\n' \
+	>"$fake/sys/kernel/rdna1_vmfix/status"
+expect_rc doctor-healthy 0 env -u HSA_OVERRIDE_GFX_VERSION "$tool" doctor --no-libs --sysfs-root "$fake" --from-log "$tmp/quiet.log"
+expect_grep doctor-healthy-verdict '^Verdict: healthy' "quiet log, no override, no libraries"
+expect_rc doctor-override 1 env HSA_OVERRIDE_GFX_VERSION=10.3.0 "$tool" doctor --no-libs --json --sysfs-root "$fake" --from-log "$data/011.txt"
+expect_grep doctor-override-verdict '"class":"isa_mismatch"' "override 10.3.0 on gfx1010 -> isa_mismatch"
+mkdir -p "$tmp/libs/rocblas/library"
+: >"$tmp/libs/rocblas/library/TensileLibrary_gfx1030.co"
+: >"$tmp/libs/rocblas/library/TensileLibrary_gfx90a.co"
+expect_rc doctor-missing-co 1 env -u HSA_OVERRIDE_GFX_VERSION "$tool" doctor --lib-dir "$tmp/libs" --sysfs-root "$fake" --from-log "$tmp/quiet.log"
+expect_grep doctor-missing-co-verdict '^Verdict: missing_code_object' "Tensile files for gfx1030/gfx90a only"
+expect_rc doctor-no-gpu 3 "$tool" doctor --no-libs --sysfs-root "$tmp/sys-empty"
+expect_rc doctor-bad-log 2 "$tool" doctor --no-libs --sysfs-root "$fake" --from-log "$tmp/garbage.bin"
+expect_rc doctor-missing-log 2 "$tool" doctor --no-libs --sysfs-root "$fake" --from-log "$tmp/none.log"
+printf 'schema 2\n' >"$fake/sys/kernel/rdna1_vmfix/status"
+expect_rc doctor-module-schema 4 env -u HSA_OVERRIDE_GFX_VERSION "$tool" doctor --no-libs --sysfs-root "$fake" --from-log "$tmp/quiet.log"
+expect_rc doctor-help 0 "$tool" doctor --help
+
 report_counts

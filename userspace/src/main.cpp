@@ -22,6 +22,7 @@ constexpr std::array kCommands = {
     Command{"check", "run the HIP convolution harness: verdict per kernel, dtype and memory kind", cmd_check},
     Command{"status", "show AMD GPUs (gfx target, KFD node, driver) and the module's state", cmd_status},
     Command{"isa", "list GPU code objects in binaries and audit them for the RDNA1 target", cmd_isa},
+    Command{"doctor", "one verdict for this machine: GPU, module, environment, libraries, faults", cmd_doctor},
 };
 
 void print_usage(std::FILE* f) {
