@@ -152,7 +152,34 @@ else
 	result compare-modes-eperm SKIP "root without setpriv: file modes do not bind root"
 fi
 
-# 6. The HIP build: native worker with gfx1010/1011/1012 code objects, gfx1030 worker for the override
+# 6. libFuzzer: kernel-log attribution and case ids on arbitrary input (VMFIX_FUZZ_SECONDS, default 10).
+fuzz_bin="$work/harness_kmsg_fuzz"
+rt=""
+command -v clang++-15 >/dev/null && rt=$(clang++-15 -print-resource-dir)/lib/linux/libclang_rt.fuzzer-x86_64.a
+if [ -z "$rt" ] || [ ! -f "$rt" ]; then
+	result fuzz-kmsg SKIP "clang-15 libFuzzer runtime missing (scripts/setup.sh fuzz)"
+else
+	src="$VMFIX_ROOT/userspace"
+	if clang++-15 -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -Wall -Wextra -Werror \
+		-I"$src/include" -I"$src" "$VMFIX_ROOT/tests/fuzz/harness_kmsg_fuzz.cpp" "$src/lib/harness/kernel_log.cpp" \
+		"$src/harness/cases.cpp" "$src/lib/faults.cpp" "$src/lib/faults_decode.cpp" "$src/lib/text.cpp" "$src/lib/output.cpp" \
+		-lfmt -o "$fuzz_bin" >"$work/fuzz-build.log" 2>&1; then
+		mkdir -p "$work/corpus"
+		cp "$VMFIX_ROOT"/tests/data/harness/*.txt "$work/corpus/"
+		secs=${VMFIX_FUZZ_SECONDS:-10}
+		if "$fuzz_bin" -max_total_time="$secs" -rss_limit_mb=1024 "$work/corpus" >"$work/fuzz.log" 2>&1; then
+			result fuzz-kmsg PASS "$(grep -oE '#[0-9]+ +DONE.*' "$work/fuzz.log" | head -n1 || echo "${secs} s") without a crash"
+		else
+			tail -n 30 "$work/fuzz.log"
+			result fuzz-kmsg FAIL "the fuzzer found a crash (log above)"
+		fi
+	else
+		tail -n 20 "$work/fuzz-build.log"
+		result fuzz-kmsg FAIL "fuzz target did not build"
+	fi
+fi
+
+# 7. The HIP build: native worker with gfx1010/1011/1012 code objects, gfx1030 worker for the override
 # experiment; the dot2 kernel is v_dot2 on gfx1030 and absent from every gfx101x object.
 if ! command -v hipcc >/dev/null 2>&1; then
 	result hip-build SKIP "hipcc not installed (scripts/setup.sh hip)"
