@@ -2,7 +2,9 @@
 # Lab run of the convolution harness on an NVIDIA GPU (cuda backend): builds it, runs the quick and
 # full profiles and the planted-fault cases (a real illegal-address fault must be isolated and
 # reported), and writes results and timings under $OUT (default ./lab-out).
-# Usage: scripts/lab-cuda.sh [--verbose] [--arch sm_XX] [--jobs N]     (run from the repository root)
+# Usage: scripts/lab-cuda.sh [--verbose] [--arch sm_XX] [--jobs N] [--plain] [--build-only]
+#   --plain: skip cmake; --build-only: build the driver and host worker and stop (no GPU or nvcc
+#   needed; CI checks the plain build line so)
 # Needs nvcc (PATH or /usr/local/cuda/bin) and g++ >= 10; uses cmake+ninja when they configure the
 # project, else a plain nvcc + g++ build (needs fmt, CLI11 and nlohmann-json headers).
 # Files in $OUT: summary.txt, build.log, cuda-{quick,full,planted}.{txt,json}. Exit 0 when every
@@ -11,7 +13,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 
-arch="" jobs=4
+arch="" jobs=4 plain_only=0 build_only=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--verbose) set -x ;;
@@ -19,7 +21,9 @@ while [ $# -gt 0 ]; do
 	--arch=*) arch=${1#--arch=} ;;
 	--jobs) jobs=${2:?--jobs needs a value}; shift ;;
 	--jobs=*) jobs=${1#--jobs=} ;;
-	--help | -h) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--plain) plain_only=1 ;;
+	--build-only) build_only=1 ;;
+	--help | -h) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" 2 ;;
 	esac
 	shift
@@ -41,57 +45,71 @@ expect() { # NAME PASS|FAIL TEXT
 # --- tools and GPU --------------------------------------------------------------------------------
 nvcc=$(command -v nvcc || true)
 [ -n "$nvcc" ] || { [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc; } || true
-[ -n "$nvcc" ] || die "nvcc not found (PATH, /usr/local/cuda/bin)" 4
 command -v g++ >/dev/null || die "g++ not found" 4
-command -v jq >/dev/null || die "jq not found (it reads the JSON reports)" 4
-gpu=$(nvidia-smi --query-gpu=name,driver_version,compute_cap --format=csv,noheader 2>/dev/null | head -n1 || true)
-[ -n "$gpu" ] || die "no NVIDIA GPU visible (nvidia-smi)" 4
-if [ -z "$arch" ]; then
-	cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -n1 | tr -d ' .')
-	arch="sm_${cap:-90}"
+if [ "$build_only" -eq 0 ]; then
+	[ -n "$nvcc" ] || die "nvcc not found (PATH, /usr/local/cuda/bin)" 4
+	command -v jq >/dev/null || die "jq not found (it reads the JSON reports)" 4
+	gpu=$(nvidia-smi --query-gpu=name,driver_version,compute_cap --format=csv,noheader 2>/dev/null | head -n1 || true)
+	[ -n "$gpu" ] || die "no NVIDIA GPU visible (nvidia-smi)" 4
+	if [ -z "$arch" ]; then
+		cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -n1 | tr -d ' .')
+		arch="sm_${cap:-90}"
+	fi
+else
+	gpu="none (build only)"
+	arch=${arch:-sm_90}
 fi
 say "lab-cuda: $(date -u +%Y-%m-%dT%H:%M:%SZ) host $(uname -n) kernel $(uname -r) $(nproc) CPUs"
-say "gpu: $gpu; nvcc: $("$nvcc" --version | tail -n1); arch $arch; g++: $(g++ -dumpfullversion)"
-say "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+say "gpu: $gpu; nvcc: $([ -n "$nvcc" ] && "$nvcc" --version | tail -n1 || echo none); arch $arch; g++: $(g++ -dumpfullversion)"
+say "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown) (VERSION $(cat VERSION))"
 
 # --- build ----------------------------------------------------------------------------------------
-build="$VMFIX_ROOT/build-lab"
+build="${VMFIX_LAB_BUILD:-$VMFIX_ROOT/build-lab}"
 bin="$build/userspace"
 log="$OUT/build.log"
 : >"$log"
 t0=$(date +%s.%N)
 built=""
-if command -v cmake >/dev/null && command -v ninja >/dev/null &&
+if [ "$plain_only" -eq 0 ] && [ -n "$nvcc" ] && command -v cmake >/dev/null && command -v ninja >/dev/null &&
 	cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVMFIX_BUILD_TESTS=OFF -DVMFIX_HARNESS_CUDA=ON \
 		-DVMFIX_CUDA_ARCH="$arch" -DVMFIX_NVCC="$nvcc" >>"$log" 2>&1 &&
 	ninja -C "$build" rdna1-vmfix rdna1-vmfix-check-host harness-cuda >>"$log" 2>&1; then
 	tool=("$bin/rdna1-vmfix" check)
 	built="cmake"
 else
-	say "build: cmake path unavailable or failed (see build.log); plain nvcc + g++ build"
+	say "build: plain nvcc + g++ build (cmake skipped, unavailable or failed: see build.log)"
 	rm -rf "$build" && mkdir -p "$bin"
 	ver=$(cat VERSION)
+	opt=${VMFIX_LAB_OPT:--O2} # the CI check of this build line uses -O0: it only has to link
 	src=(userspace/harness/check_main.cpp userspace/src/cmd/check.cpp userspace/harness/cases.cpp
 		userspace/lib/output.cpp userspace/lib/text.cpp userspace/lib/faults.cpp userspace/lib/faults_decode.cpp
-		userspace/lib/kernel_log.cpp userspace/lib/harness/*.cpp)
-	{
-		set -x
-		"$nvcc" -std=c++17 -O3 -x cu -arch="$arch" -DVMFIX_BACKEND_CUDA userspace/harness/worker.cpp \
-			userspace/harness/cases.cpp -o "$bin/rdna1-vmfix-check-cuda"
-		g++ -std=c++17 -O2 -pthread -DVMFIX_BACKEND_HOST userspace/harness/worker.cpp userspace/harness/cases.cpp \
-			-o "$bin/rdna1-vmfix-check-host"
-		g++ -std=c++20 -O2 -DVMFIX_VERSION="\"$ver\"" -Iuserspace/include -Iuserspace -Iuserspace/src "${src[@]}" \
-			-lfmt -o "$bin/rdna1-vmfix-check"
-		set +x
-	} >>"$log" 2>&1 || {
-		tail -n 30 "$log"
-		die "plain build failed (full log: $log)" 4
+		userspace/lib/kernel_log.cpp userspace/lib/sysfs.cpp userspace/lib/harness/*.cpp)
+	plain() { # CMD...: logged, and the first failure stops the build
+		printf '+ %s\n' "$*" >>"$log"
+		"$@" >>"$log" 2>&1 || {
+			tail -n 30 "$log"
+			die "plain build failed: $1 (full log: $log)" 4
+		}
 	}
+	if [ -n "$nvcc" ] && [ "$build_only" -eq 0 ]; then
+		plain "$nvcc" -std=c++17 -O3 -x cu -arch="$arch" -DVMFIX_BACKEND_CUDA userspace/harness/worker.cpp \
+			userspace/harness/cases.cpp -o "$bin/rdna1-vmfix-check-cuda"
+	fi
+	plain g++ -std=c++17 "$opt" -pthread -DVMFIX_BACKEND_HOST userspace/harness/worker.cpp userspace/harness/cases.cpp \
+		-o "$bin/rdna1-vmfix-check-host"
+	plain g++ -std=c++20 "$opt" -DVMFIX_VERSION="\"$ver\"" -Iuserspace/include -Iuserspace -Iuserspace/src "${src[@]}" \
+		-lfmt -o "$bin/rdna1-vmfix-check"
 	tool=("$bin/rdna1-vmfix-check")
 	built="plain"
 fi
 build_s=$(since "$t0")
 say "build: $built in ${build_s} s"
+if [ "$build_only" -eq 1 ]; then
+	"${tool[@]}" --backend=host --cases='depthwise.fp32.*.dev_coarse' --no-progress >>"$log" 2>&1 ||
+		die "the built check does not run (log: $log)" 4
+	say "lab-cuda: build only: ${tool[*]} runs"
+	exit 0
+fi
 
 # --- runs -----------------------------------------------------------------------------------------
 # run NAME ARGS...: text to $OUT/NAME.txt, JSON to $OUT/NAME.json; sets rc and secs.

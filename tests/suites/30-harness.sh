@@ -152,7 +152,19 @@ else
 	result compare-modes-eperm SKIP "root without setpriv: file modes do not bind root"
 fi
 
-# 6. libFuzzer: kernel-log attribution and case ids on arbitrary input (VMFIX_FUZZ_SECONDS, default 10).
+# 6. The lab's plain build line (scripts/lab-cuda.sh without cmake) still compiles and links: it lists
+# sources by hand, so a new library dependency must show up here rather than on the GPU machine.
+rc=0
+OUT="$work/lab" VMFIX_LAB_OPT=-O0 VMFIX_LAB_BUILD="$work/build-lab" "$VMFIX_ROOT/scripts/lab-cuda.sh" --plain --build-only \
+	>"$work/lab.log" 2>&1 || rc=$?
+if [ "$rc" -eq 0 ]; then
+	result lab-plain-build PASS "$(grep -E '^build: plain in' "$work/lab.log")"
+else
+	tail -n 20 "$work/lab.log"
+	result lab-plain-build FAIL "scripts/lab-cuda.sh --plain --build-only exited $rc"
+fi
+
+# 7. libFuzzer: kernel-log attribution and case ids on arbitrary input (VMFIX_FUZZ_SECONDS, default 10).
 fuzz_bin="$work/harness_kmsg_fuzz"
 rt=""
 command -v clang++-15 >/dev/null && rt=$(clang++-15 -print-resource-dir)/lib/linux/libclang_rt.fuzzer-x86_64.a
@@ -179,7 +191,7 @@ else
 	fi
 fi
 
-# 7. The HIP build: native worker with gfx1010/1011/1012 code objects, gfx1030 worker for the override
+# 8. The HIP build: native worker with gfx1010/1011/1012 code objects, gfx1030 worker for the override
 # experiment; the dot2 kernel is v_dot2 on gfx1030 and absent from every gfx101x object.
 if ! command -v hipcc >/dev/null 2>&1; then
 	result hip-build SKIP "hipcc not installed (scripts/setup.sh hip)"
