@@ -648,6 +648,14 @@ bool Parser::try_userspace(std::string_view line, std::string_view dev, std::opt
 // ---------------------------------------------------------------------------------------------
 // Classification
 
+namespace {
+// "canonical-user address 0x..." or the fallback text when the line carried no address.
+std::string describe_address(const Event& e, std::string_view none) {
+  if (!e.address) return std::string(none);
+  return fmt::format("{} address {}", address_kind_name(classify_address(*e.address)), hex64(*e.address));
+}
+}  // namespace
+
 std::optional<std::string> override_mismatch(const Context& ctx) {
   if (ctx.override_version.empty() || ctx.gfx.empty()) return std::nullopt;
   const auto target = override_target(ctx.override_version);
@@ -690,9 +698,7 @@ void classify(Event& e, const Context& ctx) {
       if (!e.rw) e.rw = s.write ? 1U : 0U;
       if (!e.vmid) e.vmid = s.vmid;
     }
-    const std::string addr = e.address ? fmt::format("{} address {}", address_kind_name(classify_address(*e.address)),
-                                                     hex64(*e.address))
-                                       : std::string("an unknown address");
+    const std::string addr = describe_address(e, "an unknown address");
     const std::string access = e.rw ? (*e.rw != 0 ? "wrote" : "read") : "accessed";
     if (e.degenerate_status) {
       e.cls = FaultClass::kVmFaultOther;
@@ -723,9 +729,7 @@ void classify(Event& e, const Context& ctx) {
     return;
   }
   if (e.kind == "hsa_memory_fault") {
-    const std::string addr = e.address ? fmt::format("{} address {}", address_kind_name(classify_address(*e.address)),
-                                                     hex64(*e.address))
-                                       : std::string("an address");
+    const std::string addr = describe_address(e, "an address");
     isa_overlay(FaultClass::kVmFaultBadAddress,
                 fmt::format("a GPU kernel accessed {} with no valid mapping (ROCr reason: {})", addr,
                             e.fault_reason.empty() ? "not given" : e.fault_reason));

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "fake_sysfs.hpp"
+#include "golden.hpp"
 #include "vmfix/doctor.hpp"
 
 using vmfix::test::FakeSysfs;
@@ -70,15 +71,9 @@ TEST_CASE("doctor: HSA_OVERRIDE_GFX_VERSION=10.3.0 on gfx1010 is an ISA mismatch
   CHECK(r.verdict.evidence[0].find("environment") != std::string::npos);
   // the log's own event is re-judged with the machine's target
   CHECK(r.input.faults->events[0].cls == vmfix::faults::FaultClass::kIsaMismatch);
-  const std::string golden_path = std::string(VMFIX_TEST_DATA) + "/doctor/override.json";
   auto j = doctor::report_json(r);
   j.erase("code_object_reader");  // true once the isa library is built in; not part of this golden
-  if (!std::filesystem::exists(golden_path)) {
-    std::filesystem::create_directories(std::filesystem::path(golden_path).parent_path());
-    std::ofstream(golden_path) << j.dump(2) << "\n";
-    FAIL("golden file was missing: written to " << golden_path << "; review it and commit");
-  }
-  CHECK(j == nlohmann::json::parse(slurp(golden_path)));
+  vmfix::test::check_golden(j, std::string(VMFIX_TEST_DATA) + "/doctor/override.json");
 }
 
 TEST_CASE("doctor: 10.1.0 on gfx1012 is the compatible override, and nothing else is wrong", "[diag][doctor]") {

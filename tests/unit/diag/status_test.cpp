@@ -8,18 +8,12 @@
 #include <sstream>
 
 #include "fake_sysfs.hpp"
+#include "golden.hpp"
 #include "vmfix/sysfs.hpp"
 
 using vmfix::test::FakeSysfs;
 
 namespace {
-
-std::string slurp(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 std::string fake_marketing(unsigned minor) { return minor == 128 ? "AMD Radeon RX 5700 XT" : ""; }
 
@@ -70,12 +64,7 @@ TEST_CASE("status --json of the RDNA1 tree matches the golden file", "[diag][sta
   t.add_gpu(1, 3, 0x731f, 100100, 128);
   t.add_module("armed", "-");
   const auto j = vmfix::status_json(vmfix::collect_status(vmfix::Sysfs(t.root()), fake_marketing));
-  const std::string path = std::string(VMFIX_TEST_DATA) + "/status/rdna1.json";
-  if (!std::filesystem::exists(path)) {
-    std::ofstream(path) << j.dump(2) << "\n";
-    FAIL("golden file was missing: written to " << path << "; review it and commit");
-  }
-  CHECK(j == nlohmann::json::parse(slurp(path)));
+  vmfix::test::check_golden(j, std::string(VMFIX_TEST_DATA) + "/status/rdna1.json");
 }
 
 TEST_CASE("an RDNA2 GPU is listed but not RDNA1", "[diag][status]") {

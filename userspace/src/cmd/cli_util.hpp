@@ -2,6 +2,8 @@
 #pragma once
 // CLI11 glue shared by all subcommands: parse, map --help to exit 0 and errors to exit 2.
 
+#include <sys/stat.h>
+
 #include <optional>
 #include <span>
 #include <string>
@@ -28,6 +30,13 @@ inline std::optional<int> parse_cli(CLI::App& app, std::span<char*> args) {
     return out.error(usage_error(app.get_name(), e.what()));
   }
   return std::nullopt;
+}
+
+// A --sysfs-root style option must name an existing directory (empty = not given).
+inline Status check_dir_option(const std::string& option, const std::string& dir) {
+  struct stat st {};
+  if (dir.empty() || (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode))) return ok_status();
+  return usage_error(option, dir + " is not a directory");
 }
 
 }  // namespace vmfix

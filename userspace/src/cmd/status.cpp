@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 // rdna1-vmfix status: GPUs (KFD topology, PCI, libdrm) and the rdna1_vmfix module's state.
 
-#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
 
@@ -32,11 +31,7 @@ int cmd_status(std::span<char*> args) {
   if (auto rc = parse_cli(app, args); rc) return *rc;
 
   Output out(json || pretty, pretty);
-  if (!root.empty()) {
-    struct stat st {};
-    if (::stat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-      return out.error(usage_error("--sysfs-root", root + " is not a directory"));
-  }
+  if (auto st = check_dir_option("--sysfs-root", root); !st) return out.error(st.error());
   const Sysfs fs(root);
   const SystemStatus s = collect_status(fs, fs.is_real() ? drm_marketing_name : nullptr);
   if (out.json())
