@@ -25,7 +25,7 @@ pk[core]="build-essential cmake ninja-build pkg-config git ca-certificates libcl
 pk[kernel]="linux-headers-amd64 dkms kmod debootstrap dwarves bpftool xz-utils zstd cpio bc flex bison libelf-dev libssl-dev rsync python3 patch openssl perl"
 pk[qemu]="qemu-system-x86 busybox-static cpio kmod xz-utils"
 pk[hip]="hipcc libamdhip64-dev rocm-device-libs clang-15 lld-15 llvm-15 clang-tools-15"
-pk[packaging]="dpkg-dev debhelper dh-dkms dkms lintian fakeroot"
+pk[packaging]="dpkg-dev debhelper dh-dkms dkms lintian fakeroot debootstrap rsync zstd"
 pk[fuzz]="clang-15 libclang-common-15-dev"
 
 list=""
