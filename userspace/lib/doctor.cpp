@@ -263,6 +263,13 @@ Report diagnose(Input in) {
                                       ? "unreadable (see each entry)"
                                       : "this build has no code-object reader; run `rdna1-vmfix isa FILE` on them"));
   if (!in.faults) r.notes.push_back("recent faults not checked: " + in.log_source);
+  // The installed module cannot load as things stand (Secure Boot: unsigned, key not enrolled, a
+  // refused load). A module that is just not installed or not loaded is a note: it is optional.
+  const ModuleSigning* sig = in.signing ? &*in.signing : nullptr;
+  const bool sig_blocked = sig != nullptr && sig->problem && sig->verdict != SigningVerdict::kNotInstalled;
+  if (sig != nullptr && !sig_blocked && sig->verdict != SigningVerdict::kLoaded)
+    r.notes.push_back(fmt::format("rdna1_vmfix {}: {}{}", signing_verdict_name(sig->verdict), sig->summary,
+                                  sig->steps.empty() ? "" : fmt::format(" (next: {})", sig->steps.front())));
 
   Finding& v = r.verdict;
   auto problem = [&](std::string cls, std::string summary, std::string advice) {
@@ -333,6 +340,15 @@ Report diagnose(Input in) {
       v.evidence.push_back(fmt::format("rdna1_vmfix saw {} cache-coherent (CC) mapping requests on scoped devices "
                                        "(mode {}): compare with mode=enforce",
                                        cc_seen, module_field(m, "mode")));
+  } else if (sig_blocked) {
+    std::string steps;
+    for (std::size_t i = 0; i < sig->steps.size(); ++i) steps += fmt::format("{}{}. {}", i ? " " : "", i + 1, sig->steps[i]);
+    problem("module_signing", "rdna1_vmfix cannot load: " + sig->summary, steps);
+    v.evidence.push_back(fmt::format("secure boot {}, lockdown {}, module {} ({}), key {} {}", tri_name(sig->secure_boot),
+                                     sig->lockdown.empty() ? "n/a" : sig->lockdown, sig->module_path,
+                                     sig->module_signed == Tri::kYes ? "signed" : sig->module_signed == Tri::kNo ? "unsigned" : "signature unknown",
+                                     sig->certificate, key_enrolment_name(sig->enrolment)));
+    for (const auto& line : sig->refusals) v.evidence.push_back(line);
   } else if (cc_seen > 0) {
     problem("mtype_cc_seen",
             fmt::format("rdna1_vmfix saw cache-coherent (MTYPE_CC) mappings on RDNA1 (seen_cc {}, CC requests {}, "
@@ -389,7 +405,7 @@ nlohmann::json report_json(const Report& r) {
          {"verdict",
           {{"class", faults::class_name(r.input.faults->verdict.cls)}, {"summary", r.input.faults->verdict.summary}}}};
   }
-  return {{"schema", kSchema},
+  json doc = {{"schema", kSchema},
           {"gpus", st["gpus"]},
           {"kernel", r.input.kernel_release},
           {"module", st["module"]},
@@ -404,6 +420,8 @@ nlohmann::json report_json(const Report& r) {
             {"evidence", r.verdict.evidence}}},
           {"notes", r.notes},
           {"exit_code", r.exit_code}};
+  if (r.input.signing) doc["signing"] = signing_json(*r.input.signing);
+  return doc;
 }
 
 std::string report_text(const Report& r) {
@@ -422,6 +440,8 @@ std::string report_text(const Report& r) {
                      module_field(m, "mode"));
   else
     s += fmt::format("Module:     {}\n", m.loaded ? "rdna1_vmfix loaded, status unreadable" : "rdna1_vmfix not loaded");
+  if (in.signing)
+    s += fmt::format("Signing:    {}: {}\n", signing_verdict_name(in.signing->verdict), in.signing->summary);
   if (in.env.empty()) s += "Env:        no ROCm/HIP/MIOpen variables set\n";
   for (const auto& [k, v] : in.env) s += fmt::format("Env:        {}={}\n", k, v);
   s += fmt::format("Libraries:  {} found{}\n", in.libraries.size(),

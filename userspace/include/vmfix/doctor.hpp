@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "vmfix/faults.hpp"
+#include "vmfix/signing.hpp"
 #include "vmfix/sysfs.hpp"
 
 namespace vmfix::doctor {
@@ -55,10 +56,11 @@ struct Input {
   bool libraries_searched = false;
   std::optional<faults::Report> faults;  // nullopt: no log could be read
   std::string log_source;                // "/dev/kmsg", FILE, or why none was read
+  std::optional<ModuleSigning> signing;  // Secure Boot/signing of the module; nullopt: not examined
 };
 
 struct Finding {
-  std::string cls;  // a faults class, or mtype_cc_seen, module_error, no_rdna1_gpu, healthy
+  std::string cls;  // a faults class, or mtype_cc_seen, module_signing, module_error, no_rdna1_gpu, healthy
   std::string summary;
   std::string advice;
   std::vector<std::string> evidence;

@@ -90,6 +90,7 @@ int cmd_doctor(std::span<char*> args) {
     }
     in.faults = std::move(*rep);
   }
+  if (root.empty()) in.signing = module_signing_state(host_probe());
   const doctor::Report r = doctor::diagnose(std::move(in));
   if (out.json())
     out.emit(doctor::report_json(r));

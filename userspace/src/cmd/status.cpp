@@ -2,10 +2,13 @@
 // rdna1-vmfix status: GPUs (KFD topology, PCI, libdrm) and the rdna1_vmfix module's state.
 
 
+#include <optional>
+
 #include <CLI/CLI.hpp>
 
 #include "cmd/cli_util.hpp"
 #include "cmd/commands.hpp"
+#include "vmfix/signing.hpp"
 #include "vmfix/sysfs.hpp"
 
 namespace vmfix {
@@ -13,7 +16,8 @@ namespace vmfix {
 int cmd_status(std::span<char*> args) {
   CLI::App app{"Show the AMD GPUs (KFD topology: gfx target and node; PCI: ID and bound driver; libdrm:\n"
                "marketing name when the render node may be opened) and the rdna1_vmfix module: loaded,\n"
-               "state, hooks, parameters, counters and recent rule hits (docs/status-abi.md, schema 1).",
+               "state, hooks, parameters, counters and recent rule hits (docs/status-abi.md, schema 1); and\n"
+               "whether the installed module can load under Secure Boot (signature, MOK enrolment, lockdown).",
                "rdna1-vmfix status"};
   bool json = false;
   bool pretty = false;
@@ -34,10 +38,16 @@ int cmd_status(std::span<char*> args) {
   if (auto st = check_dir_option("--sysfs-root", root); !st) return out.error(st.error());
   const Sysfs fs(root);
   const SystemStatus s = collect_status(fs, fs.is_real() ? drm_marketing_name : nullptr);
-  if (out.json())
-    out.emit(status_json(s));
-  else
-    out.text(status_text(s));
+  // Secure Boot / signing of the installed module: this machine only (not under --sysfs-root).
+  std::optional<ModuleSigning> sig;
+  if (root.empty()) sig = module_signing_state(host_probe());
+  if (out.json()) {
+    nlohmann::json doc = status_json(s);
+    if (sig) doc["signing"] = signing_json(*sig);
+    out.emit(doc);
+  } else {
+    out.text(status_text(s) + (sig ? "Secure Boot and module signing:\n" + signing_text(*sig) : std::string()));
+  }
   if (!s.module.errors.empty()) {
     // Under --json the document above already carries module.errors; say it on stderr too.
     for (const auto& e : s.module.errors) out.warn(e);
