@@ -330,6 +330,9 @@ fi
 
 # --- make install / make uninstall (scripts/dkms.sh) in the same root, now free of the packages:
 # uninstall must bring the root back to exactly this state.
+# systemd ships /etc/modules-load.d on every real system; the minbase root lacks it, and
+# scripts/dkms.sh creates it (mkdir -p) without removing it again.
+mkdir -p "$root/etc/modules-load.d"
 snapshot "$root" >"$tmp/before-make"
 mkdir -p "$root/tmp/src"
 rsync -a --exclude=/.git --exclude=/out --exclude=/build --filter=':- .gitignore' "$VMFIX_ROOT"/ "$root/tmp/src"/
