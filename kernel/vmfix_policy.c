@@ -73,39 +73,33 @@ void vmfix_pte_apply(const struct vmfix_policy *policy,
 	out->changed = out->flags != in->flags;
 }
 
+/* Parameter names, indexed by their enum value; parsing and printing share them. */
+static const char *const vmfix_mode_names[] = { "off", "audit", "enforce" };
+static const char *const vmfix_cc_to_names[] = { "nc", "uc" };
+static const char *const vmfix_coherent_names[] = { "snoop", "all" };
+
+static const char *vmfix_name_at(const char *const *names, unsigned int count,
+				 unsigned int v)
+{
+	return v < count ? names[v] : NULL;
+}
+
 const char *vmfix_mode_name(enum vmfix_mode mode)
 {
-	switch (mode) {
-	case VMFIX_MODE_OFF:
-		return "off";
-	case VMFIX_MODE_AUDIT:
-		return "audit";
-	case VMFIX_MODE_ENFORCE:
-		return "enforce";
-	}
-	return NULL;
+	return vmfix_name_at(vmfix_mode_names,
+			     ARRAY_SIZE(vmfix_mode_names), mode);
 }
 
 const char *vmfix_cc_to_name(enum vmfix_cc_to cc_to)
 {
-	switch (cc_to) {
-	case VMFIX_CC_TO_NC:
-		return "nc";
-	case VMFIX_CC_TO_UC:
-		return "uc";
-	}
-	return NULL;
+	return vmfix_name_at(vmfix_cc_to_names,
+			     ARRAY_SIZE(vmfix_cc_to_names), cc_to);
 }
 
 const char *vmfix_coherent_name(enum vmfix_coherent coherent)
 {
-	switch (coherent) {
-	case VMFIX_COHERENT_SNOOP:
-		return "snoop";
-	case VMFIX_COHERENT_ALL:
-		return "all";
-	}
-	return NULL;
+	return vmfix_name_at(vmfix_coherent_names,
+			     ARRAY_SIZE(vmfix_coherent_names), coherent);
 }
 
 const char *vmfix_mtype_name(u8 mtype)
@@ -142,41 +136,47 @@ static bool vmfix_streq(const char *s, const char *name)
 	return *s == '\0' || (s[0] == '\n' && s[1] == '\0');
 }
 
+/* Index of @s in @names (one trailing newline allowed), or -1. */
+static int vmfix_name_lookup(const char *s, const char *const *names,
+			     unsigned int count)
+{
+	unsigned int v;
+
+	for (v = 0; v < count; v++)
+		if (vmfix_streq(s, names[v]))
+			return (int)v;
+	return -1;
+}
+
 int vmfix_mode_parse(const char *s, enum vmfix_mode *mode)
 {
-	int v;
+	int v = vmfix_name_lookup(s, vmfix_mode_names,
+				  ARRAY_SIZE(vmfix_mode_names));
 
-	for (v = VMFIX_MODE_OFF; v <= VMFIX_MODE_ENFORCE; v++) {
-		if (vmfix_streq(s, vmfix_mode_name((enum vmfix_mode)v))) {
-			*mode = (enum vmfix_mode)v;
-			return 0;
-		}
-	}
-	return -1;
+	if (v < 0)
+		return -1;
+	*mode = (enum vmfix_mode)v;
+	return 0;
 }
 
 int vmfix_cc_to_parse(const char *s, enum vmfix_cc_to *cc_to)
 {
-	int v;
+	int v = vmfix_name_lookup(s, vmfix_cc_to_names,
+				  ARRAY_SIZE(vmfix_cc_to_names));
 
-	for (v = VMFIX_CC_TO_NC; v <= VMFIX_CC_TO_UC; v++) {
-		if (vmfix_streq(s, vmfix_cc_to_name((enum vmfix_cc_to)v))) {
-			*cc_to = (enum vmfix_cc_to)v;
-			return 0;
-		}
-	}
-	return -1;
+	if (v < 0)
+		return -1;
+	*cc_to = (enum vmfix_cc_to)v;
+	return 0;
 }
 
 int vmfix_coherent_parse(const char *s, enum vmfix_coherent *coherent)
 {
-	int v;
+	int v = vmfix_name_lookup(s, vmfix_coherent_names,
+				  ARRAY_SIZE(vmfix_coherent_names));
 
-	for (v = VMFIX_COHERENT_SNOOP; v <= VMFIX_COHERENT_ALL; v++) {
-		if (vmfix_streq(s, vmfix_coherent_name((enum vmfix_coherent)v))) {
-			*coherent = (enum vmfix_coherent)v;
-			return 0;
-		}
-	}
-	return -1;
+	if (v < 0)
+		return -1;
+	*coherent = (enum vmfix_coherent)v;
+	return 0;
 }
