@@ -39,4 +39,16 @@ inline Status check_dir_option(const std::string& option, const std::string& dir
   return usage_error(option, dir + " is not a directory");
 }
 
+// The --json/--pretty pair of every data command; --pretty implies --json.
+struct JsonFlags {
+  bool json = false;
+  bool pretty = false;
+  [[nodiscard]] Output output() const { return Output(json || pretty, pretty); }
+};
+
+inline void add_json_flags(CLI::App& app, JsonFlags& flags) {
+  app.add_flag("--json", flags.json, "print one JSON document (schema 1)");
+  app.add_flag("--pretty", flags.pretty, "indent the JSON document");
+}
+
 }  // namespace vmfix

@@ -23,8 +23,7 @@ int cmd_doctor(std::span<char*> args) {
                "gfx targets of their code objects, and recent faults (live kernel log or --from-log); then the\n"
                "most likely cause, the evidence and what to do. MTYPE is blamed only on module audit evidence.",
                "rdna1-vmfix doctor"};
-  bool json = false;
-  bool pretty = false;
+  JsonFlags json_flags;
   std::string log_path;
   std::string root;
   std::vector<std::string> lib_dirs;
@@ -33,8 +32,7 @@ int cmd_doctor(std::span<char*> args) {
   app.add_option("--sysfs-root", root, "read DIR/sys/... instead of /sys (tests, saved trees)");
   app.add_option("--lib-dir", lib_dirs, "search these directories for libraries instead of the defaults (repeatable)");
   app.add_flag("--no-libs", no_libs, "skip the library search");
-  app.add_flag("--json", json, "print one JSON document (schema 1)");
-  app.add_flag("--pretty", pretty, "indent the JSON document");
+  add_json_flags(app, json_flags);
   app.footer(
       "Exit codes:\n"
       "  0  healthy: nothing wrong found\n"
@@ -48,7 +46,7 @@ int cmd_doctor(std::span<char*> args) {
       "~/.local/lib, $VIRTUAL_ENV/lib and $CONDA_PREFIX/lib.\n");
   if (auto rc = parse_cli(app, args); rc) return *rc;
 
-  Output out(json || pretty, pretty);
+  Output out = json_flags.output();
   if (auto st = check_dir_option("--sysfs-root", root); !st) return out.error(st.error());
   const Sysfs fs(root);
   doctor::Input in;

@@ -71,8 +71,7 @@ int cmd_faults(std::span<char*> args) {
                "rdna1-vmfix faults"};
   std::string path;
   bool follow_flag = false;
-  bool json = false;
-  bool pretty = false;
+  JsonFlags json_flags;
   std::string gfx;
   std::string override_version;
   app.add_option("FILE", path, "log file to read; '-' reads stdin; default: the live kernel log");
@@ -80,17 +79,16 @@ int cmd_faults(std::span<char*> args) {
   app.add_option("--gfx", gfx, "the GPU's own target (e.g. gfx1010), to judge HSA_OVERRIDE_GFX_VERSION");
   app.add_option("--override", override_version,
                  "the HSA_OVERRIDE_GFX_VERSION the failing program ran with (e.g. 10.3.0)");
-  app.add_flag("--json", json, "print one JSON document (schema 1)");
-  app.add_flag("--pretty", pretty, "indent the JSON output");
+  add_json_flags(app, json_flags);
   app.footer(kFaultsFooter);
   if (auto rc = parse_cli(app, args); rc) return *rc;
 
-  Output out(json || pretty, pretty);
+  Output out = json_flags.output();
   faults::Context ctx{gfx, override_version, override_version.empty() ? "" : "--override"};
   if (!override_version.empty() && !faults::override_target(override_version))
     return out.error(usage_error("--override", "expected MAJOR.MINOR.STEP, e.g. 10.3.0"));
 
-  if (follow_flag) return follow(path, ctx, out, pretty);
+  if (follow_flag) return follow(path, ctx, out, json_flags.pretty);
 
   std::string text;
   std::string source = path;

@@ -21,17 +21,15 @@ int cmd_isa(std::span<char*> args) {
                "rdna1-vmfix isa"};
   std::vector<std::string> files;
   AuditOptions opt;
-  bool json = false;
-  bool pretty = false;
+  JsonFlags json_flags;
   app.add_option("FILE", files, "binaries to inspect (.so, executables, .hsaco/.co, .hipfb bundles)")->required();
   app.add_option("--target", opt.target, "GPU the code must run on [default: gfx1010]");
   app.add_flag("--list-only", opt.list_only, "list code objects; no disassembly, exit 0 unless input is bad");
   app.add_option("--examples", opt.max_examples, "findings shown per function [default: 8]");
-  app.add_flag("--json", json, "print one JSON document (schema 1)");
-  app.add_flag("--pretty", pretty, "indent the JSON document");
+  add_json_flags(app, json_flags);
   if (auto rc = parse_cli(app, args); rc) return *rc;
 
-  Output out(json || pretty, pretty);
+  Output out = json_flags.output();
   if (!is_known_processor(opt.target) || opt.target.find("generic") != std::string::npos)
     return out.error(usage_error("--target", "unknown GPU '" + opt.target + "' (e.g. gfx1010, gfx1011, gfx1012)"));
 

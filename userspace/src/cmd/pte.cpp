@@ -14,14 +14,12 @@ int cmd_pte(std::span<char*> args) {
                "each rdna1_vmfix policy mode would make of it on an RDNA1 device.",
                "rdna1-vmfix pte"};
   std::string value;
-  bool json = false;
-  bool pretty = false;
+  JsonFlags json_flags;
   app.add_option("VALUE", value, "PTE value: 0x-prefixed hex or decimal, e.g. 0x0002000000000073")->required();
-  app.add_flag("--json", json, "print one JSON document (schema 1)");
-  app.add_flag("--pretty", pretty, "indent the JSON document");
+  add_json_flags(app, json_flags);
   if (auto rc = parse_cli(app, args); rc) return *rc;
 
-  Output out(json || pretty, pretty);
+  Output out = json_flags.output();
   const auto v = parse_u64(value);
   if (!v) return out.error(v.error());
   if (out.json())

@@ -19,12 +19,10 @@ int cmd_status(std::span<char*> args) {
                "state, hooks, parameters, counters and recent rule hits (docs/status-abi.md, schema 1); and\n"
                "whether the installed module can load under Secure Boot (signature, MOK enrolment, lockdown).",
                "rdna1-vmfix status"};
-  bool json = false;
-  bool pretty = false;
+  JsonFlags json_flags;
   std::string root;
   app.add_option("--sysfs-root", root, "read DIR/sys/... instead of /sys (tests, saved trees)");
-  app.add_flag("--json", json, "print one JSON document (schema 1)");
-  app.add_flag("--pretty", pretty, "indent the JSON document");
+  add_json_flags(app, json_flags);
   app.footer(
       "Exit codes:\n"
       "  0  read everything; at least one AMD GPU (RDNA1 or not; see the 'rdna1' field)\n"
@@ -34,7 +32,7 @@ int cmd_status(std::span<char*> args) {
       "status only reports; `rdna1-vmfix doctor` judges.\n");
   if (auto rc = parse_cli(app, args); rc) return *rc;
 
-  Output out(json || pretty, pretty);
+  Output out = json_flags.output();
   if (auto st = check_dir_option("--sysfs-root", root); !st) return out.error(st.error());
   const Sysfs fs(root);
   const SystemStatus s = collect_status(fs, fs.is_real() ? drm_marketing_name : nullptr);
