@@ -16,6 +16,8 @@
  *
  * Cyan Skillfish (GC 10.1.3/10.1.4, an APU) shares gmc_v10_0 but is out of
  * scope on purpose: no fault reports from it, and its memory path differs.
+ * Its rows record GC 10.1.3; some boards report 10.1.4 (the driver reads it
+ * from IP discovery, not from the PCI ID).
  */
 #ifndef VMFIX_DEVICES_H
 #define VMFIX_DEVICES_H
@@ -43,6 +45,6 @@
 	VMFIX_DEVICE(0x13FB, "cyan_skillfish", "gfx1013", 10, 1, 3, 0)      \
 	VMFIX_DEVICE(0x13FC, "cyan_skillfish", "gfx1013", 10, 1, 3, 0)      \
 	VMFIX_DEVICE(0x13FE, "cyan_skillfish", "gfx1013", 10, 1, 3, 0)      \
-	VMFIX_DEVICE(0x143F, "cyan_skillfish", "gfx1013", 10, 1, 4, 0)
+	VMFIX_DEVICE(0x143F, "cyan_skillfish", "gfx1013", 10, 1, 3, 0)
 
 #endif /* VMFIX_DEVICES_H */
