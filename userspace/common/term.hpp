@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+#pragma once
+// Human output on a terminal: its width, colour for verdicts, word wrap and tables that fit.
+// One place for every command (issue 16 §5): text wraps to the terminal's width, 80 columns when
+// stdout is not a terminal; colour only on a terminal and never with NO_COLOR set.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vmfix::term {
+
+inline constexpr int kDefaultWidth = 80;
+
+// Columns of the terminal on fd (TIOCGWINSZ, else $COLUMNS); 80 when fd is not a terminal.
+int width(int fd = 1);
+// Colour on fd: a terminal, TERM not "dumb", NO_COLOR unset or empty (https://no-color.org).
+bool colour(int fd = 1);
+
+enum class Tone { kGood, kWarn, kBad, kInfo };
+// s wrapped in the ANSI colour of tone when on, else s unchanged.
+std::string paint(std::string_view s, Tone tone, bool on);
+// The tone of a verdict word ("pass", "ok", "gpu_fault", ...); kInfo when it is none of them.
+Tone verdict_tone(std::string_view verdict);
+
+// Columns s takes on a terminal: UTF-8 code points, ANSI escape sequences excluded.
+std::size_t display_width(std::string_view s);
+
+// Word wrap to width columns. Breaks at spaces only: a token longer than the width (a path, a
+// mangled name) stays whole on a line of its own. Lines after the first get `indent` spaces
+// (also applied to explicit '\n' inside text). Returns lines without their '\n'.
+std::vector<std::string> wrap_lines(std::string_view text, std::size_t width, std::size_t indent = 0);
+// The same joined, every line ending in '\n'.
+std::string wrap(std::string_view text, std::size_t width, std::size_t indent = 0);
+// Wraps every line of a multi-line text, keeping each line's own leading spaces as its indent.
+std::string wrap_text(std::string_view text, std::size_t width);
+
+struct Column {
+  std::string header;
+  bool right = false;  // numbers
+  bool wrap = false;   // may wrap inside the column when the table is too wide
+};
+struct TableRow {
+  std::vector<std::string> cells;
+  std::string note;  // printed under the row, indented by 2 and wrapped, when not empty
+};
+// A table with two spaces between columns that fits width: wrappable columns shrink (down to
+// their longest word) and their cells wrap; trailing spaces are never printed.
+std::string table(const std::vector<Column>& cols, const std::vector<TableRow>& rows, std::size_t width);
+
+}  // namespace vmfix::term
