@@ -119,8 +119,8 @@ std::string wrap_text(std::string_view text, std::size_t width) {
     if (nl == std::string_view::npos) nl = text.size();
     const std::string_view line = text.substr(start, nl - start);
     const std::size_t lead = std::min(line.find_first_not_of(' '), line.size());
-    if (line.size() == lead) {
-      s += "\n";
+    if (display_width(line) <= width) {  // fits: untouched (table alignment survives)
+      s += std::string(line) + "\n";
     } else {
       // Continuation lines of "key: value" or list items hang under the text, not the marker.
       std::size_t hang = lead;
