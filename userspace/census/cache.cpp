@@ -107,4 +107,18 @@ Result<std::optional<nlohmann::json>> read_cache(const std::string& path) {
   return std::optional<nlohmann::json>{std::move(doc)};
 }
 
+std::string cache_summary(const nlohmann::json& doc, const std::string& running_kernel) {
+  const auto str = [](const nlohmann::json& j, const char* key) {
+    return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string("?");
+  };
+  const nlohmann::json node = doc.value("node", nlohmann::json::object());
+  const nlohmann::json run = doc.value("run", nlohmann::json::object());
+  std::string s = fmt::format("census of {} at {} on {}, kernel {}: {}", str(node, "gfx"), str(node, "bdf"),
+                              str(run, "date"), str(run, "kernel"), str(doc, "conclusion"));
+  if (!running_kernel.empty() && str(run, "kernel") != running_kernel)
+    s += fmt::format(" (stale: run on kernel {}, this is {}; run 'sudo rdna1-vmfix census' again)", str(run, "kernel"),
+                     running_kernel);
+  return s;
+}
+
 }  // namespace vmfix::census

@@ -113,6 +113,10 @@ Status write_cache(const std::string& path, const nlohmann::json& doc);
 // unreadable, not JSON, or of another schema.
 Result<std::optional<nlohmann::json>> read_cache(const std::string& path);
 
+// One line for doctor/report: "census of gfx1010 at 0000:03:00.0 on 2026-12-01T08:00:00Z, kernel K:
+// <conclusion>", plus " (stale: run on kernel K, this is R)" when the kernels differ.
+std::string cache_summary(const nlohmann::json& doc, const std::string& running_kernel);
+
 // Libhsakmt package version from a dpkg status file ("" if absent).
 std::string dpkg_version(const std::string& status_text, const std::string& package);
 

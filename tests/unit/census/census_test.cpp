@@ -392,3 +392,15 @@ TEST_CASE("census: the libhsakmt thunk without /dev/kfd says what is missing (ex
   CHECK_THAT(st.error().message, ContainsSubstring("modprobe amdgpu"));
   thunk->close();  // closing what never opened is harmless
 }
+
+TEST_CASE("census cache: the doctor/report summary line names the run and says when it is stale", "[census]") {
+  auto doc = read_cache(std::string(VMFIX_TEST_DATA) + "/census/cache.json");
+  REQUIRE(doc);
+  REQUIRE(doc->has_value());
+  const std::string fresh = cache_summary(**doc, "6.12.95+deb12-amd64");
+  CHECK(fresh ==
+        "census of gfx1010 at 0000:03:00.0 on 2026-12-01T08:00:00Z, kernel 6.12.95+deb12-amd64: no allocation kind "
+        "is mapped CC on this machine: rdna1_vmfix changes nothing here");
+  CHECK_THAT(cache_summary(**doc, "6.17.0-1-amd64"), ContainsSubstring("(stale: run on kernel 6.12.95+deb12-amd64"));
+  CHECK_THAT(cache_summary(nlohmann::json::object(), ""), ContainsSubstring("census of ? at ?"));
+}
