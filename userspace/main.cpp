@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "common/term.hpp"
 #include "common/output.hpp"
 
 namespace vmfix {
@@ -23,20 +24,23 @@ constexpr std::array kCommands = {
     Command{"status", "show AMD GPUs (gfx target, KFD node, driver) and the module's state", cmd_status},
     Command{"isa", "list GPU code objects in binaries and audit them for the RDNA1 target", cmd_isa},
     Command{"doctor", "one verdict for this machine: GPU, module, environment, libraries, faults", cmd_doctor},
+    Command{"census", "which MTYPE each kind of GPU allocation gets here, through the ROCT thunk", cmd_census},
 };
 
 void print_usage(std::FILE* f) {
-  fmt::print(f,
-             "Usage: {} COMMAND [OPTIONS]\n"
-             "       {} help COMMAND | --help | --version\n\n"
-             "RDNA1 (gfx1010/gfx1011/gfx1012) GPUVM memory-type tools: verify, diagnose, decode.\n\n"
-             "Commands:\n",
-             kToolName, kToolName);
-  for (const auto& c : kCommands) fmt::print(f, "  {:<8} {}\n", c.name, c.summary);
-  fmt::print(f,
-             "\nEvery command takes --help; data commands take --json (and --pretty).\n"
-             "Exit codes: 0 ok, 1 a check found a problem, 2 usage or bad input, 3 no suitable GPU,\n"
-             "4 runtime or environment error.\n");
+  std::string s = fmt::format(
+      "Usage: {} COMMAND [OPTIONS]\n"
+      "       {} help COMMAND | --help | --version\n\n"
+      "RDNA1 (gfx1010/gfx1011/gfx1012) GPUVM memory-type tools: verify, diagnose, decode.\n\n"
+      "Commands:\n",
+      kToolName, kToolName);
+  std::vector<term::TableRow> rows;
+  for (const auto& c : kCommands) rows.push_back({{"", c.name, c.summary}, ""});
+  s += term::table({{""}, {""}, {"", false, true}}, rows, term::out_width()).substr(1);  // no header line
+  s += "\nEvery command takes --help; data commands take --json (and --pretty).\n"
+       "Exit codes: 0 ok, 1 a check found a problem, 2 usage or bad input, 3 no suitable GPU,\n"
+       "4 runtime or environment error.\n";
+  std::fputs(term::wrap_text(s, term::out_width()).c_str(), f);
 }
 
 const Command* find_command(std::string_view name) {
@@ -70,6 +74,7 @@ int unknown_command(std::string_view name) {
 }
 
 int run(std::span<char*> args) {
+  term::configure(1);  // width and colour of human output: stdout's terminal, else 80 and none
   if (args.size() < 2) {
     print_usage(stderr);
     return static_cast<int>(Exit::kUsage);

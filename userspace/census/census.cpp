@@ -9,8 +9,8 @@
 
 #include <fmt/format.h>
 
-#include "vmfix/harness.hpp"
-#include "vmfix/sysfs.hpp"
+#include "check/check.hpp"
+#include "status/status.hpp"
 
 namespace vmfix::census {
 

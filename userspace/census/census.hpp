@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "census/thunk.hpp"
-#include "vmfix/result.hpp"
+#include "common/result.hpp"
 
 namespace vmfix::census {
 

@@ -7,7 +7,7 @@
 
 #include "census/census.hpp"
 #include "common/term.hpp"
-#include "vmfix/output.hpp"
+#include "common/output.hpp"
 
 namespace vmfix::census {
 namespace {
@@ -62,8 +62,8 @@ std::string CensusResult::conclusion() const {
 }
 
 std::string census_text(const CensusResult& r) {
-  const std::size_t width = static_cast<std::size_t>(term::width(1));
-  const bool colour = term::colour(1);
+  const std::size_t width = term::out_width();
+  const bool colour = term::out_colour();
   std::string out = term::wrap(
       fmt::format("census of {} {}at {} (KFD node {}, KFD interface {}): {} ({} pages) per kind, rdna1_vmfix in audit{}",
                   r.node.gfx, r.node.marketing_name.empty() ? "" : "(" + r.node.marketing_name + ") ", r.node.bdf,

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "vmfix/result.hpp"
+#include "common/result.hpp"
 
 namespace vmfix::census {
 

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "common/term.hpp"
+
 #include "check/check.hpp"
 
 namespace vmfix::harness {
@@ -166,6 +168,14 @@ nlohmann::json report_json(const Report& r) {
   return j;
 }
 
+namespace {
+// A verdict word, coloured on a terminal (pass green, failures red, skipped/unsupported yellow).
+std::string painted(Verdict v) {
+  const std::string name = verdict_name(v);
+  return term::paint(name, term::verdict_tone(name), term::out_colour());
+}
+}  // namespace
+
 std::string report_text(const Report& r) {
   std::string s = fmt::format("rdna1-vmfix check: backend {}, profile {}, device {} ({})\n", r.backend, r.profile,
                               device_field(r.device, "device"), device_field(r.device, "arch"));
@@ -173,14 +183,16 @@ std::string report_text(const Report& r) {
     // Side by side: one row per case, one verdict column per variant.
     const auto& a = r.runs[0];
     const auto& b = r.runs[1];
-    s += fmt::format("{:<52} {:<14} {:<14} {}\n", "CASE", a.worker.variant, b.worker.variant, "NOTE");
+    std::vector<term::TableRow> rows;
     for (std::size_t i = 0; i < a.cases.size() && i < b.cases.size(); ++i) {
       const auto& ca = a.cases[i];
       const auto& cb = b.cases[i];
       const bool differ = ca.verdict != cb.verdict;
-      s += fmt::format("{:<52} {:<14} {:<14} {}{}\n", ca.spec.id, verdict_name(ca.verdict), verdict_name(cb.verdict),
-                       differ ? "DIFFERS " : "", differ ? note(cb) : "");
+      rows.push_back({{ca.spec.id, painted(ca.verdict), painted(cb.verdict),
+                       differ ? "DIFFERS " + note(cb) : std::string()},
+                      ""});
     }
+    s += term::table({{"CASE"}, {a.worker.variant}, {b.worker.variant}, {"NOTE", false, true}}, rows, term::out_width());
     for (const auto& run : r.runs) {
       s += fmt::format("{}: {}\n", run.worker.variant, summary_line(run));
       if (auto it = r.counters.find(run.worker.variant); it != r.counters.end())
@@ -189,10 +201,13 @@ std::string report_text(const Report& r) {
     if (!r.restored_mode.empty()) s += fmt::format("rdna1_vmfix mode restored to '{}'\n", r.restored_mode);
   } else {
     for (const auto& run : r.runs) {
-      s += fmt::format("{:<52} {:<12} {:>9} {:>9}  {}\n", "CASE", "VERDICT", "MAX_ERR", "KERN_MS", "NOTE");
+      std::vector<term::TableRow> rows;
       for (const auto& c : run.cases)
-        s += fmt::format("{:<52} {:<12} {:>9} {:>9}  {}\n", c.spec.id, verdict_name(c.verdict), err_cell(c),
-                         c.has_numbers ? fmt::format("{:.2f}", c.kernel_ms) : "-", note(c));
+        rows.push_back({{c.spec.id, painted(c.verdict), err_cell(c),
+                         c.has_numbers ? fmt::format("{:.2f}", c.kernel_ms) : "-", note(c)},
+                        ""});
+      s += term::table({{"CASE"}, {"VERDICT"}, {"MAX_ERR", true}, {"KERN_MS", true}, {"NOTE", false, true}}, rows,
+                       term::out_width());
       s += summary_line(run) + "\n";
       if (!run.kernel_log_readable)
         s += fmt::format("kernel log not read ({}): GPU faults are attributed from runtime messages only\n",

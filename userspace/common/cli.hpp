@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "common/output.hpp"
+#include "common/term.hpp"
 
 namespace vmfix {
 
@@ -23,10 +24,13 @@ inline std::optional<int> parse_cli(CLI::App& app, std::span<char*> args) {
   try {
     app.parse(rest);
   } catch (const CLI::CallForHelp&) {
-    fmt::print("{}", app.help());
+    std::fputs(term::wrap_text(app.help(), term::out_width()).c_str(), stdout);
     return 0;
   } catch (const CLI::ParseError& e) {
-    const Output out(false, false);
+    // Under --json (or --pretty) a usage error is a JSON error document too, as the man page says.
+    bool json = false;
+    for (const auto& a : rest) json = json || a == "--json" || a == "--pretty" || a == "--format=json";
+    const Output out(json, false);
     return out.error(usage_error(app.get_name(), e.what()));
   }
   return std::nullopt;

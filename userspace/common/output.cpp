@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "common/term.hpp"
+
 namespace vmfix {
 
 void Output::emit(const nlohmann::json& doc) const {
@@ -12,14 +14,17 @@ void Output::emit(const nlohmann::json& doc) const {
 }
 
 void Output::text(const std::string& s) const {
-  if (!json_) std::fputs(s.c_str(), stdout);
+  // Human output wraps to the terminal (80 columns in a pipe); lines that fit are left as they are.
+  if (!json_) std::fputs(term::wrap_text(s, term::out_width()).c_str(), stdout);
 }
 
 int Output::error(const Error& e) const {
   // Flush first so the error lands after everything already printed.
   std::fflush(stdout);
   if (json_) {
-    nlohmann::json doc = {{"schema", 1},
+    nlohmann::json doc = {{"tool", kToolName},
+                          {"version", VMFIX_VERSION},
+                          {"schema", 1},
                           {"error",
                            {{"context", e.context},
                             {"message", e.message},

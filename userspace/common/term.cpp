@@ -29,6 +29,18 @@ bool colour(int fd) {
   return t == nullptr || std::string_view(t) != "dumb";
 }
 
+namespace {
+std::size_t g_width = kDefaultWidth;
+bool g_colour = false;
+}  // namespace
+
+void configure(int fd) {
+  g_width = static_cast<std::size_t>(width(fd));
+  g_colour = colour(fd);
+}
+std::size_t out_width() { return g_width; }
+bool out_colour() { return g_colour; }
+
 std::string paint(std::string_view s, Tone tone, bool on) {
   if (!on) return std::string(s);
   const char* code = "";
@@ -122,9 +134,8 @@ std::string wrap_text(std::string_view text, std::size_t width) {
     if (display_width(line) <= width) {  // fits: untouched (table alignment survives)
       s += std::string(line) + "\n";
     } else {
-      // Continuation lines of "key: value" or list items hang under the text, not the marker.
-      std::size_t hang = lead;
-      if (line.substr(lead).starts_with("- ")) hang += 2;
+      // Continuation lines hang two columns in, so a wrapped line reads as one item.
+      const std::size_t hang = lead + 2;
       for (const auto& l : wrap_lines(line.substr(lead), width - std::min(width - 1, lead), hang - lead))
         s += std::string(lead, ' ') + l + "\n";
     }

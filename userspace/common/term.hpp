@@ -17,6 +17,12 @@ int width(int fd = 1);
 // Colour on fd: a terminal, TERM not "dumb", NO_COLOR unset or empty (https://no-color.org).
 bool colour(int fd = 1);
 
+// What the renderers use: set once by main() from stdout (configure), 80 columns and no colour
+// otherwise, so library code and unit tests do not depend on the terminal they run in.
+void configure(int fd);
+std::size_t out_width();
+bool out_colour();
+
 enum class Tone { kGood, kWarn, kBad, kInfo };
 // s wrapped in the ANSI colour of tone when on, else s unchanged.
 std::string paint(std::string_view s, Tone tone, bool on);
@@ -32,7 +38,8 @@ std::size_t display_width(std::string_view s);
 std::vector<std::string> wrap_lines(std::string_view text, std::size_t width, std::size_t indent = 0);
 // The same joined, every line ending in '\n'.
 std::string wrap(std::string_view text, std::size_t width, std::size_t indent = 0);
-// Wraps every line of a multi-line text, keeping each line's own leading spaces as its indent.
+// Wraps every line of a multi-line text that does not fit; continuation lines are indented two
+// columns more than the line's own leading spaces. Lines that fit are left untouched.
 std::string wrap_text(std::string_view text, std::size_t width);
 
 struct Column {

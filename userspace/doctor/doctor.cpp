@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "common/term.hpp"
 #include "common/text.hpp"
 
 // Seam: the code-object reader lives in the isa library (isa/isa.hpp,
@@ -457,7 +458,10 @@ std::string report_text(const Report& r) {
                      faults::class_name(in.faults->verdict.cls));
   else
     s += fmt::format("Faults:     not checked ({})\n", in.log_source);
-  s += fmt::format("\nVerdict: {}: {}\n", r.verdict.cls, r.verdict.summary);
+  const term::Tone tone = r.verdict.cls == "healthy" ? term::Tone::kGood
+                          : r.verdict.cls == "no_rdna1_gpu" ? term::Tone::kInfo
+                                                            : term::Tone::kBad;
+  s += fmt::format("\nVerdict: {}: {}\n", term::paint(r.verdict.cls, tone, term::out_colour()), r.verdict.summary);
   for (const auto& e : r.verdict.evidence) s += "  evidence: " + e + "\n";
   s += "What to do: " + r.verdict.advice + "\n";
   for (const auto& n : r.notes) s += "note: " + n + "\n";

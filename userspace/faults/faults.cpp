@@ -26,6 +26,7 @@
 
 #include "faults/faults.hpp"
 #include "common/output.hpp"
+#include "common/term.hpp"
 #include "common/text.hpp"
 
 namespace vmfix::faults {
@@ -1048,7 +1049,10 @@ nlohmann::json report_json(const Report& r) {
 }
 
 std::string event_text(const Event& e) {
-  std::string s = fmt::format("{}  lines {}-{}", class_name(e.cls), e.first_line, e.last_line);
+  std::string s = fmt::format("{}  lines {}-{}",
+                              term::paint(class_name(e.cls), e.cls == FaultClass::kUnknown ? term::Tone::kWarn : term::Tone::kBad,
+                                          term::out_colour()),
+                              e.first_line, e.last_line);
   if (!e.device.empty()) s += "  " + e.device;
   if (e.time) s += fmt::format("  t={:.3f}", *e.time);
   s += "\n";
@@ -1098,7 +1102,17 @@ std::string report_text(const Report& r) {
   std::string s;
   for (std::size_t i = 0; i < r.events.size(); ++i) s += fmt::format("event {}: {}", i + 1, event_text(r.events[i]));
   if (!r.events.empty()) s += "\n";
-  s += fmt::format("verdict: {}\n", r.verdict.summary);
+  // The class that opens the summary is coloured on a terminal (none: green, a fault: red).
+  std::string summary = r.verdict.summary;
+  const std::string cls(class_name(r.verdict.cls));
+  if (summary.starts_with(cls) || summary.starts_with("none"))
+    summary = term::paint(summary.substr(0, summary.find(':')),
+                          r.events.empty() ? term::Tone::kGood
+                          : r.verdict.cls == FaultClass::kUnknown ? term::Tone::kWarn
+                                                                  : term::Tone::kBad,
+                          term::out_colour()) +
+              summary.substr(std::min(summary.find(':'), summary.size()));
+  s += fmt::format("verdict: {}\n", summary);
   for (const auto& ev : r.verdict.evidence) s += "  evidence: " + ev + "\n";
   s += "what to do: " + r.verdict.advice + "\n";
   return s;

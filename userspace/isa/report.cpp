@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include "common/term.hpp"
+#include "isa/demangle.hpp"
+
 #include "isa/audit.hpp"
 #include "common/output.hpp"
 
@@ -15,6 +18,7 @@ nlohmann::json kernel_json(const KernelAudit& k) {
     ex.push_back({{"kind", e.kind}, {"address", hex64(e.address)}, {"bytes", e.bytes}, {"own", e.own},
                   {"on_target", e.on_target}});
   return {{"name", k.name},
+          {"demangled", isa::demangle(k.name)},
           {"kernel", k.is_kernel},
           {"address", hex64(k.address)},
           {"size", k.size},
@@ -110,7 +114,7 @@ std::string isa_text(const FileAudit& f, const AuditOptions& opt) {
     for (const auto& k : o.kernels) {
       if (k.undecodable_on_target + k.different_meaning + k.inst_prefetch == 0) continue;
       s += fmt::format("       {} {}: {} undecodable, {} different meaning, {} s_inst_prefetch\n",
-                       k.is_kernel ? "kernel" : "function", k.name, k.undecodable_on_target, k.different_meaning,
+                       k.is_kernel ? "kernel" : "function", isa::demangle(k.name), k.undecodable_on_target, k.different_meaning,
                        k.inst_prefetch);
       for (const auto& e : k.examples)
         s += fmt::format("         0x{:x}  {:<17} {:<40} -> {}\n", e.address, e.bytes, e.own,
@@ -118,7 +122,7 @@ std::string isa_text(const FileAudit& f, const AuditOptions& opt) {
     }
   }
   if (!opt.list_only) {
-    s += fmt::format("  verdict for {}: {}", opt.target, f.verdict);
+    s += fmt::format("  verdict for {}: {}", opt.target, term::paint(f.verdict, f.verdict == "ok" ? term::Tone::kGood : f.verdict == "no_code_objects" ? term::Tone::kInfo : term::Tone::kBad, term::out_colour()));
     if (f.containers_without_target > 0)
       s += fmt::format(" ({} of {} containers lack {} code)", f.containers_without_target, f.containers, opt.target);
     if (f.override_10_3_0 != "not_applicable") s += fmt::format("; under HSA_OVERRIDE_GFX_VERSION=10.3.0: {}", f.override_10_3_0);

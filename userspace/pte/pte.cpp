@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "common/term.hpp"
+
 namespace vmfix {
 
 Result<std::uint64_t> parse_u64(std::string_view text) {
@@ -16,6 +18,15 @@ Result<std::uint64_t> parse_u64(std::string_view text) {
     base = 16;
   }
   if (digits.empty()) return usage_error(shown, "not a number (expected 0x-prefixed hex or decimal)");
+  // PTEs are printed in hex: digits that look like hex without its 0x are refused, not read as decimal.
+  if (base == 10 && digits.find_first_not_of("0123456789") == std::string_view::npos &&
+      ((digits.size() > 1 && digits[0] == '0') || digits.size() == 16))
+    return usage_error(shown, fmt::format("ambiguous: looks like hex without 0x; write 0x{} for hex, or the decimal "
+                                          "value without leading zeros",
+                                          digits));
+  if (base == 10 && digits.find_first_not_of("0123456789abcdefABCDEF") == std::string_view::npos &&
+      digits.find_first_of("abcdefABCDEF") != std::string_view::npos)
+    return usage_error(shown, fmt::format("hex needs the 0x prefix: write 0x{}", digits));
   std::uint64_t v = 0;
   const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v, base);
   if (ec == std::errc::result_out_of_range) return usage_error(shown, "out of range for a 64-bit PTE");
@@ -135,13 +146,17 @@ nlohmann::json pte_report_json(std::uint64_t flags) {
 }
 
 std::string pte_report_text(std::uint64_t flags) {
+  const std::size_t width = term::out_width();
   std::string s = fmt::format("PTE {} (gfx10 layout)\n", hex64(flags));
+  std::vector<term::TableRow> fields;
   for (const auto& f : decode_pte(flags)) {
     const std::string range = f.hi == f.lo ? fmt::format("{}", f.lo) : fmt::format("{}:{}", f.hi, f.lo);
     const std::string val = f.name == "address" ? fmt::format("0x{:x}", f.value) : fmt::format("{}", f.value);
-    s += fmt::format("  {:<11} [{:>5}] {:>14}  {}\n", f.name, range, val, f.meaning);
+    fields.push_back({{"", f.name, "[" + range + "]", val, f.meaning}, ""});
   }
+  s += term::table({{""}, {"field"}, {"bits", true}, {"value", true}, {"meaning", false, true}}, fields, width);
   s += "\nPolicy on an RDNA1 device (other GPUs are never touched):\n";
+  std::vector<term::TableRow> rows;
   for (const auto& o : evaluate_all_policies(flags)) {
     const auto rules = rule_names(o.out.rules);
     const std::string fired = rules.empty() ? "no rule" : fmt::format("{}", fmt::join(rules, ","));
@@ -153,10 +168,13 @@ std::string pte_report_text(std::uint64_t flags) {
                               : fmt::format("untouched, would become {}", hex64(o.out.proposed));
     else
       verdict = o.out.changed ? fmt::format("rewritten to {}", hex64(o.out.flags)) : "untouched";
-    s += fmt::format("  {:<40} {:<2} -> {:<2} {:<28} {}\n", policy_label(o.policy),
-                     vmfix_mtype_name(o.out.mtype_in), vmfix_mtype_name(vmfix_pte_mtype(o.out.flags)), fired,
-                     verdict);
+    // The MTYPE column shows a change as "CC -> NC" and an unchanged type once.
+    const std::string in = vmfix_mtype_name(o.out.mtype_in);
+    const std::string out = vmfix_mtype_name(vmfix_pte_mtype(o.out.flags));
+    rows.push_back({{"", policy_label(o.policy), in == out ? in : in + " -> " + out, fired, verdict}, ""});
   }
+  s += term::table({{""}, {"policy", false, true}, {"MTYPE"}, {"rules", false, true}, {"result", false, true}}, rows,
+                   width);
   return s;
 }
 

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "common/output.hpp"
+#include "common/term.hpp"
 #include "common/text.hpp"
 #include "vmfix_devices.h"
 
@@ -431,7 +432,8 @@ std::string status_text(const SystemStatus& s) {
       const auto it = m.status->fields.find(k);
       return it == m.status->fields.end() ? std::string("?") : it->second;
     };
-    out += fmt::format("loaded {}, state {}", f("version"), f("state"));
+    out += fmt::format("loaded {}, state {}", f("version"),
+                       term::paint(f("state"), f("state") == "armed" ? term::Tone::kGood : term::Tone::kBad, term::out_colour()));
     if (f("reason") != "-" && f("reason") != "?") out += fmt::format(" ({})", f("reason"));
     out += fmt::format(", abi {}, mode {}, cc_to {}, coherent {}, devices {}\n", f("abi"), f("mode"), f("cc_to"),
                        f("coherent"), f("devices"));

@@ -7,8 +7,8 @@
 #include <fmt/format.h>
 
 #include "census/census.hpp"
-#include "cmd/cli_util.hpp"
-#include "cmd/commands.hpp"
+#include "common/cli.hpp"
+#include "commands.hpp"
 
 namespace vmfix {
 
