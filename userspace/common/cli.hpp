@@ -29,7 +29,10 @@ inline std::optional<int> parse_cli(CLI::App& app, std::span<char*> args) {
   } catch (const CLI::ParseError& e) {
     // Under --json (or --pretty) a usage error is a JSON error document too, as the man page says.
     bool json = false;
-    for (const auto& a : rest) json = json || a == "--json" || a == "--pretty" || a == "--format=json";
+    for (std::size_t i = 1; i < args.size(); ++i) {  // CLI11 consumed `rest`: look at the arguments
+      const std::string_view a = args[i];
+      json = json || a == "--json" || a == "--pretty" || a == "--format=json";
+    }
     const Output out(json, false);
     return out.error(usage_error(app.get_name(), e.what()));
   }

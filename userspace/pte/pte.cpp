@@ -173,7 +173,10 @@ std::string pte_report_text(std::uint64_t flags) {
     const std::string out = vmfix_mtype_name(vmfix_pte_mtype(o.out.flags));
     rows.push_back({{"", policy_label(o.policy), in == out ? in : in + " -> " + out, fired, verdict}, ""});
   }
-  s += term::table({{""}, {"policy", false, true}, {"MTYPE"}, {"rules", false, true}, {"result", false, true}}, rows,
+  // The MTYPE column is as wide as its widest possible cell ("RSVD4 -> UC"), so the columns after it
+  // stand in the same place whatever the PTE.
+  s += term::table({{""}, {"policy"}, {fmt::format("{:<11}", "MTYPE")}, {"rules", false, true}, {"result", false, true}},
+                   rows,
                    width);
   return s;
 }
