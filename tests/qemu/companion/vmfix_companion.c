@@ -50,7 +50,7 @@
 #include <linux/fprobe.h>
 #endif
 
-#include "compat.h"	/* VMFIX_KERNEL_BEFORE() */
+#include "compat.h"	/* VMFIX_KERNEL_BEFORE(), generated/abi.h */
 #include "vmfix_policy.h"
 #include "vmfix_test.h"
 
@@ -416,7 +416,8 @@ static int vmc_cmd_standin(const char *dev_name, const char *in_s)
 	ret = register_kprobe(&kp);
 	if (ret)
 		return ret;
-	params[0] = d->adev;	/* amdgpu_vm_update_params.adev */
+	/* amdgpu_vm_update_params.adev, where rdna1_vmfix's generated ABI says it is */
+	params[VMFIX_ABI_PARAMS_ADEV_OFF / sizeof(void *)] = d->adev;
 	vmc_standin_seen = 0;
 	OPTIMIZER_HIDE_VAR(fn);	/* a real indirect call, as amdgpu's caller makes a real call */
 	fn(params, 0x100000, 0x100010, 0, in);
@@ -596,7 +597,8 @@ static int __init vmc_init(void)
 			ret = -ENOMEM;
 			goto free_devs;
 		}
-		*(struct device **)vmc_devs[i].adev = vmc_devs[i].dev;
+		*(struct device **)((u8 *)vmc_devs[i].adev + VMFIX_ABI_ADEV_DEV_OFF) =
+			vmc_devs[i].dev;
 	}
 	ret = register_module_notifier(&vmc_module_nb);
 	if (ret)
