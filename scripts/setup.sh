@@ -23,7 +23,7 @@ need_root "installing packages"
 declare -A pk
 pk[core]="build-essential cmake ninja-build pkg-config git ca-certificates libcli11-dev nlohmann-json3-dev libfmt-dev libzstd-dev zlib1g-dev llvm-15-dev libdrm-dev libhsakmt-dev clang-tidy shellcheck zstd xz-utils jq"
 pk[kernel]="linux-headers-amd64 dkms kmod debootstrap dwarves bpftool xz-utils zstd cpio bc flex bison libelf-dev libssl-dev rsync python3 patch openssl perl"
-pk[qemu]="qemu-system-x86 busybox-static cpio kmod xz-utils"
+pk[qemu]="qemu-system-x86 busybox-static cpio kmod xz-utils python3 binutils bpftool"
 pk[hip]="hipcc libamdhip64-dev rocm-device-libs clang-15 lld-15 llvm-15 clang-tools-15"
 pk[packaging]="dpkg-dev debhelper dh-dkms dkms lintian fakeroot debootstrap rsync zstd"
 pk[fuzz]="clang-15 libclang-common-15-dev"
