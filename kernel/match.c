@@ -27,7 +27,7 @@
 
 /* The in-scope rows of the one device table (vmfix_devices.h). */
 #define VMFIX_ID_ROW(pci, chip, gfx, gc_major, gc_minor, gc_rev, in_scope) \
-	{ pci, chip, gfx, in_scope },
+	{ pci, chip, gfx, ((gc_major) << 16) | ((gc_minor) << 8) | (gc_rev), in_scope },
 static const struct vmfix_pci_id vmfix_known_ids[] = {
 	VMFIX_DEVICE_TABLE(VMFIX_ID_ROW)
 };

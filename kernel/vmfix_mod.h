@@ -28,6 +28,7 @@ struct vmfix_pci_id {
 	u16 device;
 	const char *family;
 	const char *gfx;
+	u32 gc;		/* GC IP version, as IP_VERSION(major, minor, rev) */
 	bool in_scope;
 };
 

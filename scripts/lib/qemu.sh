@@ -93,11 +93,13 @@ qemu_src_hash() {
 # One amdgpu BTF change per hook assumption; the guest checks that each build refuses to arm.
 QEMU_ABI_MUTATIONS="flags-index flags-type adev-offset other-build"
 
-# kbuild of WORK/kernel with the generated/abi.h already in place (LABEL's compiler, test build).
+# kbuild of WORK/kernel with the generated/abi.h already in place (LABEL's compiler, test build);
+# extra make arguments follow.
 _qemu_make_vmfix() {
 	local label=$1 kdir=$2 work=$3 log=$4
+	shift 4
 	kenv_run "$label" make -C "$work/kernel" KDIR="$kdir" VMFIX_GEN_ABI=0 VMFIX_WERROR=1 VMFIX_TEST=1 -j2 \
-		>>"$log" 2>&1
+		"$@" >>"$log" 2>&1
 }
 
 # Builds WORK/variants/rdna1_vmfix-M.ko for every mutation M: the same sources against an amdgpu.ko
@@ -116,8 +118,9 @@ _qemu_build_variants() {
 	for m in $QEMU_ABI_MUTATIONS; do
 		python3 "$VMFIX_ROOT/tests/qemu/btf-mutate.py" "$base" "$work/amdgpu.ko" "$work/amdgpu-$m.ko" "$m" &&
 			kernel_gen_abi "$label" "$host_kdir" "$work/kernel/generated/abi.h" "$work/amdgpu-$m.ko" >>"$log" &&
-			_qemu_make_vmfix "$label" "$kdir" "$work" "$log" || return 1
+			_qemu_make_vmfix "$label" "$kdir" "$work" "$log" CONFIG_DEBUG_INFO_BTF_MODULES= || return 1
 		cp "$work/kernel/rdna1_vmfix.ko" "$work/variants/rdna1_vmfix-$m.ko"
+		rm -f "$work/amdgpu-$m.ko"
 		# what the build derived, for the guest's reason column
 		sed -n 's/^  ABI     //p' "$log" | tail -n1 | sed 's/ from [^:]*:/:/' >"$work/variants/rdna1_vmfix-$m.abi"
 	done
