@@ -14,7 +14,7 @@
 #    building for the running kernel) and every assumption is checked: the
 #    argument index and type of each argument read or written, each struct
 #    member offset and type dereferenced;
-#  - without a base BTF, a row of the checked table (vmfix_abi_table.h, keyed
+#  - without a base BTF, a row of the checked table (ABI_TABLE below, keyed
 #    by the same hash) may supply the values; with one, a row must agree.
 # Anything unproven yields VMFIX_ABI_OK 0 and a reason: the module then
 # loads, never arms, and says why.
@@ -24,7 +24,6 @@ set -euo pipefail
 
 kdir=${1:?usage: gen-abi.sh KDIR OUTPUT}
 out=${2:?usage: gen-abi.sh KDIR OUTPUT}
-here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$(dirname "$out")"
@@ -33,6 +32,21 @@ die() {
 	echo "gen-abi.sh: $*" >&2
 	exit 1
 }
+
+# The checked table: one row per exact amdgpu.ko, keyed by the SHA-256 of its
+# .BTF section, with the ABI this script derived from that BTF (same syntax as
+# its "abi" line; label without blanks). Used only when there is no base BTF
+# to decode against (a 6.1 build for a kernel that is not running); whenever
+# the BTF can be decoded the derivation must equal the row. The module still
+# compares the hash with /sys/kernel/btf/amdgpu before arming, so a row only
+# ever applies to the very module it was checked on. Rows: the matrix kernels
+# of 2026-12-01 (scripts/kernel-matrix.sh --btf re-derives and compares them).
+ABI_TABLE='
+849a84c59cd96c429650b2f8f19d75b4cd12826d0316558c3eb472a1b3486324 6.1.0-57-amd64_(6.1.192-3) ptes=0,1,2,4 params_adev=0 adev_dev=0 gvp=0,2 mm=0
+a4cbc9a61337bee647df04a06399006a42b1ea59169d012253dd592d150f680a 6.12.95+deb12-amd64_(6.12.95-1~bpo12+1) ptes=0,1,2,4 params_adev=0 adev_dev=0 gvp=0,2 mm=0
+3433d86e24664bde467fc97c52e854dce4c408ce9ea402ef7bb5fbbbed7cff29 7.2.13+deb14-amd64_(7.2.13-1) ptes=0,1,2,4 params_adev=0 adev_dev=0 gvp=0,4 mm=-
+6a51295cc22d15fc2fa4b0ccfee1a9f60f77eb96767246db9fec6090e626e314 7.3-amd64_(7.3~rc7-1~exp1) ptes=0,1,2,4 params_adev=0 adev_dev=0 gvp=0,4 mm=-
+'
 
 command -v bpftool >/dev/null 2>&1 ||
 	die "bpftool is required to derive the amdgpu hook ABI (Debian: apt-get install bpftool)"
@@ -71,11 +85,11 @@ resolve_base() {
 
 # The checked-table row for a BTF hash: the ABI line, or nothing.
 table_row() {
-	sed -n "s/^[[:space:]]*VMFIX_ABI_ROW(\"$1\", *\"[^\"]*\", *\"\([^\"]*\)\").*/\1/p" "$here/vmfix_abi_table.h"
+	awk -v h="$1" '$1 == h { $1 = ""; $2 = ""; sub(/^  /, ""); print }' <<<"$ABI_TABLE"
 }
 
 table_label() {
-	sed -n "s/^[[:space:]]*VMFIX_ABI_ROW(\"$1\", *\"\([^\"]*\)\".*/\1/p" "$here/vmfix_abi_table.h"
+	awk -v h="$1" '$1 == h { print $2 }' <<<"$ABI_TABLE"
 }
 
 # Decodes the dump (base types first, then amdgpu's) and prints either
