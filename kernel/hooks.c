@@ -62,28 +62,6 @@ struct vmfix_req_data {
 static const char * const vmfix_kind_names[] = { "kprobe", "kretprobe" };
 static const char * const vmfix_role_names[] = { "enforce", "attribute" };
 
-/* Counts one chokepoint range of a scoped device (per-CPU increments). */
-static void vmfix_ptes_count(u8 slot, u64 old, const struct vmfix_pte_out *out)
-{
-	unsigned int bit;
-
-	vmfix_count_dev(slot, VMFIX_CTR_RANGES);
-	vmfix_count_dev(slot, out->mtype_in <= VMFIX_MTYPE_UC ?
-			VMFIX_CTR_SEEN_NC + out->mtype_in :
-			VMFIX_CTR_SEEN_RESERVED);
-	if (!out->rules)
-		return;
-	for (bit = 0; bit < VMFIX_RULE_COUNT; bit++)
-		if (out->rules & (1U << bit))
-			vmfix_count_dev(slot, VMFIX_CTR_RULE_CC_DOWNGRADE + bit);
-	if (out->changed)
-		vmfix_count_dev(slot, VMFIX_CTR_REWRITTEN);
-	else if (out->proposed != old)
-		vmfix_count_dev(slot, VMFIX_CTR_WOULD_REWRITE);
-}
-
-NOKPROBE_SYMBOL(vmfix_ptes_count);
-
 /*
  * The chokepoint: every GPUVM mapping PTE of every path (GEM, KFD BO, SVM)
  * goes through amdgpu_vm_ptes_update(params, start, end, dst, flags). The
@@ -118,7 +96,7 @@ int vmfix_ptes_update_pre(struct kprobe *kp, struct pt_regs *regs)
 	vmfix_pte_apply(&policy, &in, &out);
 	if (out.changed)
 		*flags = out.flags;
-	vmfix_ptes_count(vdev->slot, in.flags, &out);
+	vmfix_count_range(vdev->slot, &out, in.flags);
 	/* the ring only for hits: the common no-rule range stays cheap */
 	if (out.rules)
 		vmfix_ring_record(vdev, VMFIX_HOOK_PTES_UPDATE, policy.mode,

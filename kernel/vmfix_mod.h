@@ -106,6 +106,7 @@ void vmfix_stats_exit(void);
 void vmfix_stats_reset(void);
 void vmfix_stats_clear_slot(u8 slot);
 void vmfix_count_dev(u8 slot, enum vmfix_ctr ctr);
+void vmfix_count_range(u8 slot, const struct vmfix_pte_out *out, u64 old);
 void vmfix_count_other(void);
 void vmfix_count_hook(enum vmfix_hook_id hook);
 u64 vmfix_hook_hits(enum vmfix_hook_id hook);
