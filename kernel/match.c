@@ -45,8 +45,11 @@ static unsigned int vmfix_devset_next;
 
 /* Serialises refreshes, the synthetic list and the slot owners. */
 static DEFINE_MUTEX(vmfix_devices_lock);
+/* synthetic devices: always empty outside test builds */
 static struct vmfix_synth vmfix_synth[VMFIX_MAX_DEVICES];
+#ifdef VMFIX_TEST_BUILD
 static unsigned int vmfix_synth_next;
+#endif
 /* Device each counter slot belongs to; stable while it stays scoped. */
 static struct device *vmfix_slot_owner[VMFIX_MAX_DEVICES];
 /* Bumped whenever a slot changes owner (see vmfix_req_count()). */
@@ -327,6 +330,8 @@ void vmfix_devices_clear(void)
 	mutex_unlock(&vmfix_devices_lock);
 }
 
+#ifdef VMFIX_TEST_BUILD
+/* Test builds only (vmfix_test.h): synthetic devices for the QEMU suite. */
 int vmfix_test_devices_add(struct device *dev, u16 vendor, u16 device)
 {
 	int i, free = -1;
@@ -370,6 +375,7 @@ void vmfix_test_devices_remove(struct device *dev)
 	if (found)
 		vmfix_devices_refresh(true);
 }
+#endif
 
 /*
  * amdgpu may bind a GPU after it went live (async probe, hotplug, a manual

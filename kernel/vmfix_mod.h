@@ -58,8 +58,10 @@ void vmfix_devices_clear(void);
 int vmfix_devices_validate(const char *list);
 int vmfix_devices_bus_init(void);
 void vmfix_devices_bus_exit(void);
+#ifdef VMFIX_TEST_BUILD
 int vmfix_test_devices_add(struct device *dev, u16 vendor, u16 device);
 void vmfix_test_devices_remove(struct device *dev);
+#endif
 
 /* ---- params.c ---- */
 
