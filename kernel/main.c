@@ -43,6 +43,10 @@
 
 #define VMFIX_RECENT_BUF_SIZE	8192
 
+/*
+ * VMFIX_STATE_OFF (amdgpu checked, mode=off, no probe registered) shows as
+ * "waiting" with reason "mode_off": schema 1 readers know four states.
+ */
 enum vmfix_state {
 	VMFIX_STATE_WAITING,
 	VMFIX_STATE_ARMED,
@@ -54,7 +58,7 @@ enum vmfix_state {
 static const char * const vmfix_state_names[] = {
 	[VMFIX_STATE_WAITING] = "waiting",
 	[VMFIX_STATE_ARMED] = "armed",
-	[VMFIX_STATE_OFF] = "off",
+	[VMFIX_STATE_OFF] = "waiting",
 	[VMFIX_STATE_REFUSED] = "refused",
 	[VMFIX_STATE_ERROR] = "error",
 };
@@ -116,9 +120,11 @@ static void vmfix_arm_locked(void)
 	}
 	vmfix_state = mode == VMFIX_MODE_OFF ? VMFIX_STATE_OFF :
 					      VMFIX_STATE_ARMED;
-	strscpy(vmfix_reason, "-", sizeof(vmfix_reason));
+	strscpy(vmfix_reason, mode == VMFIX_MODE_OFF ? "mode_off" : "-",
+		sizeof(vmfix_reason));
 	if (vmfix_state != was)
-		pr_info("%s: abi %s, mode %s\n", vmfix_state_names[vmfix_state],
+		pr_info("%s: abi %s, mode %s\n",
+			mode == VMFIX_MODE_OFF ? "no probe armed" : "armed",
 			VMFIX_ABI_SOURCE, vmfix_mode_name(mode));
 }
 

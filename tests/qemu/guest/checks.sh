@@ -96,7 +96,7 @@ synthetic_ok() {
 # mode=off arms no probe at all; the next mode arms them again
 mode_off_ok() {
 	vset mode off >/dev/null
-	[ "$(vstatus state)" = off ] && hooks_ok && no_probes_left &&
+	[ "$(vstatus state)" = waiting ] && [ "$(vstatus reason)" = mode_off ] && hooks_ok && no_probes_left &&
 		call_expect rdna1 cc $SYS "$CC_SYS" "$CC_SYS" -19 || return 1
 	vset mode audit >/dev/null
 	[ "$(vstatus state)" = armed ] && hooks_ok
@@ -136,7 +136,7 @@ stage_modes() {
 	vset cc_to nc >/dev/null
 	vset coherent snoop >/dev/null
 	vreset
-	check policy-off "mode off: state off, no probe registered, handler not reachable, driver result CC" \
+	check policy-off "mode off: state waiting (mode_off), no probe registered, handler not reachable, driver result CC" \
 		"state=$(vstatus state) $(grep '^hook' "$VMFIX_SYS/status" | tr '\n' ';') $LAST_CALL" mode_off_ok
 	vset mode audit >/dev/null
 	vreset
