@@ -153,6 +153,7 @@ qemu_build_modules() {
 		! _qemu_make_vmfix "$label" "$kdir" "$work" "$log" ||
 		! _qemu_build_variants "$label" "$kdir" "$host_kdir" "$work" "$log"; then
 		tail -n 40 "$log" >&2
+		rm -f "$work"/*.ko
 		die "rdna1_vmfix did not build against $rel (log: $log)"
 	fi
 	if ! kenv_run "$label" make -C "$kdir" M="$work/companion" VMFIX_KERNEL_DIR="$work/kernel" modules >>"$log" 2>&1; then
