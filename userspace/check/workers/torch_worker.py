@@ -71,6 +71,18 @@ PLANT_SHAPE = "unet_out_1x1"
 # |got - ref| <= atol + rtol*|ref|. fp32 and fp16 as in the C++ harness (cases.cpp); bf16 keeps the
 # same margin over its storage rounding (2^-9 relative, four times fp16's 2^-11).
 TOLERANCE = {"fp32": (1e-4, 1e-4), "fp16": (2e-3, 2e-3), "bf16": (8e-3, 8e-3)}
+# The weight gradient reduces over every output position (784 to 12544 terms here), and libraries may
+# round partial sums to the storage type there: cuDNN 9.19's fp16 channels-last depthwise wgrad came
+# to 2.4 times the fp16 tolerance on the lab H200 (docs/hardware-validation.md). Half types get four
+# times their tolerance for wgrad; faults and wrong code give errors of O(1), far outside either.
+WGRAD_HALF_FACTOR = 4.0
+
+
+def tolerance(dt, p):
+    atol, rtol = TOLERANCE[dt]
+    if p == "wgrad" and dt != "fp32":
+        return atol * WGRAD_HALF_FACTOR, rtol * WGRAD_HALF_FACTOR
+    return atol, rtol
 
 DOCTOR_ADVICE = (
     "Use builds with native {gfx} code objects: TheRock's torch[device-gfx1010] wheels (gfx101X builds), "
@@ -498,7 +510,7 @@ class Worker:
         got = out.detach().to("cpu").to(t.float64)
         ref = self.reference(shape, dt, p)
         del keep
-        atol, rtol = TOLERANCE[dt]
+        atol, rtol = tolerance(dt, p)
         err = (got - ref).abs()
         ratio = err / (atol + rtol * ref.abs())
         ratio = t.where(t.isnan(ratio), t.full_like(ratio, float("inf")), ratio)
@@ -605,7 +617,8 @@ def main(argv):
         for cid in profile_cases(args[1]):
             c = parse_case_id(cid)
             c["shape"] = shape_json(c["shape"])
-            c["tolerance"] = {"atol": TOLERANCE[c["dtype"]][0], "rtol": TOLERANCE[c["dtype"]][1]}
+            tol = tolerance(c["dtype"], c["pass"])
+            c["tolerance"] = {"atol": tol[0], "rtol": tol[1]}
             emit("VMFIX-CASE " + json.dumps(c))
         return 0
     if mode not in ("--probe", "--run"):
