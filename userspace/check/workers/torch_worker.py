@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 """rdna1-vmfix torch worker: the child side of `rdna1-vmfix check --backend=torch`.
 
