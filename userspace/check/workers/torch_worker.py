@@ -326,7 +326,7 @@ class Worker:
         if self.kind == "cpu":
             if mem == "device":
                 return "cpu: ordinary CPU tensors (the CPU device stands in for GPU memory)"
-            return "cpu: -"
+            return ""
         amd = bool(self.hip)
         labels = {
             "device": "torch CUDA/HIP caching allocator ({})".format("hipMalloc" if amd else "cudaMalloc"),
@@ -337,7 +337,7 @@ class Worker:
             "registered": "{}(Mapped) on ordinary host memory, read in place by the conv kernels; outputs copied "
                           "back by a device copy".format("hipHostRegister" if amd else "cudaHostRegister"),
         }
-        return labels.get(mem, "-")
+        return labels.get(mem, "")
 
     def mem_support(self, mem):
         if mem in ("dev_fine", "dev_uncached", "managed"):
