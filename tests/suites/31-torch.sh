@@ -23,7 +23,99 @@ for c in ${VMFIX_TORCH_PYTHON:-} python3 /usr/bin/python3; do
 done
 if [ -z "$py" ]; then
 	result torch-python SKIP "no python3 with torch (scripts/setup.sh torch installs Debian's python3-torch)"
+	
+# 7. Through `rdna1-vmfix check --backend=torch` (the C++ runner: isolation, batching, reports).
+build="${VMFIX_BUILD_DIR:-$VMFIX_ROOT/build}"
+tool="$build/userspace/rdna1-vmfix"
+need_tools cmake ninja
+cmake -S "$VMFIX_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+if ! ninja -C "$build" rdna1-vmfix >"$work/build.log" 2>&1 || [ ! -r "$build/userspace/torch_worker.py" ]; then
+	tail -n 40 "$work/build.log"
+	result torch-cli-build FAIL "rdna1-vmfix did not build or torch_worker.py is not next to it"
 	report_counts
+	exit 1
+fi
+# check ARGS...: rc, stdout in $work/out, stderr in $work/err, seconds in $secs.
+check() {
+	rc=0
+	local t0
+	t0=$(date +%s%N)
+	"$tool" check --no-progress --backend=torch "$@" >"$work/out" 2>"$work/err" || rc=$?
+	secs=$((($(date +%s%N) - t0) / 1000000))
+	secs="$((secs / 1000)).$(printf '%03d' $((secs % 1000)))"
+}
+check --python="$py" --torch-device=cpu --profile=quick --json
+total=$(jq '.runs[0].cases | length' "$work/out" 2>/dev/null || echo 0)
+pass=$(jq '.runs[0].summary.pass' "$work/out" 2>/dev/null || echo 0)
+unsup=$(jq '.runs[0].summary.unsupported' "$work/out" 2>/dev/null || echo 0)
+if [ "$rc" -eq 0 ] && [ "$total" -eq "$nq" ] && [ "$pass" -gt 0 ] && [ $((pass + unsup)) -eq "$total" ] &&
+	jq -e --arg py "$py" '(.device.device | startswith("cpu (")) and .device.python == $py and .options.batch == 256' "$work/out" >/dev/null &&
+	jq -e '[.runs[0].cases[] | select(.verdict == "unsupported") | .reason | length > 0] | all' "$work/out" >/dev/null; then
+	result torch-cli-quick-cpu PASS "$total cases: $pass pass, $unsup unsupported (with reasons) on the labelled CPU device, exit 0, in ${secs} s"
+else
+	result torch-cli-quick-cpu FAIL "rc=$rc total=$total pass=$pass unsupported=$unsup: $(tail -n 3 "$work/err")"
+fi
+
+# Planted faults in one batch: each is classified (the crash re-run alone), the good case passes, the
+# emulated GPU fault's kernel-log lines are attributed by pid, no worker is left.
+: >"$work/kmsg"
+VMFIX_KMSG="$work/kmsg" VMFIX_TEST_KMSG_FILE="$work/kmsg" check --python="$py" --torch-device=cpu --timeout=3 --json \
+	--cases='planted.*,fwd.fp32.nchw.heur.mbv2_dw_c960.device'
+verdicts=$(jq -r '[.runs[0].cases[] | select(.planted) | "\(.planted)=\(.verdict)"] | sort | join(" ")' "$work/out" 2>/dev/null || true)
+others=$(jq -r '[.runs[0].cases[] | select(.planted | not) | .verdict] | unique | join(" ")' "$work/out" 2>/dev/null || true)
+want="gpu_fault=gpu_fault hang=hang segv=crash wrong=wrong_result"
+if [ "$rc" -eq 1 ] && [ "$verdicts" = "$want" ] && [ "$others" = pass ] &&
+	jq -e '.runs[0].cases[] | select(.planted == "segv") | .reason | test("re-run alone; first crash in a batch")' "$work/out" >/dev/null &&
+	jq -e '.runs[0].cases[] | select(.planted == "gpu_fault") | .kernel_log | length == 3' "$work/out" >/dev/null &&
+	jq -e '.runs[0].cases[] | select(.planted == "wrong") | .max_abs_err > 0.49 and .max_abs_err < 0.51' "$work/out" >/dev/null; then
+	result torch-cli-planted PASS "$verdicts; the crash confirmed alone; kernel log attributed; other case passes; exit 1; ${secs} s"
+else
+	result torch-cli-planted FAIL "rc=$rc verdicts='$verdicts' others='$others': $(tail -n 3 "$work/err")"
+fi
+sleep 0.2
+if pgrep -f "$build/userspace/torch_worker.py" >/dev/null; then
+	result torch-cli-no-orphans FAIL "a worker outlived the run: $(pgrep -af "$build/userspace/torch_worker.py" | head -n 2)"
+else
+	result torch-cli-no-orphans PASS "no torch worker process after the run"
+fi
+
+# Missing or broken torch, a bad interpreter, options of another backend.
+check --python="$work/python-no-site" --torch-device=cpu
+miss_rc=$rc miss_err=$(head -c 300 "$work/err")
+PYTHONPATH="$work/broken" check --python="$py" --torch-device=cpu
+broken_rc=$rc broken_err=$(head -c 300 "$work/err")
+check --python=/nonexistent/python3
+none_rc=$rc
+"$tool" check --backend=host --python="$py" >/dev/null 2>&1 && usage_rc=0 || usage_rc=$?
+if [ "$miss_rc" -eq 3 ] && grep -q 'has no torch module' <<<"$miss_err" && [ "$broken_rc" -eq 4 ] &&
+	grep -q 'import torch: ImportError' <<<"$broken_err" && [ "$none_rc" -eq 3 ] && [ "$usage_rc" -eq 2 ]; then
+	result torch-cli-missing-broken PASS "no torch: exit 3; broken torch: exit 4; no interpreter: exit 3; --python without torch backend: exit 2"
+else
+	result torch-cli-missing-broken FAIL "no torch rc=$miss_rc ($miss_err); broken rc=$broken_rc ($broken_err); none rc=$none_rc; usage rc=$usage_rc"
+fi
+
+# A build without code for the device: every case missing_code_object, exit 1, the report says why.
+VMFIX_TORCH_TEST_ARCH=gfx1010:xnack- VMFIX_TORCH_TEST_ARCH_LIST=gfx900,gfx1030 \
+	check --python="$py" --torch-device=cpu --cases='*.mbv2_dw_c960.device'
+if [ "$rc" -eq 1 ] && grep -q '^missing code objects: this torch carries no code objects for gfx1010' "$work/out" &&
+	grep -qE '^[0-9]+ cases: 0 pass, [0-9]+ missing_code_object' "$work/out"; then
+	result torch-cli-missing-code-object PASS "$(grep -E '^[0-9]+ cases:' "$work/out")"
+else
+	result torch-cli-missing-code-object FAIL "rc=$rc: $(head -n 5 "$work/out") $(cat "$work/err")"
+fi
+
+# --override-experiment: native and HSA_OVERRIDE_GFX_VERSION=10.3.0 side by side, separate workers.
+HSA_OVERRIDE_GFX_VERSION=10.3.0 check --python="$py" --torch-device=cpu --override-experiment --json \
+	--cases='fwd.*.nchw.heur.mbv2_dw_c960.device'
+if [ "$rc" -eq 0 ] && [ "$(jq -r '[.runs[].variant] | join(",")' "$work/out")" = native,override ] &&
+	jq -e '.runs[1].env.HSA_OVERRIDE_GFX_VERSION == "10.3.0" and (.runs[0].env | has("HSA_OVERRIDE_GFX_VERSION") | not)' "$work/out" >/dev/null &&
+	jq -e '.device.hsa_override_gfx_version == null and ([.runs[].cases[].pid] | unique | length == 2)' "$work/out" >/dev/null &&
+	grep -q 'not gfx101x' "$work/err"; then
+	result torch-cli-override PASS "native (override unset) and override runs side by side in separate workers"
+else
+	result torch-cli-override FAIL "rc=$rc: $(head -c 400 "$work/out") $(cat "$work/err")"
+fi
+report_counts
 	exit $?
 fi
 result torch-python PASS "$py: torch $("$py" -c 'import torch; print(torch.__version__)')"
@@ -149,5 +241,97 @@ if [ "$rc" -eq 0 ] && [ "$(results | jq -r 'select(.verdict == "pass") | .id' | 
 	result torch-worker-cpu PASS "$got"
 else
 	result torch-worker-cpu FAIL "rc=$rc: $got $(tail -n 3 "$work/err")"
+fi
+
+# 7. Through `rdna1-vmfix check --backend=torch` (the C++ runner: isolation, batching, reports).
+build="${VMFIX_BUILD_DIR:-$VMFIX_ROOT/build}"
+tool="$build/userspace/rdna1-vmfix"
+need_tools cmake ninja
+cmake -S "$VMFIX_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+if ! ninja -C "$build" rdna1-vmfix >"$work/build.log" 2>&1 || [ ! -r "$build/userspace/torch_worker.py" ]; then
+	tail -n 40 "$work/build.log"
+	result torch-cli-build FAIL "rdna1-vmfix did not build or torch_worker.py is not next to it"
+	report_counts
+	exit 1
+fi
+# check ARGS...: rc, stdout in $work/out, stderr in $work/err, seconds in $secs.
+check() {
+	rc=0
+	local t0
+	t0=$(date +%s%N)
+	"$tool" check --no-progress --backend=torch "$@" >"$work/out" 2>"$work/err" || rc=$?
+	secs=$((($(date +%s%N) - t0) / 1000000))
+	secs="$((secs / 1000)).$(printf '%03d' $((secs % 1000)))"
+}
+check --python="$py" --torch-device=cpu --profile=quick --json
+total=$(jq '.runs[0].cases | length' "$work/out" 2>/dev/null || echo 0)
+pass=$(jq '.runs[0].summary.pass' "$work/out" 2>/dev/null || echo 0)
+unsup=$(jq '.runs[0].summary.unsupported' "$work/out" 2>/dev/null || echo 0)
+if [ "$rc" -eq 0 ] && [ "$total" -eq "$nq" ] && [ "$pass" -gt 0 ] && [ $((pass + unsup)) -eq "$total" ] &&
+	jq -e --arg py "$py" '(.device.device | startswith("cpu (")) and .device.python == $py and .options.batch == 256' "$work/out" >/dev/null &&
+	jq -e '[.runs[0].cases[] | select(.verdict == "unsupported") | .reason | length > 0] | all' "$work/out" >/dev/null; then
+	result torch-cli-quick-cpu PASS "$total cases: $pass pass, $unsup unsupported (with reasons) on the labelled CPU device, exit 0, in ${secs} s"
+else
+	result torch-cli-quick-cpu FAIL "rc=$rc total=$total pass=$pass unsupported=$unsup: $(tail -n 3 "$work/err")"
+fi
+
+# Planted faults in one batch: each is classified (the crash re-run alone), the good case passes, the
+# emulated GPU fault's kernel-log lines are attributed by pid, no worker is left.
+: >"$work/kmsg"
+VMFIX_KMSG="$work/kmsg" VMFIX_TEST_KMSG_FILE="$work/kmsg" check --python="$py" --torch-device=cpu --timeout=3 --json \
+	--cases='planted.*,fwd.fp32.nchw.heur.mbv2_dw_c960.device'
+verdicts=$(jq -r '[.runs[0].cases[] | select(.planted) | "\(.planted)=\(.verdict)"] | sort | join(" ")' "$work/out" 2>/dev/null || true)
+others=$(jq -r '[.runs[0].cases[] | select(.planted | not) | .verdict] | unique | join(" ")' "$work/out" 2>/dev/null || true)
+want="gpu_fault=gpu_fault hang=hang segv=crash wrong=wrong_result"
+if [ "$rc" -eq 1 ] && [ "$verdicts" = "$want" ] && [ "$others" = pass ] &&
+	jq -e '.runs[0].cases[] | select(.planted == "segv") | .reason | test("re-run alone; first crash in a batch")' "$work/out" >/dev/null &&
+	jq -e '.runs[0].cases[] | select(.planted == "gpu_fault") | .kernel_log | length == 3' "$work/out" >/dev/null &&
+	jq -e '.runs[0].cases[] | select(.planted == "wrong") | .max_abs_err > 0.49 and .max_abs_err < 0.51' "$work/out" >/dev/null; then
+	result torch-cli-planted PASS "$verdicts; the crash confirmed alone; kernel log attributed; other case passes; exit 1; ${secs} s"
+else
+	result torch-cli-planted FAIL "rc=$rc verdicts='$verdicts' others='$others': $(tail -n 3 "$work/err")"
+fi
+sleep 0.2
+if pgrep -f "$build/userspace/torch_worker.py" >/dev/null; then
+	result torch-cli-no-orphans FAIL "a worker outlived the run: $(pgrep -af "$build/userspace/torch_worker.py" | head -n 2)"
+else
+	result torch-cli-no-orphans PASS "no torch worker process after the run"
+fi
+
+# Missing or broken torch, a bad interpreter, options of another backend.
+check --python="$work/python-no-site" --torch-device=cpu
+miss_rc=$rc miss_err=$(head -c 300 "$work/err")
+PYTHONPATH="$work/broken" check --python="$py" --torch-device=cpu
+broken_rc=$rc broken_err=$(head -c 300 "$work/err")
+check --python=/nonexistent/python3
+none_rc=$rc
+"$tool" check --backend=host --python="$py" >/dev/null 2>&1 && usage_rc=0 || usage_rc=$?
+if [ "$miss_rc" -eq 3 ] && grep -q 'has no torch module' <<<"$miss_err" && [ "$broken_rc" -eq 4 ] &&
+	grep -q 'import torch: ImportError' <<<"$broken_err" && [ "$none_rc" -eq 3 ] && [ "$usage_rc" -eq 2 ]; then
+	result torch-cli-missing-broken PASS "no torch: exit 3; broken torch: exit 4; no interpreter: exit 3; --python without torch backend: exit 2"
+else
+	result torch-cli-missing-broken FAIL "no torch rc=$miss_rc ($miss_err); broken rc=$broken_rc ($broken_err); none rc=$none_rc; usage rc=$usage_rc"
+fi
+
+# A build without code for the device: every case missing_code_object, exit 1, the report says why.
+VMFIX_TORCH_TEST_ARCH=gfx1010:xnack- VMFIX_TORCH_TEST_ARCH_LIST=gfx900,gfx1030 \
+	check --python="$py" --torch-device=cpu --cases='*.mbv2_dw_c960.device'
+if [ "$rc" -eq 1 ] && grep -q '^missing code objects: this torch carries no code objects for gfx1010' "$work/out" &&
+	grep -qE '^[0-9]+ cases: 0 pass, [0-9]+ missing_code_object' "$work/out"; then
+	result torch-cli-missing-code-object PASS "$(grep -E '^[0-9]+ cases:' "$work/out")"
+else
+	result torch-cli-missing-code-object FAIL "rc=$rc: $(head -n 5 "$work/out") $(cat "$work/err")"
+fi
+
+# --override-experiment: native and HSA_OVERRIDE_GFX_VERSION=10.3.0 side by side, separate workers.
+HSA_OVERRIDE_GFX_VERSION=10.3.0 check --python="$py" --torch-device=cpu --override-experiment --json \
+	--cases='fwd.*.nchw.heur.mbv2_dw_c960.device'
+if [ "$rc" -eq 0 ] && [ "$(jq -r '[.runs[].variant] | join(",")' "$work/out")" = native,override ] &&
+	jq -e '.runs[1].env.HSA_OVERRIDE_GFX_VERSION == "10.3.0" and (.runs[0].env | has("HSA_OVERRIDE_GFX_VERSION") | not)' "$work/out" >/dev/null &&
+	jq -e '.device.hsa_override_gfx_version == null and ([.runs[].cases[].pid] | unique | length == 2)' "$work/out" >/dev/null &&
+	grep -q 'not gfx101x' "$work/err"; then
+	result torch-cli-override PASS "native (override unset) and override runs side by side in separate workers"
+else
+	result torch-cli-override FAIL "rc=$rc: $(head -c 400 "$work/out") $(cat "$work/err")"
 fi
 report_counts
