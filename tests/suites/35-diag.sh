@@ -25,9 +25,9 @@ fi
 
 # expect_rc ITEM WANT CMD...: runs CMD, checks its exit status.
 expect_rc() {
-	local item=$1 want=$2 rc=0
+	local item=$1 want=$2
 	shift 2
-	"$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+	capture "$tmp/out" "$tmp/err" "$@"
 	if [ "$rc" -eq "$want" ]; then
 		result "$item" PASS "exit $rc"
 	else
@@ -125,30 +125,8 @@ printf 'schema 2\n' >"$fake/sys/kernel/rdna1_vmfix/status"
 expect_rc doctor-module-schema 4 env -u HSA_OVERRIDE_GFX_VERSION "$tool" doctor --no-libs --sysfs-root "$fake" --from-log "$tmp/quiet.log"
 expect_rc doctor-help 0 "$tool" doctor --help
 
-# --- libFuzzer: short runs of the fault-log reader and the sysfs parsers (long runs: bench/fuzz.sh)
-secs=${VMFIX_FUZZ_SECONDS:-20}
-fuzz="$build/fuzz-diag"
-if "$VMFIX_ROOT/tests/fuzz/build-diag.sh" "$fuzz" >"$tmp/fuzz-build.log" 2>&1; then
-	result fuzz-build PASS "fuzz_faults and fuzz_sysfs built with clang-15, ASan+UBSan"
-	for target in faults sysfs; do
-		work="$tmp/corpus-$target"
-		mkdir -p "$work"
-		cp "$fuzz/corpus-$target"/* "$work/"
-		fr=0
-		# -artifact_prefix keeps crash files with the build for inspection
-		"$fuzz/fuzz_$target" -max_total_time="$secs" -rss_limit_mb=2048 -max_len=16384 -timeout=10 \
-			-artifact_prefix="$fuzz/crash-$target-" "$work" >"$tmp/fuzz-$target.log" 2>&1 || fr=$?
-		runs=$(grep -oE '^Done [0-9]+ runs' "$tmp/fuzz-$target.log" | grep -oE '[0-9]+' || true)
-		if [ "$fr" -eq 0 ]; then
-			result "fuzz-$target" PASS "libFuzzer+ASan+UBSan, $secs s, ${runs:-?} runs, no finding"
-		else
-			tail -n 30 "$tmp/fuzz-$target.log"
-			result "fuzz-$target" FAIL "fuzzer exited $fr (artifacts: $fuzz/crash-$target-*)"
-		fi
-	done
-else
-	tail -n 20 "$tmp/fuzz-build.log"
-	result fuzz-build FAIL "fuzz targets did not build (scripts/setup.sh fuzz)"
-fi
-
+# --- libFuzzer: regression inputs, then short runs of the diagnostics parsers (long: make fuzz)
+for t in faults sysfs status policy_params; do
+	fuzz_suite_run "$t" "${VMFIX_FUZZ_SECONDS:-20}"
+done
 report_counts

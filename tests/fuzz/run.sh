@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Runs libFuzzer targets built by tests/fuzz/build.sh. For each TARGET: every regression input under
+# tests/data/fuzz/TARGET/ (crashes and hangs found before) is replayed once, then the fuzzer runs on
+# its seed corpus (tests/fuzz/corpus/TARGET/ plus the real data named in seeds_of) until --runs
+# executions or --seconds have passed, whichever comes first. A crash, a leak, a hang of more than
+# 10 s on one input or more than 2 GiB RSS is a finding; its input is kept in --artifacts.
+# Usage: tests/fuzz/run.sh [--seconds=N] [--runs=N] [--corpus=DIR] [--artifacts=DIR] [--nice] TARGET...
+#   --corpus DIR   keep the working corpus in DIR/TARGET (default: a scratch copy, removed after)
+#   --nice         run the fuzzer under nice -n 19 (long campaigns on a shared machine)
+# Prints one line per target, tab-separated:
+#   TARGET PASS|FAIL execs cov ft corpus_files crashes seconds exec_per_s peak_rss_mb note
+set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname "$0")/../../scripts/lib/common.sh"
+opt_seconds=20 opt_runs=0 opt_corpus="" opt_artifacts="" opt_nice=""
+parse_args "seconds= runs= corpus= artifacts= nice" "$@"
+[ ${#ARGS[@]} -gt 0 ] || die "no target given (see --help)" 2
+build=$(fuzz_build_dir)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+art=${opt_artifacts:-$build/artifacts}
+mkdir -p "$art"
+prefix=()
+[ -z "$opt_nice" ] || prefix=(nice -n 19)
+
+# seeds_of TARGET: the seed files of TARGET, one path a line.
+seeds_of() {
+	find "$VMFIX_ROOT/tests/fuzz/corpus/$1" -type f 2>/dev/null
+	case "$1" in
+	faults) find "$VMFIX_ROOT/tests/data/faults" -name '[0-9]*.txt' ;;
+	kmsg) find "$VMFIX_ROOT/tests/data/harness" -name '*.txt' ;;
+	isa_containers)
+		# the hipcc-built fixtures when the unit build made them (small ones only)
+		find "${VMFIX_BUILD_DIR:-$VMFIX_ROOT/build}/isa-fixtures" -maxdepth 1 -type f \
+			\( -name '*.co' -o -name '*.hipfb' -o -name '*.offload' \) -size -64k 2>/dev/null || true
+		;;
+	esac
+}
+
+# regressions_of TARGET: inputs that once crashed or hung TARGET.
+regressions_of() {
+	find "$VMFIX_ROOT/tests/data/fuzz/$1" -type f 2>/dev/null
+	[ "$1" != isa_containers ] || find "$VMFIX_ROOT/tests/data/isa/fuzz-regressions" -type f 2>/dev/null
+	true
+}
+
+max_len_of() {
+	case "$1" in
+	isa_containers) echo 65536 ;;
+	faults | kmsg) echo 16384 ;;
+	*) echo 4096 ;;
+	esac
+}
+
+rc_all=0
+for t in "${ARGS[@]}"; do
+	bin="$build/fuzz_$t"
+	[ -x "$bin" ] || die "no fuzz target $bin (tests/fuzz/build.sh $t)" 2
+	flags=(-rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 -max_len="$(max_len_of "$t")"
+		-print_final_stats=1 -artifact_prefix="$art/$t-")
+	note=""
+	# 1. regressions: each input once (libFuzzer runs file arguments without fuzzing)
+	mapfile -t regs < <(regressions_of "$t")
+	if [ ${#regs[@]} -gt 0 ]; then
+		if ! "$bin" "${flags[@]}" "${regs[@]}" >"$tmp/reg.log" 2>&1; then
+			tail -n 30 "$tmp/reg.log" >&2
+			printf '%s\tFAIL\t0\t0\t0\t0\t1\t0\t0\t0\ta regression input crashes again\n' "$t"
+			rc_all=1
+			continue
+		fi
+		note="${#regs[@]} regression inputs replayed"
+	fi
+	# 2. fuzzing
+	if [ -n "$opt_corpus" ]; then corpus="$opt_corpus/$t"; else corpus="$tmp/corpus-$t"; fi
+	mkdir -p "$corpus"
+	while read -r f; do
+		[ -z "$f" ] || cp -n "$f" "$corpus/$(basename "$(dirname "$f")")-$(basename "$f")" 2>/dev/null || true
+	done < <(seeds_of "$t")
+	before=$(find "$art" -maxdepth 1 -name "$t-*" -type f | wc -l)
+	lim=(-max_total_time="$opt_seconds")
+	[ "$opt_runs" -eq 0 ] || lim+=(-runs="$opt_runs")
+	start=$(date +%s.%N)
+	fr=0
+	"${prefix[@]}" "$bin" "${flags[@]}" "${lim[@]}" "$corpus" >"$tmp/fuzz.log" 2>&1 || fr=$?
+	secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
+	crashes=$(($(find "$art" -maxdepth 1 -name "$t-*" -type f | wc -l) - before))
+	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$tmp/fuzz.log" | tail -n1)
+	eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$tmp/fuzz.log" | tail -n1)
+	rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$tmp/fuzz.log" | tail -n1)
+	last=$(grep -E '^#[0-9]+.*cov: ' "$tmp/fuzz.log" | tail -n1)
+	cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
+	ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
+	files=$(find "$corpus" -type f | wc -l)
+	verdict=PASS
+	if [ "$fr" -ne 0 ] || [ "$crashes" -gt 0 ]; then
+		verdict=FAIL
+		rc_all=1
+		tail -n 40 "$tmp/fuzz.log" >&2
+		note="fuzzer exit $fr; inputs kept as $art/$t-*${note:+; $note}"
+	fi
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$verdict" "${execs:-0}" "${cov:-0}" "${ft:-0}" \
+		"$files" "$crashes" "$secs" "${eps:-0}" "${rss:-0}" "${note:--}"
+done
+exit "$rc_all"
