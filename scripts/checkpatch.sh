@@ -18,16 +18,19 @@ dir="$VMFIX_CACHE/checkpatch/$label"
 
 # Extracts checkpatch.pl and its data files once. Runs under a lock (parallel runs share the cache)
 # and writes into a stage directory renamed into place, so no reader ever sees half a tree.
+# Every step is checked by hand: set -e does not act inside the `if` that calls this.
 prepare_checkpatch() {
 	local src stage
 	[ -f "$dir/.vmfix-ready" ] && return 0
-	src=$(fetch_linux_source "$label")
-	stage=$(mktemp -d "$VMFIX_CACHE/checkpatch/.stage.XXXXXX")
-	tar -xJf "$src" -C "$stage" --strip-components=1 --wildcards \
-		'*/scripts/checkpatch.pl' '*/scripts/spelling.txt' '*/scripts/const_structs.checkpatch'
-	touch "$stage/.vmfix-ready"
-	rm -rf "$dir"
-	mv "$stage" "$dir"
+	src=$(fetch_linux_source "$label") && [ -f "$src" ] || return 1
+	stage=$(mktemp -d "$VMFIX_CACHE/checkpatch/.stage.XXXXXX") || return 1
+	if ! tar -xJf "$src" -C "$stage" --strip-components=1 --wildcards \
+		'*/scripts/checkpatch.pl' '*/scripts/spelling.txt' '*/scripts/const_structs.checkpatch' ||
+		[ ! -f "$stage/scripts/checkpatch.pl" ]; then
+		rm -rf "$stage"
+		return 1
+	fi
+	touch "$stage/.vmfix-ready" && rm -rf "$dir" && mv "$stage" "$dir"
 }
 
 # The download (apt, dpkg-deb) talks on stdout and stderr; that must never reach what the caller

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the test suites (tests/suites/NN-name.sh) and prints one closing line for all of them.
 # Usage: tests/run.sh [--verbose] [--require=SUITES] [SUITE...]   (default: every suite)
-#   VMFIX_SUITES also selects suites. --require (or VMFIX_REQUIRED_SUITES) names suites that must
+#   VMFIX_SUITES also selects suites (VMFIX_SUITES_DIR: another suites directory, for tests of this). --require (or VMFIX_REQUIRED_SUITES) names suites that must
 #   run in full, comma- or space-separated, "all" for every selected one: a SKIP there counts as a
 #   failure unless its "suite/item" matches the extended regex VMFIX_ALLOWED_SKIPS (.ci/run uses it).
 # Each suite prints "ITEM PASS|FAIL|SKIP reason" lines and writes "passed failed skipped" to
@@ -25,7 +25,7 @@ trap 'rm -rf "$results"' EXIT
 total_p=0 total_f=0 total_s=0
 summary=()
 skips=()
-for suite in "$VMFIX_ROOT"/tests/suites/*.sh; do
+for suite in "${VMFIX_SUITES_DIR:-$VMFIX_ROOT/tests/suites}"/*.sh; do
 	name=$(basename "$suite" .sh)
 	name=${name#[0-9][0-9]-}
 	if [ ${#want[@]} -gt 0 ] && ! printf '%s\n' "${want[@]}" | grep -qx "$name"; then
