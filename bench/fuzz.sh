@@ -5,18 +5,20 @@
 # each target under its own flock). Prints a table of executions, coverage and findings per target,
 # then the BENCH lines of bench/run.sh. A finding's input is kept in $VMFIX_CACHE/fuzz/artifacts/;
 # turn it into a regression input under tests/data/fuzz/TARGET/ once fixed.
-# Usage: bench/fuzz.sh [--verbose] [--runs=N] [--seconds=N] [--fresh] [TARGET...]
-#   --fresh   start from the seed corpus alone (a new corpus directory, the figure of docs/performance.md)
+# Usage: bench/fuzz.sh [--verbose] [--runs=N] [--seconds=N] [--workers=N] [--fresh] [--no-build] [TARGET...]
+#   --fresh     start from the seed corpus alone (a new corpus directory, the figure of docs/performance.md)
+#   --workers N libFuzzer processes per target (default 1: one job at a time, for a shared machine)
+#   --no-build  use the binaries already in the fuzz build directory (a machine without clang-15)
 #   FUZZ_RUNS and FUZZ_SECONDS give the defaults of --runs and --seconds.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname "$0")/../scripts/lib/common.sh"
-opt_runs=${FUZZ_RUNS:-10000000} opt_seconds=${FUZZ_SECONDS:-1800} opt_fresh=""
-parse_args "runs= seconds= fresh" "$@"
+opt_runs=${FUZZ_RUNS:-10000000} opt_seconds=${FUZZ_SECONDS:-1800} opt_fresh="" opt_workers=1 opt_no_build=""
+parse_args "runs= seconds= workers= fresh no-build" "$@"
 all=(isa_containers faults kmsg sysfs status policy_params)
 targets=("${ARGS[@]}")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
-nice -n 19 "$VMFIX_ROOT/tests/fuzz/build.sh" "${targets[@]}" >/dev/null
+[ -n "$opt_no_build" ] || nice -n 19 "$VMFIX_ROOT/tests/fuzz/build.sh" "${targets[@]}" >/dev/null
 base="$VMFIX_CACHE/fuzz"
 mkdir -p "$base/corpus" "$base/artifacts" "$VMFIX_CACHE/locks"
 corpus="$base/corpus"
@@ -29,7 +31,7 @@ for t in "${targets[@]}"; do
 	log "fuzz: $t: up to $opt_runs runs or $opt_seconds s ..."
 	line=$( (
 		flock 9
-		"$VMFIX_ROOT/tests/fuzz/run.sh" --nice --runs="$opt_runs" --seconds="$opt_seconds" \
+		"$VMFIX_ROOT/tests/fuzz/run.sh" --nice --runs="$opt_runs" --seconds="$opt_seconds" --workers="$opt_workers" \
 			--corpus="$corpus" --artifacts="$base/artifacts" "$t"
 	) 9>"$VMFIX_CACHE/locks/fuzz-$t.lock" 2>"$tmp/$t.log" | tail -n1) || rc=1
 	[ -n "$line" ] || line="$t	FAIL	0	0	0	0	?	0	0	0	run.sh failed: $(tail -n1 "$tmp/$t.log")"

@@ -4,16 +4,18 @@
 # its seed corpus (tests/fuzz/corpus/TARGET/ plus the real data named in seeds_of) until --runs
 # executions or --seconds have passed, whichever comes first. A crash, a leak, a hang of more than
 # 10 s on one input or more than 2 GiB RSS is a finding; its input is kept in --artifacts.
-# Usage: tests/fuzz/run.sh [--seconds=N] [--runs=N] [--corpus=DIR] [--artifacts=DIR] [--nice] TARGET...
+# Usage: tests/fuzz/run.sh [--seconds=N] [--runs=N] [--workers=N] [--corpus=DIR] [--artifacts=DIR] [--nice] TARGET...
 #   --corpus DIR   keep the working corpus in DIR/TARGET (default: a scratch copy, removed after)
 #   --nice         run the fuzzer under nice -n 19 (long campaigns on a shared machine)
+#   --workers N    N libFuzzer processes on one shared corpus, --runs split between them; execs is
+#                  their sum, cov and ft are measured afterwards over the corpus they left
 # Prints one line per target, tab-separated:
 #   TARGET PASS|FAIL execs cov ft corpus_files crashes seconds exec_per_s peak_rss_mb note
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname "$0")/../../scripts/lib/common.sh"
-opt_seconds=20 opt_runs=0 opt_corpus="" opt_artifacts="" opt_nice=""
-parse_args "seconds= runs= corpus= artifacts= nice" "$@"
+opt_seconds=20 opt_runs=0 opt_workers=1 opt_corpus="" opt_artifacts="" opt_nice=""
+parse_args "seconds= runs= workers= corpus= artifacts= nice" "$@"
 [ ${#ARGS[@]} -gt 0 ] || die "no target given (see --help)" 2
 build=$(fuzz_build_dir)
 tmp=$(mktemp -d)
@@ -78,16 +80,32 @@ for t in "${ARGS[@]}"; do
 	done < <(seeds_of "$t")
 	before=$(find "$art" -maxdepth 1 -name "$t-*" -type f | wc -l)
 	lim=(-max_total_time="$opt_seconds")
-	[ "$opt_runs" -eq 0 ] || lim+=(-runs="$opt_runs")
 	start=$(date +%s.%N)
 	fr=0
-	"${prefix[@]}" "$bin" "${flags[@]}" "${lim[@]}" "$corpus" >"$tmp/fuzz.log" 2>&1 || fr=$?
+	if [ "$opt_workers" -le 1 ]; then
+		[ "$opt_runs" -eq 0 ] || lim+=(-runs="$opt_runs")
+		"${prefix[@]}" "$bin" "${flags[@]}" "${lim[@]}" "$corpus" >"$tmp/fuzz.log" 2>&1 || fr=$?
+		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$tmp/fuzz.log" | tail -n1)
+		rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$tmp/fuzz.log" | tail -n1)
+	else
+		[ "$opt_runs" -eq 0 ] || lim+=(-runs="$(((opt_runs + opt_workers - 1) / opt_workers))")
+		mkdir -p "$tmp/jobs-$t"
+		(cd "$tmp/jobs-$t" && "${prefix[@]}" "$bin" "${flags[@]}" "${lim[@]}" -jobs="$opt_workers" \
+			-workers="$opt_workers" "$corpus" >"$tmp/fuzz-parent.log" 2>&1) || fr=$?
+		execs=$(cat "$tmp/jobs-$t"/fuzz-*.log | sed -n 's/^stat::number_of_executed_units: *//p' | awk '{ s += $1 } END { print s + 0 }')
+		rss=$(cat "$tmp/jobs-$t"/fuzz-*.log | sed -n 's/^stat::peak_rss_mb: *//p' | sort -n | tail -n1)
+		# coverage of what the workers found together: one pass over the corpus, no fuzzing
+		"$bin" "${flags[@]}" -runs=0 "$corpus" >"$tmp/fuzz.log" 2>&1 || true
+		cat "$tmp/jobs-$t"/fuzz-*.log >>"$tmp/fuzz.log"
+	fi
 	secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
 	crashes=$(($(find "$art" -maxdepth 1 -name "$t-*" -type f | wc -l) - before))
-	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$tmp/fuzz.log" | tail -n1)
-	eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$tmp/fuzz.log" | tail -n1)
-	rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$tmp/fuzz.log" | tail -n1)
-	last=$(grep -E '^#[0-9]+.*cov: ' "$tmp/fuzz.log" | tail -n1)
+	eps=$(awk -v e="${execs:-0}" -v s="$secs" 'BEGIN { printf "%.0f", s > 0 ? e / s : 0 }')
+	if [ "$opt_workers" -le 1 ]; then
+		last=$(grep -E '^#[0-9]+.*cov: ' "$tmp/fuzz.log" | tail -n1)
+	else
+		last=$(grep -E '^#[0-9]+.*INITED.*cov: ' "$tmp/fuzz.log" | head -n1)
+	fi
 	cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
 	ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
 	files=$(find "$corpus" -type f | wc -l)
@@ -95,7 +113,8 @@ for t in "${ARGS[@]}"; do
 	if [ "$fr" -ne 0 ] || [ "$crashes" -gt 0 ]; then
 		verdict=FAIL
 		rc_all=1
-		tail -n 40 "$tmp/fuzz.log" >&2
+		grep -h -A 30 -E '^==[0-9]+==ERROR|^SUMMARY|deadly signal|Timeout' "$tmp/fuzz.log" "$tmp"/jobs-"$t"/fuzz-*.log 2>/dev/null | head -n 60 >&2 ||
+			tail -n 40 "$tmp/fuzz.log" >&2
 		note="fuzzer exit $fr; inputs kept as $art/$t-*${note:+; $note}"
 	fi
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$verdict" "${execs:-0}" "${cov:-0}" "${ft:-0}" \
