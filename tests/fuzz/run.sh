@@ -56,7 +56,7 @@ max_len_of() {
 
 rc_all=0
 for t in "${ARGS[@]}"; do
-	bin="$build/fuzz_$t"
+	bin="$build/tests/fuzz/fuzz_$t"
 	[ -x "$bin" ] || die "no fuzz target $bin (tests/fuzz/build.sh $t)" 2
 	flags=(-rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 -max_len="$(max_len_of "$t")"
 		-print_final_stats=1 -artifact_prefix="$art/$t-")
@@ -100,7 +100,7 @@ for t in "${ARGS[@]}"; do
 	fi
 	secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
 	crashes=$(($(find "$art" -maxdepth 1 -name "$t-*" -type f | wc -l) - before))
-	eps=$(awk -v e="${execs:-0}" -v s="$secs" 'BEGIN { printf "%.0f", s > 0 ? e / s : 0 }')
+	eps=$(awk -v e="${execs:-0}" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? e / s : 0) }')
 	if [ "$opt_workers" -le 1 ]; then
 		last=$(grep -E '^#[0-9]+.*cov: ' "$tmp/fuzz.log" | tail -n1)
 	else
