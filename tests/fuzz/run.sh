@@ -24,6 +24,10 @@ art=${opt_artifacts:-$build/artifacts}
 mkdir -p "$art"
 prefix=()
 [ -z "$opt_nice" ] || prefix=(nice -n 19)
+# Throughput: the targets allocate a string per log line, and ASan's defaults (a 256 MB quarantine
+# cycled through fresh pages, 4 KB of fill per malloc, 30-frame malloc stacks) took half the time
+# (perf, fuzz_kmsg: 786 -> 1389 exec/s). Reports keep 8 frames; replay a finding with the defaults.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=16:max_malloc_fill_size=0:malloc_context_size=8}
 
 # seeds_of TARGET: the seed files of TARGET, one path a line.
 seeds_of() {
