@@ -15,7 +15,7 @@ set -euo pipefail
 . "$(dirname "$0")/../scripts/lib/common.sh"
 opt_runs=${FUZZ_RUNS:-10000000} opt_seconds=${FUZZ_SECONDS:-1800} opt_fresh="" opt_workers=1 opt_no_build=""
 parse_args "runs= seconds= workers= fresh no-build" "$@"
-all=(isa_containers faults kmsg sysfs status policy_params)
+all=(isa_containers faults kmsg sysfs status policy_params log_decode)
 targets=("${ARGS[@]}")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 [ -n "$opt_no_build" ] || nice -n 19 "$VMFIX_ROOT/tests/fuzz/build.sh" "${targets[@]}" >/dev/null

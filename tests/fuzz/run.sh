@@ -33,7 +33,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=16:max_malloc_fill_size=0
 seeds_of() {
 	find "$VMFIX_ROOT/tests/fuzz/corpus/$1" -type f 2>/dev/null
 	case "$1" in
-	faults) find "$VMFIX_ROOT/tests/data/faults" -name '[0-9]*.txt' ;;
+	faults | log_decode) find "$VMFIX_ROOT/tests/data/faults" -name '[0-9]*.txt' ;;
 	kmsg) find "$VMFIX_ROOT/tests/data/harness" -name '*.txt' ;;
 	isa_containers)
 		# the hipcc-built fixtures when the unit build made them (small ones only)
@@ -53,7 +53,7 @@ regressions_of() {
 max_len_of() {
 	case "$1" in
 	isa_containers) echo 65536 ;;
-	faults | kmsg) echo 16384 ;;
+	faults | kmsg | log_decode) echo 16384 ;;
 	*) echo 4096 ;;
 	esac
 }
