@@ -164,7 +164,8 @@ fuzz_suite_run() {
 	line=$("$VMFIX_ROOT/tests/fuzz/run.sh" --seconds="$secs" "$t" 2>"$log" | tail -n1) || true
 	IFS=$'\t' read -r _ verdict execs cov _ _ crashes _ _ rss note <<<"$line"
 	if [ "${verdict:-}" = PASS ]; then
-		result "fuzz-$t" PASS "libFuzzer+ASan+UBSan ${secs} s: $execs runs, cov $cov, peak ${rss} MB, no finding; $note"
+		[ "${note:-}" != - ] || note=""
+		result "fuzz-$t" PASS "libFuzzer+ASan+UBSan ${secs} s: $execs runs, cov $cov, peak ${rss} MB, no finding${note:+; $note}"
 	else
 		tail -n 30 "$log"
 		result "fuzz-$t" FAIL "${crashes:-?} finding(s): ${note:-no result line}"

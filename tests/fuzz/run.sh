@@ -31,7 +31,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=16:max_malloc_fill_size=0
 
 # seeds_of TARGET: the seed files of TARGET, one path a line.
 seeds_of() {
-	find "$VMFIX_ROOT/tests/fuzz/corpus/$1" -type f 2>/dev/null
+	find "$VMFIX_ROOT/tests/fuzz/corpus/$1" -type f 2>/dev/null || true
 	case "$1" in
 	faults | log_decode) find "$VMFIX_ROOT/tests/data/faults" -name '[0-9]*.txt' ;;
 	kmsg) find "$VMFIX_ROOT/tests/data/harness" -name '*.txt' ;;
@@ -45,9 +45,8 @@ seeds_of() {
 
 # regressions_of TARGET: inputs that once crashed or hung TARGET.
 regressions_of() {
-	find "$VMFIX_ROOT/tests/data/fuzz/$1" -type f 2>/dev/null
-	[ "$1" != isa_containers ] || find "$VMFIX_ROOT/tests/data/isa/fuzz-regressions" -type f 2>/dev/null
-	true
+	find "$VMFIX_ROOT/tests/data/fuzz/$1" -type f 2>/dev/null || true
+	[ "$1" != isa_containers ] || find "$VMFIX_ROOT/tests/data/isa/fuzz-regressions" -type f 2>/dev/null || true
 }
 
 max_len_of() {
