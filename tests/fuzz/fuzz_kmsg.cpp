@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "vmfix/harness.hpp"
-#include "vmfix/kernel_log.hpp"
+#include "check/check.hpp"
+#include "common/kmsg.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
