@@ -100,6 +100,52 @@ capture "$tmp/out" "$tmp/err" "$tool" isa --target gfx9999 "$fx/k1010"
 r=$rc
 if [ "$r" = 2 ]; then result isa-bad-target PASS "unknown --target: exit 2"; else result isa-bad-target FAIL "exit $r"; fi
 
+# --- Hostile input: each run bounded in time and address space; anything not audited is a finding.
+# bounded CMD...: at most 20 s and 1 GiB of address space (a 4 GiB allocation fails outright).
+bounded() { timeout 20 prlimit --as=$((1 << 30)) -- "$@"; }
+mkfifo "$tmp/fifo"
+capture "$tmp/out" "$tmp/err" bounded "$tool" isa "$tmp/fifo"
+if [ "$rc" = 2 ] && grep -q 'not a regular file' "$tmp/err"; then
+	result isa-fifo PASS "FIFO: exit 2 at once, '$(head -n1 "$tmp/err" | cut -c1-80)'"
+else
+	result isa-fifo FAIL "exit $rc (124 = hung): $(head -c 300 "$tmp/err")"
+fi
+capture "$tmp/out" "$tmp/err" bounded "$tool" isa /dev/zero
+if [ "$rc" = 2 ] && grep -q 'not a regular file' "$tmp/err"; then
+	result isa-dev-zero PASS "/dev/zero: exit 2, not read as an empty file"
+else
+	result isa-dev-zero FAIL "exit $rc: $(head -c 300 "$tmp/out" "$tmp/err")"
+fi
+python3 "$VMFIX_ROOT/tests/data/isa/make-hostile.py" "$fx" "$tmp"
+for f in bomb.ccob bombs-in-host.elf lying.ccob; do
+	start=$(date +%s)
+	capture "$tmp/out" "$tmp/err" bounded "$tool" isa "$tmp/$f"
+	if [ "$rc" = 2 ] && grep -qi 'corrupt' "$tmp/err" && [ $(($(date +%s) - start)) -le 5 ]; then
+		result "isa-bomb-$f" PASS "lying size header: exit 2 in $(($(date +%s) - start)) s under a 1 GiB limit, '$(head -n1 "$tmp/err" | cut -c1-100)'"
+	else
+		result "isa-bomb-$f" FAIL "exit $rc after $(($(date +%s) - start)) s: $(head -c 300 "$tmp/err")"
+	fi
+done
+capture "$tmp/out" "$tmp/err" bounded "$tool" isa --json "$tmp/ff-text.co"
+if [ "$rc" = 1 ] && jq -e '.files[0].code_objects[0].audit.undecodable_own > 0 and .files[0].override_10_3_0 == "partly_audited"
+	and (.files[0].code_objects[0].audit.problems | length > 0)' "$tmp/out" >/dev/null && ! grep -q 'decodes cleanly' "$tmp/out"; then
+	result isa-undecodable-text PASS "gfx1030 .text of 0xFF bytes: 'not audited' finding, override 'partly_audited', exit 1"
+else
+	result isa-undecodable-text FAIL "exit $rc: $(head -c 400 "$tmp/out")"
+fi
+capture "$tmp/out" "$tmp/err" bounded "$tool" isa --json "$tmp/sym-outside.co"
+if [ "$rc" = 1 ] && jq -e '[.files[0].code_objects[0].audit.problems[]? | select(test("outside"))] | length > 0' "$tmp/out" >/dev/null; then
+	result isa-symbols-outside PASS "symbols past the end of .text: reported as not audited, exit 1"
+else
+	result isa-symbols-outside FAIL "exit $rc: $(head -c 400 "$tmp/out")"
+fi
+capture "$tmp/out" "$tmp/err" bounded "$tool" isa --json "$tmp/zero-entry.hipfb"
+if [ "$rc" = 1 ] && jq -e '[.files[0].problems[]? | select(test("empty|0 bytes"))] | length > 0' "$tmp/out" >/dev/null; then
+	result isa-zero-size-entry PASS "a zero-size gfx1010 bundle entry: reported, exit 1"
+else
+	result isa-zero-size-entry FAIL "exit $rc: $(head -c 400 "$tmp/out")"
+fi
+
 # --- A real ROCm library from Debian bookworm ---
 debs="$VMFIX_CACHE/debs/bookworm"
 mkdir -p "$debs" "$VMFIX_CACHE/isa" "$VMFIX_CACHE/locks"
