@@ -241,9 +241,12 @@ Report diagnose(Input in) {
   if (!m.loaded && !m.has_status)
     r.notes.push_back("rdna1_vmfix is not loaded: MTYPE is not assessed (stock kernels map no cache-coherent "
                       "memory on gfx10 unless userspace asks for it)");
-  if (module_field(m, "state") == "refused" || module_field(m, "state") == "error")
-    r.notes.push_back(fmt::format("rdna1_vmfix {} to arm: {}", module_field(m, "state") == "refused" ? "refused" : "failed",
-                                  module_field(m, "reason")));
+  if (module_field(m, "state") == "refused" || module_field(m, "state") == "error") {
+    const std::string advice = module_reason_advice(module_field(m, "reason"));
+    r.notes.push_back(fmt::format("rdna1_vmfix {} to arm: {}{}{}",
+                                  module_field(m, "state") == "refused" ? "refused" : "failed",
+                                  module_field(m, "reason"), advice.empty() ? "" : "; ", advice));
+  }
   for (const auto& e : m.errors) r.notes.push_back("module: " + e);
   for (const auto& w : st.warnings) r.notes.push_back(w);
   std::vector<const Library*> device_libs;
