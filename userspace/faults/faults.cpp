@@ -630,10 +630,9 @@ bool Parser::try_userspace(std::string_view line, std::string_view dev, std::opt
     }
     if (const auto a = text::after(line, " on address ")) {
       // "(nil)" is ROCr printing a missing address, not a null pointer: leave the address unknown.
-      if (text::starts_with(*a, "(nil)"))
-        ;
-      else if (const auto v = text::parse_hex(*a))
-        e.address = v;
+      if (!text::starts_with(*a, "(nil)")) {
+        if (const auto v = text::parse_hex(*a)) e.address = v;
+      }
     }
     if (const auto r = text::after(line, "Reason: ")) {
       std::string_view reason = *r;
