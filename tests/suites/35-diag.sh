@@ -45,6 +45,13 @@ expect_grep() {
 	fi
 }
 
+# --- the real-report corpus: every report well-formed, the recorded split unchanged
+if python3 "$VMFIX_ROOT/scripts/faults-corpus.py" check >"$tmp/corpus.out" 2>&1; then
+	result faults-corpus PASS "$(tail -n 1 "$tmp/corpus.out")"
+else
+	result faults-corpus FAIL "$(head -c 300 "$tmp/corpus.out")"
+fi
+
 # --- faults
 expect_rc faults-fixture-events 1 "$tool" faults "$data/022.txt"
 expect_grep faults-fixture-verdict '^verdict: vm_fault_bad_address' "022 -> vm_fault_bad_address"
