@@ -6,7 +6,7 @@ VMFIX_CACHE="${VMFIX_CACHE:-/var/cache/rdna1-vmfix}"
 export VMFIX_ROOT VMFIX_CACHE
 
 log() { printf '%s\n' "$*" >&2; }
-die() { printf 'ERROR: %s\n' "$*" >&2; exit "${2:-1}"; }
+die() { printf 'ERROR: %s\n' "$1" >&2; exit "${2:-1}"; }
 
 need_tools() {
 	local t missing=()
