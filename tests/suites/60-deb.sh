@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# Debian packages and day-to-day use:
-#  1. the post-upgrade check script's logic against a fake state dir and fake tools;
+# Debian packages (the post-upgrade check's own logic: 62-postupgrade.sh):
 #  2. both packages built by dpkg-buildpackage, lintian (errors fail);
 #  3. install, upgrade (a second build with VERSION+test1) and purge in a clean bookworm root
 #     (scripts/lib/testroot.sh) where dh-dkms makes DKMS build, sign and install the real module
@@ -20,85 +19,6 @@ tmp=$(mktemp -d)
 testroot_pid=""
 # A test root still being made is waited for, so the cache is complete for the next run.
 trap '[ -z "$testroot_pid" ] || wait "$testroot_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-
-# ---------------------------------------------------------------------------------------------
-# 1. post-upgrade check logic
-pu="$VMFIX_ROOT/userspace/dist/postupgrade-check.sh"
-fake="$tmp/fake-tool"
-cat >"$fake" <<'EOF'
-#!/bin/sh
-# Fake rdna1-vmfix: logs its arguments; `check` exits with $FAKE_RC after $FAKE_SLEEP seconds.
-echo "$*" >>"$FAKE_LOG"
-if [ "$1" = check ] && [ "${2:-}" = --help ]; then exit "${FAKE_HELP_RC:-0}"; fi
-if [ "$1" = check ]; then
-	sleep "${FAKE_SLEEP:-0}"
-	echo '{"schema": 1, "fake": true}'
-	exit "${FAKE_RC:-0}"
-fi
-exit 2
-EOF
-chmod +x "$fake"
-export FAKE_LOG="$tmp/fake.log"
-st="$tmp/state"
-pu_run() { # EXPECTED_RC ARGS...: runs the script, output in $tmp/pu.out
-	local want=$1 rc=0
-	shift
-	"$pu" --state-dir "$st" --tool "$fake" "$@" >"$tmp/pu.out" 2>&1 || rc=$?
-	[ "$rc" -eq "$want" ] || {
-		cat "$tmp/pu.out" >&2
-		log "postupgrade-check exited $rc, expected $want"
-		return 1
-	}
-}
-calls() { grep -c '^check --profile=quick --json$' "$FAKE_LOG" 2>/dev/null || true; }
-
-if pu_run 0 --kernel 6.1.0-1-amd64 && [ "$(cat "$st/last-checked")" = 6.1.0-1-amd64 ] &&
-	grep -q '^6.1.0-1-amd64 pass 0 ' "$st/last-result" && grep -q '"fake": true' "$st/last-result.json" &&
-	[ "$(calls)" = 1 ]; then
-	result postupgrade-first PASS "first boot: check --profile=quick --json ran once, pass recorded"
-else
-	result postupgrade-first FAIL "first run did not run the check or record it"
-fi
-if pu_run 0 --kernel 6.1.0-1-amd64 && [ "$(calls)" = 1 ] && grep -q 'already checked' "$tmp/pu.out"; then
-	result postupgrade-unchanged PASS "same kernel: no check run"
-else
-	result postupgrade-unchanged FAIL "same kernel ran the check again"
-fi
-if FAKE_RC=1 pu_run 1 --kernel 6.12.0-1-amd64 && [ "$(calls)" = 2 ] &&
-	[ "$(cat "$st/last-checked")" = 6.12.0-1-amd64 ] && grep -q '^6.12.0-1-amd64 problem 1 ' "$st/last-result" &&
-	grep -q '^<3>.*found a problem' "$tmp/pu.out"; then
-	result postupgrade-changed-problem PASS "new kernel, check finds a problem: exit 1, err-priority journal line, recorded"
-else
-	result postupgrade-changed-problem FAIL "a failing check was not recorded as a problem"
-fi
-if pu_run 0 --kernel 7.2.0-1-amd64 --tool "$tmp/missing" && [ "$(cat "$st/last-checked")" = 6.12.0-1-amd64 ] &&
-	grep -q 'is not installed' "$tmp/pu.out"; then
-	result postupgrade-tool-missing PASS "binary missing: exit 0, kernel not marked (retried next boot)"
-else
-	result postupgrade-tool-missing FAIL "missing binary handled wrongly"
-fi
-if FAKE_HELP_RC=2 pu_run 0 --kernel 7.2.0-1-amd64 && [ "$(cat "$st/last-checked")" = 6.12.0-1-amd64 ] &&
-	grep -q "has no 'check' command" "$tmp/pu.out"; then
-	result postupgrade-no-check-cmd PASS "tool without 'check': exit 0, kernel not marked"
-else
-	result postupgrade-no-check-cmd FAIL "tool without check handled wrongly"
-fi
-if FAKE_RC=3 pu_run 0 --kernel 7.2.0-1-amd64 && grep -q '^7.2.0-1-amd64 no-gpu 3 ' "$st/last-result"; then
-	result postupgrade-no-gpu PASS "no RDNA1 GPU (exit 3): recorded, not a failure"
-else
-	result postupgrade-no-gpu FAIL "exit 3 handled wrongly"
-fi
-if FAKE_SLEEP=5 pu_run 4 --kernel 7.3-amd64 --timeout 1 && grep -q '^7.3-amd64 timeout 124 ' "$st/last-result"; then
-	result postupgrade-timeout PASS "hanging check killed after --timeout, exit 4, recorded"
-else
-	result postupgrade-timeout FAIL "hanging check not bounded"
-fi
-if FAKE_RC=4 pu_run 4 --kernel 7.3-amd64 --force && grep -q '^7.3-amd64 error 4 ' "$st/last-result" &&
-	pu_run 2 --timeout soon; then
-	result postupgrade-error-force PASS "--force reruns; runtime error exit 4 recorded; bad --timeout is exit 2"
-else
-	result postupgrade-error-force FAIL "--force, error or usage handling wrong"
-fi
 
 # ---------------------------------------------------------------------------------------------
 # 2./3. packages (root, dpkg-buildpackage, debootstrap)
