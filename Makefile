@@ -69,7 +69,7 @@ deb:
 	scripts/build-deb.sh
 
 lint:
-	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run.sh tests/suites/*.sh .ci/run
+	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run.sh tests/suites/*.sh tests/lib/*.sh .ci/run
 
 clean:
 	rm -rf $(BUILD)

@@ -149,6 +149,12 @@ t_refused() {
 	make_root debian12 && set_state refused abi_unknown_for_6.14.0-37-generic && run 1 &&
 		failed_at module "refused to arm on $K (abi_unknown_for_6.14.0-37-generic)"
 }
+t_other_kernel() { # a new kernel installed but not booted: the loaded module belongs to another
+	make_root debian12 && mkdir -p "$tmp/root/lib/modules/9.9.9-1-amd64/build" "$tmp/root/lib/modules/9.9.9-1-amd64/updates/dkms" &&
+		: >"$tmp/root/lib/modules/9.9.9-1-amd64/updates/dkms/rdna1_vmfix.ko" &&
+		FAKE_DKMS="rdna1-vmfix/0.1.0, 9.9.9-1-amd64, x86_64: installed" run 0 --kernel 9.9.9-1-amd64 &&
+		[ "$(field stages)" = "dkms=pass signing=pass module=skip harness=pass" ] && field detail | grep -q .
+}
 t_harness_problem() {
 	make_root debian12 && FAKE_RC=1 run 1 && failed_at harness "found a problem" && checked &&
 		[ "$(field stages)" = "dkms=pass signing=pass module=pass harness=fail" ]
@@ -197,6 +203,7 @@ check postupgrade-framework-cert "mok_certificate from /etc/dkms/framework.conf 
 check postupgrade-secure-boot-off "Secure Boot off: signing skipped, an unsigned module is fine" t_secure_boot_off
 check postupgrade-not-loaded "module stage fails when rdna1_vmfix is not loaded on the running kernel" t_not_loaded
 check postupgrade-refused "module stage fails when the module refused to arm (reason shown)" t_refused
+check postupgrade-other-kernel "--kernel of a kernel not running: module stage skipped, not failed" t_other_kernel
 check postupgrade-harness-problem "harness finds a problem: exit 1, recorded, kernel marked (not re-run each boot)" t_harness_problem
 check postupgrade-harness-timeout "hanging harness killed after --timeout: exit 4, verdict error" t_harness_timeout
 check postupgrade-no-backend "no hip worker and no torch: harness skipped with the reason, verdict pass" t_no_backend

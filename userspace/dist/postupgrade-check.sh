@@ -133,9 +133,11 @@ stage_signing() {
 }
 
 stage_module() {
-	local status="$root/sys/kernel/$MOD/status" state reason
+	local status="$root/sys/kernel/$MOD/status" state reason running
+	running=$(sed -n 's/^kernel //p' "$status" 2>/dev/null || true)
+	[ -n "$running" ] || running=$(uname -r)
+	[ "$kver" = "$running" ] || { stage skip "$kver is not the running kernel ($running)" && return; }
 	if [ ! -d "$root/sys/module/$MOD" ]; then
-		[ "$kver" = "$(uname -r)" ] || { stage skip "$kver is not the running kernel" && return; }
 		stage fail "$MOD is not loaded on $kver; try: sudo modprobe $MOD, and see: journalctl -k -b | grep $MOD"
 		return
 	fi
