@@ -147,7 +147,14 @@ t_not_loaded() {
 }
 t_refused() {
 	make_root debian12 && set_state refused abi_unknown_for_6.14.0-37-generic && run 1 &&
-		failed_at module "refused to arm on $K (abi_unknown_for_6.14.0-37-generic)"
+		failed_at module "refused to arm on $K (abi_unknown_for_6.14.0-37-generic)" &&
+		failed_at module "sudo dkms remove rdna1-vmfix/0.1.0 -k $K && sudo dkms install rdna1-vmfix/0.1.0 -k $K"
+}
+t_mode_off() {
+	make_root debian12 && set_state waiting mode_off && run 0 &&
+		[ "$(field stages)" = "dkms=pass signing=pass module=skip harness=pass" ] &&
+		grep -q 'module: skip: loaded with mode=off' "$tmp/out" &&
+		make_root debian12 && set_state waiting && run 1 && failed_at module "amdgpu is not loaded"
 }
 t_other_kernel() { # a new kernel installed but not booted: the loaded module belongs to another
 	make_root debian12 && mkdir -p "$tmp/root/lib/modules/9.9.9-1-amd64/build" "$tmp/root/lib/modules/9.9.9-1-amd64/updates/dkms" &&
@@ -204,6 +211,7 @@ check postupgrade-secure-boot-off "Secure Boot off: signing skipped, an unsigned
 check postupgrade-not-loaded "module stage fails when rdna1_vmfix is not loaded on the running kernel" t_not_loaded
 check postupgrade-refused "module stage fails when the module refused to arm (reason shown)" t_refused
 check postupgrade-other-kernel "--kernel of a kernel not running: module stage skipped, not failed" t_other_kernel
+check postupgrade-mode-off "mode=off (state waiting, reason mode_off) is skipped; waiting for amdgpu fails" t_mode_off
 check postupgrade-harness-problem "harness finds a problem: exit 1, recorded, kernel marked (not re-run each boot)" t_harness_problem
 check postupgrade-harness-timeout "hanging harness killed after --timeout: exit 4, verdict error" t_harness_timeout
 check postupgrade-no-backend "no hip worker and no torch: harness skipped with the reason, verdict pass" t_no_backend

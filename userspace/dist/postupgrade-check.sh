@@ -143,12 +143,21 @@ stage_module() {
 	fi
 	state=$(sed -n 's/^state //p' "$status" 2>/dev/null || true)
 	reason=$(sed -n 's/^reason //p' "$status" 2>/dev/null || true)
-	case "$state" in
-	armed) stage pass "loaded and armed on $kver ($(sed -n 's/^mode //p' "$status") mode)" ;;
-	refused) stage fail "loaded but refused to arm on $kver (${reason:-?}): amdgpu runs without the guard; see: rdna1-vmfix status, docs/compatibility.md" ;;
-	waiting) stage fail "loaded but waiting: amdgpu is not loaded on $kver" ;;
+	case "$state:$reason" in
+	armed:*) stage pass "loaded and armed on $kver ($(sed -n 's/^mode //p' "$status") mode)" ;;
+	waiting:mode_off) stage skip "loaded with mode=off (the way out of a bad boot): it arms nothing on purpose" ;;
+	refused:*) stage fail "loaded but refused to arm on $kver (${reason:-?}): amdgpu runs without the guard; $(rebuild_hint "$status")" ;;
+	waiting:*) stage fail "loaded but waiting: amdgpu is not loaded on $kver" ;;
 	*) stage fail "loaded in state '${state:-unreadable}' (${reason:-?}); see: rdna1-vmfix status, journalctl -k -b | grep $MOD" ;;
 	esac
+}
+
+# A refusal because the build did not match the running amdgpu (or had no BTF to derive the hook
+# ABI from, as for a kernel that was not running yet) goes away with a build made now.
+rebuild_hint() { # STATUS-FILE
+	local v
+	v=$(sed -n 's/^version //p' "$1" 2>/dev/null || true)
+	echo "rebuild it for the running kernel: sudo dkms remove $PKG/${v:-VERSION} -k $kver && sudo dkms install $PKG/${v:-VERSION} -k $kver && sudo modprobe -r $MOD && sudo modprobe $MOD; then see: rdna1-vmfix status, docs/compatibility.md"
 }
 
 # hip when this install has the hip worker; torch when the command has that backend and a PyTorch
