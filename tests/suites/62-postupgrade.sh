@@ -3,7 +3,9 @@
 # (--root: /usr/src, /lib/modules, /sys, /etc) and fake dkms, modinfo, mokutil, python3 and
 # rdna1-vmfix on PATH. Each stage is made to fail once; the run must stop there, log at err
 # priority with the command that shows details, record it for `rdna1-vmfix status`, and leave
-# the kernel unchecked unless the failure came from the harness. No root, no GPU.
+# the kernel unchecked unless the failure came from the harness. Then `rdna1-vmfix status` (built
+# here) shows the recorded result, and on a machine without an AMD GPU prints no install steps.
+# No root, no GPU.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname "$0")/../../scripts/lib/common.sh"
@@ -198,6 +200,36 @@ t_tool_missing_usage() {
 }
 t_force() { make_root debian12 && run 0 && run 0 --force && [ "$(grep -c '^check --backend' "$FAKE_LOG")" = 2 ]; }
 
+# --- what `rdna1-vmfix status` shows --------------------------------------------------------------
+tool="$VMFIX_ROOT/build/userspace/rdna1-vmfix"
+build_tool() {
+	{ cmake -S "$VMFIX_ROOT" -B "$VMFIX_ROOT/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+		ninja -C "$VMFIX_ROOT/build" rdna1-vmfix; } >"$tmp/build.log" 2>&1 || { tail -n 20 "$tmp/build.log" >&2 && return 1; }
+}
+t_status_shows_result() {
+	local r="$tmp/status-root"
+	make_root debian12 && rm -rf "$tmp/root/lib/modules/$K/build" && FAKE_DKMS="" run 1 &&
+		mkdir -p "$r/sys" "$r/var/lib/rdna1-vmfix" && cp "$tmp/state/last-result" "$r/var/lib/rdna1-vmfix/" &&
+		{ "$tool" status --sysfs-root "$r" >"$tmp/out" 2>&1 || true; } &&
+		grep -q '^Last post-upgrade check:' "$tmp/out" && grep -q "fail on $K at .*, stage dkms (dkms=fail)" "$tmp/out" &&
+		grep -q "sudo apt install linux-headers-$K" "$tmp/out" &&
+		grep -q 'details: journalctl -u rdna1-vmfix-postupgrade -b' "$tmp/out" &&
+		{ "$tool" status --json --sysfs-root "$r" >"$tmp/out" 2>&1 || true; } &&
+		grep -q '"postupgrade":{[^}]*"verdict":"fail"' "$tmp/out" &&
+		rm "$r/var/lib/rdna1-vmfix/last-result" && { "$tool" status --json --sysfs-root "$r" >"$tmp/out" 2>&1 || true; } &&
+		grep -q '"postupgrade":null' "$tmp/out"
+}
+# This machine has no AMD GPU (nor has CI): status must not tell it to install anything.
+t_status_no_gpu() {
+	local rc=0
+	"$tool" status >"$tmp/out" 2>&1 || rc=$?
+	if [ "$rc" -ne 3 ]; then
+		log "status exited $rc: an AMD GPU here? (case needs a machine without one)"
+		return 2
+	fi
+	! grep -qiE 'apt install|dkms|mokutil|Secure Boot and module signing' "$tmp/out"
+}
+
 make_fakes
 check postupgrade-all-pass "every stage passes: dkms, signing (Secure Boot on, key enrolled), armed, hip harness; recorded" t_all_pass
 check postupgrade-unchanged "same kernel again: nothing re-run" t_unchanged
@@ -219,4 +251,16 @@ check postupgrade-torch "no hip worker: torch backend when the command has it an
 check postupgrade-no-module-package "without rdna1-vmfix-dkms: dkms/signing/module skipped, harness still runs" t_no_module_package
 check postupgrade-tool-missing-usage "command missing: harness skipped; bad --timeout or argument: exit 2" t_tool_missing_usage
 check postupgrade-force "--force re-runs a checked kernel" t_force
+if build_tool; then
+	check status-postupgrade-result "status shows the last post-upgrade result (text: verdict, kernel, date, stage, detail, details; JSON: postupgrade, null when none)" t_status_shows_result
+	rc=0
+	t_status_no_gpu || rc=$?
+	case $rc in
+	0) result status-no-gpu-no-steps PASS "no AMD GPU: status prints no install, DKMS or MOK steps (exit 3)" ;;
+	2) result status-no-gpu-no-steps SKIP "this machine has an AMD GPU" ;;
+	*) result status-no-gpu-no-steps FAIL "no AMD GPU, yet status printed install steps: $(tr '\n' '|' <"$tmp/out" | cut -c1-300)" ;;
+	esac
+else
+	result status-postupgrade-result FAIL "rdna1-vmfix did not build"
+fi
 report_counts
