@@ -3,7 +3,7 @@
 # Usage: scripts/setup.sh [--print] [--os-release FILE] [--kernel KVER] [--verbose] [GROUP...]
 #   user       build and run the rdna1-vmfix command: compiler, CMake and its libraries
 #   module     build the rdna1_vmfix module with DKMS: dkms, kmod, bpftool, the kernel's headers
-#   core kernel qemu hip packaging fuzz   developer groups; all = every developer group (`make deps`)
+#   core kernel qemu hip packaging fuzz torch   developer groups; all = every developer group (`make deps`)
 #   --print    print the distribution found and the packages, install nothing (no root needed)
 #   --os-release FILE   read the distribution from FILE instead of /etc/os-release (tests)
 #   --kernel KVER       headers and tools for KVER instead of the running kernel (uname -r)
@@ -26,7 +26,7 @@ parse_args() {
 		--os-release) os_release=${2:?--os-release needs a file} && shift ;;
 		--kernel) kver=${2:?--kernel needs a release} && shift ;;
 		--help | -h) usage && exit 0 ;;
-		user | module | core | kernel | qemu | hip | packaging | fuzz | all) groups+=("$1") ;;
+		user | module | core | kernel | qemu | hip | packaging | fuzz | torch | all) groups+=("$1") ;;
 		*) usage >&2 && die "unknown group or option '$1'" 2 ;;
 		esac
 		shift
@@ -102,10 +102,12 @@ fill_groups() {
 	local kheaders=linux-headers-amd64
 	[ "$distro" != ubuntu24.04 ] || kheaders=linux-headers-generic
 	pk[kernel]="$kheaders dkms kmod debootstrap dwarves $(bpftool_pkgs generic) xz-utils zstd cpio bc flex bison libelf-dev libssl-dev rsync python3 patch openssl perl"
-	pk[qemu]="qemu-system-x86 busybox-static cpio kmod xz-utils"
+	pk[qemu]="qemu-system-x86 busybox-static cpio kmod xz-utils python3 binutils $(bpftool_pkgs generic)"
 	pk[hip]=$hip
 	pk[packaging]="dpkg-dev debhelper dh-dkms dkms lintian fakeroot debootstrap rsync zstd"
 	pk[fuzz]="clang-15 libclang-common-15-dev"
+	# The distribution's CPU build of PyTorch for `check --backend=torch` in CI (Debian: 631 MB installed).
+	pk[torch]="python3-torch"
 }
 
 # The packages of the chosen groups, each once, in order.
@@ -113,7 +115,7 @@ package_list() {
 	local g wanted=()
 	for g in "${groups[@]}"; do
 		if [ "$g" = all ]; then
-			wanted+=(core kernel qemu hip packaging fuzz)
+			wanted+=(core kernel qemu hip packaging fuzz torch)
 		else
 			wanted+=("$g")
 		fi
