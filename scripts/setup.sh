@@ -79,9 +79,12 @@ check_kernel_release() {
 }
 
 # bpftool: Debian ships it as its own package; on Ubuntu linux-tools-common provides the bpftool
-# command, a wrapper that runs the copy in linux-tools-KVER.
+# command, a wrapper that runs the copy in linux-tools-$(uname -r): the module build (gen-abi.sh)
+# needs that of the running kernel, so the metapackage that keeps it in step comes too.
 bpftool_pkgs() { # [KVER-PACKAGE-SUFFIX]
-	case "$distro" in
+	case "$distro:${1:-$kver}" in
+	ubuntu*:6.8.*-generic) echo "linux-tools-common linux-tools-$kver linux-tools-generic" ;;
+	ubuntu*:*-generic) echo "linux-tools-common linux-tools-$kver linux-tools-generic-hwe-24.04" ;;
 	ubuntu*) echo "linux-tools-common linux-tools-${1:-$kver}" ;;
 	*) echo "bpftool" ;;
 	esac

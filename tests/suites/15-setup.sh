@@ -49,13 +49,13 @@ t_debian13() {
 }
 t_ubuntu_ga() {
 	plan ubuntu2404 6.8.0-31-generic module && grep -qx 'distribution: ubuntu24.04' "$tmp/plan" &&
-		has dkms linux-headers-6.8.0-31-generic linux-headers-generic linux-tools-common linux-tools-6.8.0-31-generic &&
+		has dkms linux-headers-6.8.0-31-generic linux-headers-generic linux-tools-common linux-tools-6.8.0-31-generic linux-tools-generic &&
 		lacks linux-headers-amd64 bpftool linux-headers-generic-hwe-24.04
 }
 t_ubuntu_hwe() {
 	local k ok=0
 	for k in 6.11.0-29-generic 6.14.0-37-generic 6.17.0-35-generic; do
-		plan ubuntu2404 "$k" module && has "linux-headers-$k" linux-headers-generic-hwe-24.04 "linux-tools-$k" &&
+		plan ubuntu2404 "$k" module && has "linux-headers-$k" linux-headers-generic-hwe-24.04 "linux-tools-$k" linux-tools-generic-hwe-24.04 &&
 			lacks linux-headers-generic || ok=1
 	done
 	plan ubuntu2404 6.8.0-1015-lowlatency module && has linux-headers-6.8.0-1015-lowlatency &&
