@@ -73,7 +73,7 @@ deb:
 	scripts/build-deb.sh
 
 lint:
-	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run.sh tests/suites/*.sh tests/fuzz/*.sh bench/*.sh .ci/run
+	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run.sh tests/suites/*.sh tests/lib/*.sh tests/fuzz/*.sh bench/*.sh .ci/run
 
 clean:
 	rm -rf $(BUILD)
