@@ -5,6 +5,7 @@ add_library(vmfix_envscan STATIC
   ${PROJECT_SOURCE_DIR}/userspace/common/host_files.cpp
   ${PROJECT_SOURCE_DIR}/userspace/doctor/env_sources.cpp
   ${PROJECT_SOURCE_DIR}/userspace/doctor/python_envs.cpp
+  ${PROJECT_SOURCE_DIR}/userspace/doctor/advice.cpp
   ${PROJECT_SOURCE_DIR}/userspace/report/redact.cpp
   ${PROJECT_SOURCE_DIR}/userspace/report/report.cpp
 )
@@ -15,7 +16,8 @@ if(VMFIX_BUILD_TESTS)
   find_package(Catch2 3 REQUIRED)
   include(Catch)
   add_executable(envscan_test ${PROJECT_SOURCE_DIR}/tests/unit/doctor/env_sources_test.cpp
-    ${PROJECT_SOURCE_DIR}/tests/unit/doctor/python_envs_test.cpp ${PROJECT_SOURCE_DIR}/tests/unit/doctor/report_test.cpp)
+    ${PROJECT_SOURCE_DIR}/tests/unit/doctor/python_envs_test.cpp ${PROJECT_SOURCE_DIR}/tests/unit/doctor/report_test.cpp
+    ${PROJECT_SOURCE_DIR}/tests/unit/doctor/advice_test.cpp)
   target_compile_options(envscan_test PRIVATE ${VMFIX_WARNINGS})
   target_include_directories(envscan_test PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
   target_link_libraries(envscan_test PRIVATE vmfix_envscan Catch2::Catch2WithMain)

@@ -49,6 +49,7 @@ struct Machine {
     root.write("/home/alice/sd/venv/lib/python3.11/site-packages/torch/__init__.py", "");
     root.write("/home/alice/sd/venv/lib/python3.11/site-packages/torch/version.py",
                "__version__ = '2.5.1+rocm6.2'\ncuda = None\nhip = '6.2.41133-dd7f95766'\n");
+    root.write("/home/alice/sd/venv/lib/python3.11/site-packages/torch/lib/libtorch_hip.so", "ELF");
     root.write("/var/lib/dpkg/status",
                "Package: libamdhip64-5\nStatus: install ok installed\nVersion: 5.7.1-6\n\n"
                "Package: librocblas0\nStatus: deinstall ok config-files\nVersion: 5.5.1+dfsg-7\n\n"
