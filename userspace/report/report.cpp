@@ -303,12 +303,20 @@ std::string markdown(const json& d) {
   s += fmt::format("## Doctor\n\n**Verdict: {}** ({})\n\n", str(v, "class"), str(v, "summary"));
   if (v.contains("evidence"))
     for (const auto& e : v["evidence"]) s += fmt::format("- evidence: {}\n", e.get<std::string>());
-  if (v.contains("advice") && v["advice"].is_string() && !v["advice"].get<std::string>().empty())
+  if ((!v.contains("steps") || v["steps"].empty()) && v.contains("advice") && v["advice"].is_string() &&
+      !v["advice"].get<std::string>().empty())
     s += fmt::format("\nWhat to do: {}\n", v["advice"].get<std::string>());
-  if (v.contains("commands") && !v["commands"].empty()) {
-    s += "\n```sh\n";
-    for (const auto& c : v["commands"]) s += c.get<std::string>() + "\n";
-    s += "```\n";
+  if (v.contains("steps") && !v["steps"].empty()) {
+    s += "\nWhat to do:\n\n";
+    std::size_t n = 0;
+    for (const auto& st : v["steps"]) {
+      s += fmt::format("{}. {}\n", ++n, str(st, "what", ""));
+      if (st.contains("commands") && !st["commands"].empty()) {
+        s += "   ```sh\n";
+        for (const auto& c : st["commands"]) s += "   " + c.get<std::string>() + "\n";
+        s += "   ```\n";
+      }
+    }
   }
   for (const auto& n : doc["notes"]) s += fmt::format("- note: {}\n", n.get<std::string>());
   s += "\n## GPUs\n\n";
