@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cmd/cli_util.hpp"
+#include "common/json_stamp.hpp"
 #include "doctor/cli.hpp"
 #include "doctor/gather.hpp"
 
@@ -47,10 +48,13 @@ int run_cli(std::span<char*> args) {
   opt.euid = ::geteuid();
   auto x = gather(opt);
   if (!x) return out.error(x.error());
-  if (out.json())
-    out.emit(extended_json(*x));
-  else
+  if (out.json()) {
+    nlohmann::json doc = extended_json(*x);
+    stamp_document(doc);
+    out.emit(doc);
+  } else {
     out.text(extended_text(*x));
+  }
   return x->base.exit_code;
 }
 

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "cmd/cli_util.hpp"
+#include "common/json_stamp.hpp"
 #include "doctor/cli.hpp"
 #include "doctor/gather.hpp"
 #include "report/report.hpp"
@@ -104,6 +105,7 @@ int run_cli(std::span<char*> args) {
     r.add(Secret::kHostName, in.system.hostname);
     r.apply(doc["doctor"]["verdict"]["steps"]);
   }
+  stamp_document(doc);
   if (out.json())
     out.emit(doc);
   else

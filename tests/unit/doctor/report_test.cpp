@@ -5,6 +5,7 @@
 #include <catch2/matchers/catch_matchers_string.hpp>
 
 #include "diag/fake_sysfs.hpp"
+#include "common/json_stamp.hpp"
 #include "report/report.hpp"
 #include "vmfix/sysfs.hpp"
 
@@ -234,4 +235,20 @@ TEST_CASE("os-release and dpkg status parsing") {
                                         {"librocrand"});
   REQUIRE(pk.size() == 1);
   CHECK(pk[0].version == "5.3.3-4");
+}
+
+TEST_CASE("every JSON document carries the tool, its version and the schema") {
+  nlohmann::json d = {{"gpus", nlohmann::json::array()}};
+  vmfix::stamp_document(d, "9.9.9");
+  CHECK(d["schema"] == 1);
+  CHECK(d["tool"]["name"] == "rdna1-vmfix");
+  CHECK(d["tool"]["version"] == "9.9.9");
+  nlohmann::json r = {{"schema", 3}, {"tool", {{"commit", "abc"}}}};
+  vmfix::stamp_document(r, "9.9.9");
+  CHECK(r["schema"] == 3);
+  CHECK(r["tool"]["commit"] == "abc");
+  CHECK(r["tool"]["version"] == "9.9.9");
+  nlohmann::json line = nlohmann::json::array();
+  vmfix::stamp_document(line, "9.9.9");
+  CHECK(line.empty());
 }
