@@ -300,7 +300,8 @@ std::string markdown(const json& d) {
   // Doctor first: it is the answer; the rest is the evidence.
   const json& doc = d["doctor"];
   const json& v = doc["verdict"];
-  s += fmt::format("## Doctor\n\n**Verdict: {}** ({})\n\n", str(v, "class"), str(v, "summary"));
+  s += fmt::format("## Doctor\n\n**Verdict: {}** ({})\n", str(v, "class"), str(v, "summary"));
+  if (v.contains("evidence") && !v["evidence"].empty()) s += "\n";
   if (v.contains("evidence"))
     for (const auto& e : v["evidence"]) s += fmt::format("- evidence: {}\n", e.get<std::string>());
   if ((!v.contains("steps") || v["steps"].empty()) && v.contains("advice") && v["advice"].is_string() &&
