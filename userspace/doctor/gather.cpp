@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "report/report.hpp"
 #include "vmfix/faults.hpp"
 #include "vmfix/kernel_log.hpp"
 #include "vmfix/output.hpp"
@@ -228,7 +229,26 @@ Result<Extended> gather(const GatherOptions& opt) {
   }
   auto torch = pyenv::find_torch(py_prefix.empty() ? host : HostFiles(), envs, scan);
   auto os = parse_kv(host.read("/etc/os-release", 64 * 1024).value_or(host.read("/usr/lib/os-release", 64 * 1024).value_or("")));
-  return extend(diagnose(std::move(in)), std::move(env), std::move(torch), std::move(os));
+  const std::string running_kernel = in.kernel_release;
+  Extended x = extend(diagnose(std::move(in)), std::move(env), std::move(torch), std::move(os));
+  // The census result, when `rdna1-vmfix census` has run on this machine (issue 17).
+  const auto census = report::read_census(host, report::census_state_dir(opt.env));
+  if (!census.error.empty()) {
+    x.base.notes.push_back(fmt::format("census cache {}: {}", census.path, census.error));
+  } else if (census.present) {
+    const auto& d = census.doc;
+    const nlohmann::json run = d.contains("run") && d["run"].is_object() ? d["run"] : nlohmann::json::object();
+    const std::string kernel = run.value("kernel", "?");
+    x.base.notes.push_back(fmt::format("census (run {} on kernel {}, ROCm {}): {}{}", run.value("date", "?"), kernel,
+                                       run.value("rocm", "?"), d.value("conclusion", "?"),
+                                       !running_kernel.empty() && kernel != running_kernel
+                                           ? "; that was another kernel than the running one: `sudo rdna1-vmfix census` "
+                                             "measures this one"
+                                           : ""));
+    x.census = {{"path", census.path}, {"date", run.value("date", "")}, {"kernel", kernel}, {"rocm", run.value("rocm", "")},
+                {"conclusion", d.value("conclusion", "")}, {"exit_code", d.value("exit_code", -1)}};
+  }
+  return x;
 }
 
 nlohmann::json extended_json(const Extended& x) {
@@ -238,6 +258,7 @@ nlohmann::json extended_json(const Extended& x) {
   nlohmann::json t = nlohmann::json::array();
   for (const auto& i : x.torch) t.push_back(pyenv::torch_json(i));
   j["pytorch"] = t;
+  j["census"] = x.census;
   return j;
 }
 

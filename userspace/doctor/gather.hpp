@@ -26,6 +26,7 @@ struct Extended {
   std::vector<pyenv::TorchInstall> torch;
   std::map<std::string, std::string> os_release;
   std::vector<advice::Step> steps;
+  nlohmann::json census;                   // the cached census result (null: never run)
 };
 
 // Folds env findings and PyTorch installs into r's verdict, strips a repeated class prefix from the

@@ -172,3 +172,24 @@ TEST_CASE("fault verdicts do not repeat their class in the summary") {
   CHECK_FALSE(x->steps.empty());
   CHECK(text.find("rdna1-vmfix doctor") == std::string::npos);
 }
+
+TEST_CASE("doctor includes the cached census result, and says when it was another kernel") {
+  const SudoMachine m("export EDITOR=vi");
+  m.root.write("/proc/sys/kernel/osrelease", "6.12.57+deb13-amd64\n");
+  m.root.write("/var/lib/rdna1-vmfix/census.json",
+               R"({"schema":1,"command":"census","conclusion":"no allocation kind is mapped CC on this machine",)"
+               R"("exit_code":0,"run":{"date":"2026-11-30T21:00:00Z","kernel":"6.1.0-28-amd64","rocm":""}})");
+  auto x = dr::gather(m.sudo_options());
+  REQUIRE(x);
+  const auto& n = x->base.notes;
+  CHECK(std::any_of(n.begin(), n.end(), [](const std::string& s) {
+    return s.find("census (run 2026-11-30T21:00:00Z on kernel 6.1.0-28-amd64") != std::string::npos &&
+           s.find("no allocation kind is mapped CC") != std::string::npos && s.find("another kernel") != std::string::npos;
+  }));
+  CHECK(dr::extended_json(*x)["census"]["conclusion"] == "no allocation kind is mapped CC on this machine");
+  // Never run: nothing claimed.
+  const SudoMachine fresh("export EDITOR=vi");
+  auto y = dr::gather(fresh.sudo_options());
+  REQUIRE(y);
+  CHECK(dr::extended_json(*y)["census"].is_null());
+}
