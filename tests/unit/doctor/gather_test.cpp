@@ -193,3 +193,29 @@ TEST_CASE("doctor includes the cached census result, and says when it was anothe
   REQUIRE(y);
   CHECK(dr::extended_json(*y)["census"].is_null());
 }
+
+TEST_CASE("extend: module_signing keeps the signing steps; a healthy machine stays healthy without findings") {
+  dr::Report r;
+  r.verdict.cls = "module_signing";
+  r.verdict.summary = "rdna1_vmfix cannot load: the DKMS key is not enrolled";
+  r.verdict.advice = "1. sudo mokutil --import /var/lib/dkms/mok.pub 2. reboot and enrol the key in the MOK manager";
+  r.exit_code = 1;
+  vmfix::GpuInfo g;
+  g.bdf = "0000:03:00.0";
+  g.gfx = "gfx1010";
+  g.rdna1 = true;
+  r.input.status.gpus.push_back(g);
+  auto x = dr::extend(r, {}, {}, {{"ID", "debian"}, {"VERSION_ID", "12"}});
+  REQUIRE(x.steps.size() == 1);
+  CHECK(x.steps[0].what == r.verdict.advice);
+  CHECK(x.base.verdict.cls == "module_signing");
+  r.verdict = {};
+  r.verdict.cls = "healthy";
+  r.verdict.summary = "no problem found";
+  r.exit_code = 0;
+  x = dr::extend(r, {}, {}, {});
+  CHECK(x.base.verdict.cls == "healthy");
+  CHECK(x.base.exit_code == 0);
+  REQUIRE(x.steps.size() == 1);
+  CHECK(x.steps[0].commands == std::vector<std::string>{"rdna1-vmfix report > rdna1-vmfix-report.md"});
+}
