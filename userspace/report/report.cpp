@@ -143,6 +143,22 @@ RocmInfo read_rocm(const HostFiles& host) {
   return r;
 }
 
+std::vector<Package> read_rocm_wheels(const HostFiles& host, const std::vector<pyenv::PythonEnv>& envs) {
+  std::vector<Package> out;
+  for (const auto& e : envs)
+    for (const auto& site : e.site_dirs)
+      for (const auto& n : host.list(site)) {
+        if (!n.ends_with(".dist-info")) continue;
+        const std::string stem = n.substr(0, n.size() - 10);
+        const auto dash = stem.find('-');
+        if (dash == std::string::npos) continue;
+        const std::string name = stem.substr(0, dash);
+        if (!text::starts_with(name, "rocm") && !text::starts_with(name, "amd_torch_device")) continue;
+        out.push_back({e.prefix + ": " + name, stem.substr(dash + 1)});
+      }
+  return out;
+}
+
 GpuSysfs read_gpu_sysfs(const HostFiles& host, const std::string& bdf) {
   GpuSysfs g;
   g.bdf = bdf;
@@ -227,6 +243,8 @@ json build(const Input& in, const Options& opt) {
   for (const auto& p : in.rocm.opt_rocm) rocm_opt.push_back({{"path", p.name}, {"version", p.version}});
   json pkgs = json::array();
   for (const auto& p : in.rocm.packages) pkgs.push_back({{"name", p.name}, {"version", p.version}});
+  json wheels = json::array();
+  for (const auto& p : in.rocm.wheels) wheels.push_back({{"name", p.name}, {"version", p.version}});
   json torch = json::array();
   for (const auto& t : in.torch) torch.push_back(torch_doc(t));
   const json dj = doctor::report_json(dr);
@@ -243,7 +261,7 @@ json build(const Input& in, const Options& opt) {
         {"kernel", in.system.kernel_release.empty() ? dr.input.kernel_release : in.system.kernel_release},
         {"kernel_build", in.system.kernel_version},
         {"hostname", in.system.hostname}}},
-      {"rocm", {{"opt_rocm", rocm_opt}, {"packages", pkgs}}},
+      {"rocm", {{"opt_rocm", rocm_opt}, {"packages", pkgs}, {"wheels", wheels}}},
       {"pytorch", torch},
       {"gpus", gpus},
       {"module", st["module"]},
@@ -357,9 +375,11 @@ std::string markdown(const json& d) {
   if (m.contains("signing")) s += fmt::format("- signing: {}\n", str(m["signing"], "summary"));
   s += "\n## ROCm\n\n";
   const json& rocm = d["rocm"];
-  if (rocm["opt_rocm"].empty() && rocm["packages"].empty()) s += "No ROCm installation found (/opt/rocm*, dpkg).\n";
+  if (rocm["opt_rocm"].empty() && rocm["packages"].empty() && rocm["wheels"].empty())
+    s += "No ROCm installation found (/opt/rocm*, dpkg, Python wheels).\n";
   for (const auto& p : rocm["opt_rocm"]) s += fmt::format("- `{}`: {}\n", str(p, "path"), str(p, "version"));
   for (const auto& p : rocm["packages"]) s += fmt::format("- {} {}\n", str(p, "name"), str(p, "version"));
+  for (const auto& p : rocm["wheels"]) s += fmt::format("- wheel `{}` {}\n", str(p, "name"), str(p, "version"));
   s += "\n## PyTorch\n\n";
   if (d["pytorch"].empty()) s += "No PyTorch install found.\n";
   else s += "| where | version | HIP | CUDA | gfx targets carried |\n|---|---|---|---|---|\n";

@@ -39,8 +39,11 @@ struct Package {
 struct RocmInfo {
   std::vector<Package> opt_rocm;  // /opt/rocm*/.info/version: name = the directory
   std::vector<Package> packages;  // installed dpkg packages of the ROCm stack
+  std::vector<Package> wheels;    // ROCm Python wheels (TheRock rocm-sdk-*, amd-torch-device-*): name = "ENV: wheel"
 };
 RocmInfo read_rocm(const HostFiles& host);
+// rocm*, rocm_sdk*, amd_torch_device* *.dist-info directories of the given environments.
+std::vector<Package> read_rocm_wheels(const HostFiles& host, const std::vector<pyenv::PythonEnv>& envs);
 // Installed packages (Status: install ok installed) whose names start with one of the prefixes.
 std::vector<Package> parse_dpkg_status(std::string_view text, const std::vector<std::string>& prefixes);
 

@@ -88,6 +88,11 @@ int run_cli(std::span<char*> args) {
   in.generated = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())));
   in.system = read_system(host);
   in.rocm = read_rocm(host);
+  {
+    std::vector<pyenv::PythonEnv> envs = x->env.python_envs;
+    for (auto& e : pyenv::find_python_envs(host, {"", "", {}, true})) envs.push_back(std::move(e));
+    in.rocm.wheels = read_rocm_wheels(host, envs);
+  }
   in.torch = x->torch;
   for (const auto& g : x->base.input.status.gpus) in.gpu_sysfs.push_back(read_gpu_sysfs(host, g.bdf));
   in.doctor = x->base;

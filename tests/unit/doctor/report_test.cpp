@@ -56,6 +56,9 @@ struct Machine {
                "Package: librocblas0\nStatus: deinstall ok config-files\nVersion: 5.5.1+dfsg-7\n\n"
                "Package: bash\nStatus: install ok installed\nVersion: 5.2\n");
     root.write("/opt/rocm-6.2.0/.info/version", "6.2.0-66\n");
+    root.mkdir("/home/alice/sd/venv/lib/python3.11/site-packages/rocm_sdk_core-7.0.0rc20250923.dist-info");
+    root.mkdir("/home/alice/sd/venv/lib/python3.11/site-packages/amd_torch_device_gfx1010-2.9.0.dist-info");
+    root.mkdir("/home/alice/sd/venv/lib/python3.11/site-packages/numpy-2.1.0.dist-info");
   }
 
   rp::Input input(bool with_census = false) const {
@@ -66,6 +69,7 @@ struct Machine {
     in.generated = "2026-12-01T08:00:00Z";
     in.system = rp::read_system(host);
     in.rocm = rp::read_rocm(host);
+    in.rocm.wheels = rp::read_rocm_wheels(host, vmfix::pyenv::find_python_envs(host, {"alice", "/home/alice", {}, false}));
     vmfix::envscan::Options eo;
     eo.env = {{"HOME", "/root"}, {"SUDO_USER", "alice"}};
     eo.euid = 0;
@@ -126,6 +130,10 @@ TEST_CASE("report: every section from a fake RX 5700 XT machine") {
   REQUIRE(doc["rocm"]["packages"].size() == 1);  // config-files only and non-ROCm packages are left out
   CHECK(doc["rocm"]["packages"][0]["name"] == "libamdhip64-5");
   CHECK(doc["rocm"]["opt_rocm"][0]["version"] == "6.2.0-66");
+  REQUIRE(doc["rocm"]["wheels"].size() == 2);
+  CHECK(doc["rocm"]["wheels"][0]["name"] == "<home>/sd/venv: amd_torch_device_gfx1010");
+  CHECK(doc["rocm"]["wheels"][0]["version"] == "2.9.0");
+  CHECK(doc["rocm"]["wheels"][1]["version"] == "7.0.0rc20250923");
   REQUIRE(doc["pytorch"].size() == 1);
   CHECK(doc["pytorch"][0]["version"] == "2.5.1+rocm6.2");
   CHECK(doc["pytorch"][0]["hip"] == "6.2.41133-dd7f95766");
