@@ -12,6 +12,8 @@
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
+# shellcheck source=scripts/lib/sources.sh
+. "$(dirname "$0")/lib/sources.sh"
 
 arch="" jobs=4 plain_only=0 build_only=0
 while [ $# -gt 0 ]; do
@@ -81,9 +83,9 @@ else
 	rm -rf "$build" && mkdir -p "$bin"
 	ver=$(cat VERSION)
 	opt=${VMFIX_LAB_OPT:--O2} # the CI check of this build line uses -O0: it only has to link
-	src=(userspace/harness/check_main.cpp userspace/src/cmd/check.cpp userspace/harness/cases.cpp
-		userspace/lib/output.cpp userspace/lib/text.cpp userspace/lib/faults.cpp userspace/lib/faults_decode.cpp
-		userspace/lib/kernel_log.cpp userspace/lib/sysfs.cpp userspace/lib/harness/*.cpp)
+	src=() worker_src=()
+	userspace_sources src check-main check-cli check check-kmsg faults status common
+	userspace_sources worker_src worker
 	plain() { # CMD...: logged, and the first failure stops the build
 		printf '+ %s\n' "$*" >>"$log"
 		"$@" >>"$log" 2>&1 || {
@@ -92,12 +94,11 @@ else
 		}
 	}
 	if [ -n "$nvcc" ] && [ "$build_only" -eq 0 ]; then
-		plain "$nvcc" -std=c++17 -O3 -x cu -arch="$arch" -DVMFIX_BACKEND_CUDA userspace/harness/worker.cpp \
-			userspace/harness/cases.cpp -o "$bin/rdna1-vmfix-check-cuda"
+		plain "$nvcc" -std=c++17 -O3 -x cu -arch="$arch" -DVMFIX_BACKEND_CUDA "${worker_src[@]}" \
+			-o "$bin/rdna1-vmfix-check-cuda"
 	fi
-	plain g++ -std=c++17 "$opt" -pthread -DVMFIX_BACKEND_HOST userspace/harness/worker.cpp userspace/harness/cases.cpp \
-		-o "$bin/rdna1-vmfix-check-host"
-	plain g++ -std=c++20 "$opt" -DVMFIX_VERSION="\"$ver\"" -Iuserspace/include -Iuserspace -Iuserspace/src "${src[@]}" \
+	plain g++ -std=c++17 "$opt" -pthread -DVMFIX_BACKEND_HOST "${worker_src[@]}" -o "$bin/rdna1-vmfix-check-host"
+	plain g++ -std=c++20 "$opt" -DVMFIX_VERSION="\"$ver\"" -Iuserspace -Ikernel "${src[@]}" \
 		-lfmt -o "$bin/rdna1-vmfix-check"
 	tool=("$bin/rdna1-vmfix-check")
 	built="plain"

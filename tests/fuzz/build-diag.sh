@@ -7,6 +7,8 @@
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname "$0")/../../scripts/lib/common.sh"
+# shellcheck source=scripts/lib/sources.sh
+. "$(dirname "$0")/../../scripts/lib/sources.sh"
 maybe_verbose "$@"
 out=
 for a in "$@"; do [ "$a" = "--verbose" ] || out=$a; done
@@ -15,16 +17,15 @@ need_tools clang++-15
 rt=$(clang++-15 -print-resource-dir)/lib/linux/libclang_rt.fuzzer-x86_64.a
 [ -f "$rt" ] || die "libFuzzer runtime $rt missing (scripts/setup.sh fuzz: libclang-common-15-dev)"
 mkdir -p "$out/corpus-faults" "$out/corpus-sysfs"
-src="$VMFIX_ROOT/userspace"
 flags=(-std=c++20 -O1 -g "-fsanitize=fuzzer,address,undefined" -fno-sanitize-recover=undefined
-	-fno-omit-frame-pointer -Wall -Wextra -Werror -I"$src/include")
-common=("$src/lib/text.cpp" "$src/lib/output.cpp" "$src/lib/faults.cpp" "$src/lib/faults_decode.cpp")
+	-fno-omit-frame-pointer -Wall -Wextra -Werror -I"$VMFIX_ROOT/userspace" -I"$VMFIX_ROOT/kernel")
+faults_src=() sysfs_src=()
+userspace_sources faults_src faults common
+userspace_sources sysfs_src status faults common
 # The two targets build in parallel (2 cores in CI).
-clang++-15 "${flags[@]}" "$VMFIX_ROOT/tests/fuzz/fuzz_faults.cpp" "${common[@]}" "$src/lib/kernel_log.cpp" \
-	-lfmt -o "$out/fuzz_faults" &
+clang++-15 "${flags[@]}" "$VMFIX_ROOT/tests/fuzz/fuzz_faults.cpp" "${faults_src[@]}" -lfmt -o "$out/fuzz_faults" &
 p1=$!
-clang++-15 "${flags[@]}" "$VMFIX_ROOT/tests/fuzz/fuzz_sysfs.cpp" "${common[@]}" "$src/lib/sysfs.cpp" \
-	-lfmt -o "$out/fuzz_sysfs" &
+clang++-15 "${flags[@]}" "$VMFIX_ROOT/tests/fuzz/fuzz_sysfs.cpp" "${sysfs_src[@]}" -lfmt -o "$out/fuzz_sysfs" &
 p2=$!
 rc=0
 wait "$p1" || rc=1

@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "vmfix/faults.hpp"
-#include "vmfix/kernel_log.hpp"
+#include "faults/faults.hpp"
+#include "common/kmsg.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -5,8 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "vmfix/isa.hpp"
-#include "vmfix/isa_audit.hpp"
+#include "isa/isa.hpp"
+#include "isa/audit.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   vmfix::ScanOptions opt;

@@ -6,6 +6,8 @@
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname "$0")/../../scripts/lib/common.sh"
+# shellcheck source=scripts/lib/sources.sh
+. "$(dirname "$0")/../../scripts/lib/sources.sh"
 maybe_verbose "$@"
 need_tools cmake ninja jq
 
@@ -171,10 +173,10 @@ command -v clang++-15 >/dev/null && rt=$(clang++-15 -print-resource-dir)/lib/lin
 if [ -z "$rt" ] || [ ! -f "$rt" ]; then
 	result fuzz-kmsg SKIP "clang-15 libFuzzer runtime missing (scripts/setup.sh fuzz)"
 else
-	src="$VMFIX_ROOT/userspace"
+	src=()
+	userspace_sources src check-kmsg faults common
 	if clang++-15 -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -Wall -Wextra -Werror \
-		-I"$src/include" -I"$src" "$VMFIX_ROOT/tests/fuzz/harness_kmsg_fuzz.cpp" "$src/lib/harness/kernel_log.cpp" \
-		"$src/harness/cases.cpp" "$src/lib/faults.cpp" "$src/lib/faults_decode.cpp" "$src/lib/text.cpp" "$src/lib/output.cpp" \
+		-I"$VMFIX_ROOT/userspace" -I"$VMFIX_ROOT/kernel" "$VMFIX_ROOT/tests/fuzz/harness_kmsg_fuzz.cpp" "${src[@]}" \
 		-lfmt -o "$fuzz_bin" >"$work/fuzz-build.log" 2>&1; then
 		mkdir -p "$work/corpus"
 		cp "$VMFIX_ROOT"/tests/data/harness/*.txt "$work/corpus/"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 #include <catch2/catch_test_macros.hpp>
 
-#include "vmfix/pte.hpp"
+#include "pte/pte.hpp"
 
 using vmfix::parse_u64;
 

@@ -9,7 +9,7 @@
 
 #include "fake_sysfs.hpp"
 #include "golden.hpp"
-#include "vmfix/doctor.hpp"
+#include "doctor/doctor.hpp"
 
 using vmfix::test::FakeSysfs;
 namespace doctor = vmfix::doctor;

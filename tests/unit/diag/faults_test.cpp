@@ -11,8 +11,8 @@
 
 #include <fmt/format.h>
 
-#include "vmfix/faults.hpp"
-#include "vmfix/kernel_log.hpp"
+#include "faults/faults.hpp"
+#include "common/kmsg.hpp"
 
 namespace fs = std::filesystem;
 using namespace vmfix::faults;  // NOLINT(google-build-using-namespace)

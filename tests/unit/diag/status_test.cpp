@@ -9,7 +9,7 @@
 
 #include "fake_sysfs.hpp"
 #include "golden.hpp"
-#include "vmfix/sysfs.hpp"
+#include "status/status.hpp"
 
 using vmfix::test::FakeSysfs;
 

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <set>
 
-#include "harness/cases.hpp"
+#include "check/workers/cases.hpp"
 
 using namespace vmfix::harness;
 

@@ -3,7 +3,7 @@
 
 #include <fstream>
 
-#include "vmfix/harness.hpp"
+#include "check/check.hpp"
 
 using namespace vmfix::harness;
 

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "vmfix/harness.hpp"
+#include "check/check.hpp"
 
 using namespace vmfix::harness;
 namespace fs = std::filesystem;

@@ -6,7 +6,7 @@
 #include <catch2/catch_test_macros.hpp>
 
 #include "fixtures.hpp"
-#include "vmfix/isa_audit.hpp"
+#include "isa/audit.hpp"
 
 using isa_test::fixture;
 

@@ -8,10 +8,10 @@
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
 
-#include "elf.hpp"
+#include "isa/elf.hpp"
 #include "fixtures.hpp"
-#include "scan.hpp"
-#include "vmfix/isa.hpp"
+#include "isa/scan.hpp"
+#include "isa/isa.hpp"
 
 using isa_test::Bytes;
 using isa_test::fixture;

@@ -4,7 +4,7 @@
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 
-#include "vmfix/doctor.hpp"
+#include "doctor/doctor.hpp"
 
 using Catch::Matchers::ContainsSubstring;
 

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+// Register layouts, client tables and names for the fault-log reader.
+// Sources: amdgpu gfxhub_v1_0/gmc_v9_0, gfxhub_v2_0/v2_1/v3_0/v11_5_0, gfxhub_v12_0 and gmc_v8_0
+// (print_l2_protection_fault_status, vm_decode_fault), and Documentation/gpu/amdgpu/debugging.rst.
+
+#include <array>
+#include <fmt/format.h>
+
+#include "faults/faults.hpp"
+#include "common/text.hpp"
+
+namespace vmfix::faults {
+
+namespace {
+
+struct ClassName {
+  FaultClass c;
+  std::string_view name;
+};
+constexpr std::array kClassNames = {
+    ClassName{FaultClass::kMissingCodeObject, "missing_code_object"},
+    ClassName{FaultClass::kIsaMismatch, "isa_mismatch"},
+    ClassName{FaultClass::kVmFaultBadAddress, "vm_fault_bad_address"},
+    ClassName{FaultClass::kVmFaultOther, "vm_fault_other"},
+    ClassName{FaultClass::kHangOrReset, "hang_or_reset"},
+    ClassName{FaultClass::kOutOfMemory, "out_of_memory"},
+    ClassName{FaultClass::kPcieAtomics, "pcie_atomics"},
+    ClassName{FaultClass::kUnknown, "unknown"},
+    ClassName{FaultClass::kNone, "none"},
+};
+
+// gmc_v9_0.c gfxhub_client_ids[] (gfxhub v1.x, Vega/Raven/Arcturus/Aldebaran gfx side).
+constexpr std::array<std::string_view, 13> kGfx9Clients = {
+    "CB", "DB", "IA", "WD", "CPF", "CPC", "CPG", "RLC", "TCP", "SQC (inst)", "SQC (data)", "SQG", "PA"};
+// gfxhub_v2_0.c / v2_1.c / v3_0.c / v11_5_0.c gfxhub_client_ids[] (gfx10 and gfx11: identical).
+constexpr std::array<std::string_view, 18> kGfx10Clients = {
+    "CB/DB", "Reserved", "GE1", "GE2", "CPF", "CPC", "CPG", "RLC", "TCP",
+    "SQC (inst)", "SQC (data)", "SQG", "Reserved", "SDMA0", "SDMA1", "GCR", "SDMA2", "SDMA3"};
+
+}  // namespace
+
+std::string_view class_name(FaultClass c) {
+  for (const auto& n : kClassNames)
+    if (n.c == c) return n.name;
+  return "unknown";
+}
+
+std::optional<FaultClass> parse_class(std::string_view name) {
+  for (const auto& n : kClassNames)
+    if (n.name == name) return n.c;
+  return std::nullopt;
+}
+
+std::string_view address_kind_name(AddressKind k) {
+  switch (k) {
+    case AddressKind::kNull: return "null";
+    case AddressKind::kLow: return "low";
+    case AddressKind::kCanonicalUser: return "canonical-user";
+    case AddressKind::kHigh: return "high";
+    case AddressKind::kKernel: return "kernel";
+  }
+  return "high";
+}
+
+AddressKind classify_address(std::uint64_t addr) {
+  if (addr < 0x1000) return AddressKind::kNull;
+  if (addr < 0x10000) return AddressKind::kLow;
+  if (addr < 0x0000800000000000ULL) return AddressKind::kCanonicalUser;
+  if (addr >= 0xffff800000000000ULL) return AddressKind::kKernel;
+  return AddressKind::kHigh;
+}
+
+std::string_view gen_name(Gen g) {
+  switch (g) {
+    case Gen::kGfx8: return "gfx8 (gmc_v7/v8)";
+    case Gen::kGfx9: return "gfx9 (gmc_v9)";
+    case Gen::kGfx10: return "gfx10/gfx11 (gmc_v10/v11)";
+    case Gen::kGfx12: return "gfx12 (gmc_v12)";
+    case Gen::kUnknown: break;
+  }
+  return "unknown";
+}
+
+L2Status decode_l2_status(std::uint32_t raw) {
+  L2Status s;
+  s.raw = raw;
+  s.more_faults = (raw & 0x1U) != 0;
+  s.walker_error = (raw >> 1) & 0x7U;
+  s.permission_faults = (raw >> 4) & 0xfU;
+  s.mapping_error = ((raw >> 8) & 0x1U) != 0;
+  s.cid = (raw >> 9) & 0x1ffU;
+  s.write = ((raw >> 18) & 0x1U) != 0;
+  s.atomic = ((raw >> 19) & 0x1U) != 0;
+  s.vmid = (raw >> 20) & 0xfU;
+  return s;
+}
+
+LegacyStatus decode_legacy_status(std::uint32_t raw) {
+  LegacyStatus s;
+  s.raw = raw;
+  s.protections = raw & 0xffU;
+  s.client_id = (raw >> 12) & 0xffU;
+  s.write = ((raw >> 24) & 0x1U) != 0;
+  s.vmid = (raw >> 25) & 0xfU;
+  return s;
+}
+
+std::string utcl2_client_name(Gen g, bool mmhub, unsigned cid) {
+  // mmhub tables differ per ASIC (vega10, vega20, raven, arcturus, ...): only the printed name
+  // is trustworthy there.
+  if (mmhub) return {};
+  if (g == Gen::kGfx9 && cid < kGfx9Clients.size()) return std::string(kGfx9Clients[cid]);
+  if (g == Gen::kGfx10 && cid < kGfx10Clients.size()) return std::string(kGfx10Clients[cid]);
+  return {};  // gfx12: the kernel's table is empty ("unknown")
+}
+
+std::vector<std::string> permission_fault_meaning(unsigned bits) {
+  // debugging.rst: bit 0 PTE not valid, 1 read bit not set, 2 write bit not set, 3 execute bit not set.
+  static constexpr std::array<std::string_view, 4> kBits = {
+      "PTE not valid (page not mapped)", "read permission not set", "write permission not set",
+      "execute permission not set"};
+  std::vector<std::string> out;
+  for (unsigned i = 0; i < kBits.size(); ++i)
+    if ((bits & (1U << i)) != 0) out.emplace_back(kBits[i]);
+  return out;
+}
+
+std::string walker_error_meaning(unsigned value) {
+  // GCVM_L2_PROTECTION_FAULT_STATUS.WALKER_ERROR: nonzero = the page-table walker itself failed
+  // (a PDE/PTE fetch returned an error, e.g. an unmapped or invalid page directory).
+  if (value == 0) return "none";
+  return fmt::format("page-table walker error {} (a PDE/PTE fetch failed)", value);
+}
+
+bool is_shader_client(std::string_view name) {
+  const std::string_view n = text::trim(name);
+  // UTCL2 names: TCP (vector memory), SQC (scalar/instruction), SQG, TA/TD; legacy: TCx, TA, TD,
+  // TC, SQ. CB/DB (colour/depth export) also run on behalf of shaders.
+  for (std::string_view s : {"TCP", "SQC", "SQG", "SQ", "TA", "TD", "TC", "CB", "DB", "CB/DB"})
+    if (n == s) return true;
+  if (text::starts_with(n, "SQC") || text::starts_with(n, "TCP")) return true;
+  // legacy per-instance names: TC0..TC9, TCA, TCC... ; 'TC3' in gmc_v8 prints
+  if (n.size() >= 3 && n.substr(0, 2) == "TC") return true;
+  return false;
+}
+
+std::optional<std::string> override_target(std::string_view version) {
+  // HSA_OVERRIDE_GFX_VERSION=major.minor.stepping, stepping in decimal (ROCr: gfx<major><minor><stepping hex>).
+  std::size_t used = 0;
+  const auto major = text::parse_dec(version, &used);
+  if (!major || used >= version.size() || version[used] != '.') return std::nullopt;
+  version.remove_prefix(used + 1);
+  const auto minor = text::parse_dec(version, &used);
+  if (!minor || used >= version.size() || version[used] != '.') return std::nullopt;
+  version.remove_prefix(used + 1);
+  const auto step = text::parse_dec(version, &used);
+  if (!step || used != version.size()) return std::nullopt;
+  if (*major < 6 || *major > 99 || *minor > 15 || *step > 15) return std::nullopt;
+  return fmt::format("gfx{}{:x}{:x}", *major, *minor, *step);
+}
+
+bool isa_compatible(std::string_view native, std::string_view target) {
+  auto base = [](std::string_view s) { return s.substr(0, s.find(':')); };
+  native = base(native);
+  target = base(target);
+  if (native == target) return true;
+  // Debian hipamd: gfx1010 code may load on gfx1011/gfx1012/gfx1013 (supersets); never the reverse.
+  return target == "gfx1010" && (native == "gfx1011" || native == "gfx1012" || native == "gfx1013");
+}
+
+}  // namespace vmfix::faults

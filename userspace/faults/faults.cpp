@@ -1,0 +1,1107 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+// Fault-log reader: line scanner, event grouping, classification, verdict and renderers.
+//
+// Formats recognised (kernel side, amdgpu):
+//   gmc_v9 (4.14):  [gfxhub] VMC page fault (src_id:0 ring:24 vm_id:3 pas_id:32769)
+//                     at page 0x0000000012345000 from 27
+//   gmc_v9/v10 5.x-6.x: [gfxhub0] retry|no-retry page fault (src_id:.. ring:.. vmid:.. pasid:..,
+//                     for process X pid N thread Y pid M)
+//                     in page starting at address 0x... from client 27 | from IH client 0x1b (UTCL2)
+//   6.8+ / 7.x:     [gfxhub] page fault (src_id:.. ring:.. vmid:.. pasid:..)
+//                    in process X pid N thread Y pid M)   (amdgpu_vm_print_task_info)
+//   status:         VM_L2_/GCVM_L2_/MMVM_L2_PROTECTION_FAULT_STATUS:0x%08X, then
+//                   Faulty UTCL2 client ID: NAME (0xN), MORE_FAULTS, WALKER_ERROR,
+//                   PERMISSION_FAULTS, MAPPING_ERROR, RW
+//   gmc_v7/v8:      GPU fault detected: SRC 0xDATA / VM_CONTEXT1_PROTECTION_FAULT_ADDR 0x.. /
+//                   VM_CONTEXT1_PROTECTION_FAULT_STATUS 0x.. / VM fault (0x01, vmid 1[, pasid N])
+//                   at page N, read from 'TC3' (0x54433300) (196)
+// plus ring timeouts and resets, KFD PCIe-atomics messages, IOMMU page faults, and the ROCr/HIP/
+// rocBLAS/PyTorch userspace lines listed in docs/faults.md.
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "faults/faults.hpp"
+#include "common/output.hpp"
+#include "common/text.hpp"
+
+namespace vmfix::faults {
+
+using text::contains;
+using text::icontains;
+
+namespace {
+
+constexpr std::size_t kMaxLine = 8192;        // longer lines are cut (a log line never is)
+constexpr std::size_t kMaxEvidence = 24;      // evidence lines kept per event
+constexpr std::size_t kMaxAddresses = 64;     // further fault addresses kept per event
+constexpr std::size_t kAttachLines = 16;      // a continuation may trail its header by this many lines
+constexpr double kAttachSeconds = 2.0;        // ... and by this much log time
+constexpr double kRepeatSeconds = 10.0;       // repeated reports of one fault storm merge
+constexpr double kHangSeconds = 120.0;        // timeout -> reset -> resume lines merge
+constexpr std::size_t kHangLines = 200;
+
+std::optional<double> parse_time(std::string_view line) {
+  std::size_t i = 0;
+  while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+  if (i >= line.size() || line[i] != '[') return std::nullopt;
+  const auto close = line.find(']', i);
+  if (close == std::string_view::npos || close - i > 48) return std::nullopt;
+  const std::string_view in = text::trim(line.substr(i + 1, close - i - 1));
+  std::size_t used = 0;
+  if (const auto sec = text::parse_dec(in, &used); sec && used < in.size() && in[used] == '.') {
+    const std::string_view frac_sv = in.substr(used + 1);
+    std::size_t fused = 0;
+    const auto frac = text::parse_dec(frac_sv, &fused);
+    if (frac && fused == frac_sv.size() && fused <= 9 && *sec < 1000000000000ULL)
+      return static_cast<double>(*sec) + static_cast<double>(*frac) / std::pow(10.0, static_cast<double>(fused));
+  }
+  // dmesg -T: "Tue Jul 23 13:49:25 2024": day of month and time of day are enough for proximity.
+  for (std::size_t k = 0; k + 8 <= in.size(); ++k) {
+    const std::string_view c = in.substr(k, 8);
+    auto d = [&](std::size_t p) { return c[p] >= '0' && c[p] <= '9'; };
+    if (d(0) && d(1) && c[2] == ':' && d(3) && d(4) && c[5] == ':' && d(6) && d(7)) {
+      const int h = (c[0] - '0') * 10 + (c[1] - '0');
+      const int m = (c[3] - '0') * 10 + (c[4] - '0');
+      const int s = (c[6] - '0') * 10 + (c[7] - '0');
+      int day = 0;
+      if (k >= 3) {
+        std::string_view before = text::trim(in.substr(0, k));
+        const auto sp = before.rfind(' ');
+        if (sp != std::string_view::npos) before = before.substr(sp + 1);
+        if (const auto dd = text::parse_number(before); dd && *dd <= 31) day = static_cast<int>(*dd);
+      }
+      return static_cast<double>(day * 86400 + h * 3600 + m * 60 + s);
+    }
+  }
+  return std::nullopt;
+}
+
+// Unsigned field "key" followed by a decimal number ("vmid:3").
+std::optional<unsigned> field_u(std::string_view line, std::string_view key) {
+  const auto pos = line.find(key);
+  if (pos == std::string_view::npos) return std::nullopt;
+  // the key must start a token: "vmid:" must not match inside "xvmid:"
+  if (pos > 0) {
+    const char p = line[pos - 1];
+    if (p != ' ' && p != '(' && p != ',' && p != '\t') return std::nullopt;
+  }
+  const auto v = text::parse_dec(line.substr(pos + key.size()));
+  if (!v || *v > 0xffffffffULL) return std::nullopt;
+  return static_cast<unsigned>(*v);
+}
+
+// "0x1b" or "27" -> number.
+std::optional<std::uint64_t> hex_or_dec(std::string_view s) {
+  if (s.size() >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) return text::parse_hex(s);
+  return text::parse_dec(s);
+}
+
+// "process NAME pid N thread NAME pid M" (names may be empty or contain spaces).
+void parse_process(std::string_view line, Event& e) {
+  auto p = line.find("process ");
+  if (p == std::string_view::npos) return;
+  std::string_view rest = line.substr(p + 8);
+  const auto pid_pos = rest.find(" pid ");
+  if (pid_pos == std::string_view::npos || pid_pos > 256) return;
+  e.process = text::printable(text::trim(rest.substr(0, pid_pos)), 64);
+  rest = rest.substr(pid_pos + 5);
+  std::size_t used = 0;
+  if (const auto pid = text::parse_dec(rest, &used); pid && *pid < (1ULL << 40)) {
+    e.pid = static_cast<long long>(*pid);
+    rest = rest.substr(used);
+  }
+  const auto th = rest.find("thread ");
+  if (th == std::string_view::npos) return;
+  rest = rest.substr(th + 7);
+  const auto tpid = rest.find(" pid ");
+  if (tpid == std::string_view::npos || tpid > 256) return;
+  e.thread = text::printable(text::trim(rest.substr(0, tpid)), 64);
+  if (const auto tid = text::parse_dec(rest.substr(tpid + 5)); tid && *tid < (1ULL << 40))
+    e.tid = static_cast<long long>(*tid);
+}
+
+// First gfx target named in a line: "gfx1010", "gfx1013:xnack-", "gfx90a".
+std::string find_isa(std::string_view line) {
+  std::size_t pos = 0;
+  while ((pos = line.find("gfx", pos)) != std::string_view::npos) {
+    std::size_t end = pos + 3;
+    while (end < line.size() && end - pos < 8 && std::isxdigit(static_cast<unsigned char>(line[end])) != 0) ++end;
+    if (end - pos >= 5 && (pos == 0 || std::isalnum(static_cast<unsigned char>(line[pos - 1])) == 0 ||
+                           line[pos - 1] == '-')) {
+      // keep :xnack-/:sramecc+ feature suffixes
+      while (end < line.size() && end - pos < 40 &&
+             (std::isalnum(static_cast<unsigned char>(line[end])) != 0 || line[end] == ':' ||
+              ((line[end] == '+' || line[end] == '-') && end > pos && line[end - 1] != '-' && line[end - 1] != '+')))
+        ++end;
+      return std::string(line.substr(pos, end - pos));
+    }
+    pos += 3;
+  }
+  return {};
+}
+
+// "HSA_STATUS_ERROR_XYZ" token in a line.
+std::string find_token(std::string_view line, std::string_view prefix) {
+  const auto pos = line.find(prefix);
+  if (pos == std::string_view::npos) return {};
+  std::size_t end = pos;
+  while (end < line.size() && end - pos < 64 &&
+         (std::isalnum(static_cast<unsigned char>(line[end])) != 0 || line[end] == '_'))
+    ++end;
+  return std::string(line.substr(pos, end - pos));
+}
+
+bool within(std::optional<double> a, std::optional<double> b, double secs) {
+  if (!a || !b) return true;
+  return std::fabs(*a - *b) <= secs;
+}
+
+void add_evidence(Event& e, std::string_view line) {
+  if (e.lines.size() < kMaxEvidence) e.lines.push_back(text::printable(line, 300));
+}
+
+bool is_vm_kind(const Event& e) { return e.kind == "vm_fault" || e.kind == "legacy_vm_fault"; }
+
+// Status register name: the token that ends right before ":0x" / " 0x".
+std::string register_name(std::string_view line, std::size_t end) {
+  std::size_t b = end;
+  while (b > 0 && (std::isalnum(static_cast<unsigned char>(line[b - 1])) != 0 || line[b - 1] == '_')) --b;
+  return std::string(line.substr(b, end - b));
+}
+
+Gen gen_of_register(std::string_view name) {
+  if (text::starts_with(name, "GCVM_") || text::starts_with(name, "MMVM_")) return Gen::kGfx10;
+  if (text::starts_with(name, "VM_L2_")) return Gen::kGfx9;
+  if (text::starts_with(name, "VM_CONTEXT1_")) return Gen::kGfx8;
+  return Gen::kUnknown;
+}
+
+std::string hex32(std::uint32_t v) { return fmt::format("0x{:08x}", v); }
+
+}  // namespace
+
+Status check_text(std::string_view data) {
+  if (data.empty()) return Error{Exit::kUsage, "", "input is empty: no log lines to read"};
+  if (data.find('\0') != std::string_view::npos)
+    return Error{Exit::kUsage, "", "input is binary (contains NUL bytes), not a text log"};
+  // Count bytes that printable() would have to replace: control characters and invalid UTF-8.
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < data.size();) {
+    const auto c = static_cast<unsigned char>(data[i]);
+    if (c < 0x80) {
+      if (c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != 0x1b) ++bad;
+      ++i;
+      continue;
+    }
+    std::size_t n = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+    bool ok = n != 0 && i + n <= data.size();
+    for (std::size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(data[i + k]) & 0xc0) == 0x80;
+    if (!ok) {
+      ++bad;
+      ++i;
+    } else {
+      i += n;
+    }
+  }
+  if (bad * 20 > data.size())
+    return Error{Exit::kUsage, "",
+                 fmt::format("input is not a text log ({} of {} bytes are control characters or invalid UTF-8)",
+                             bad, data.size())};
+  return ok_status();
+}
+
+Parser::Parser(Context ctx) : ctx_(std::move(ctx)) {}
+
+bool Parser::can_attach(std::string_view device, std::optional<double> t) const {
+  if (!open_) return false;
+  if (!device.empty() && !open_->device.empty() && device != open_->device) return false;
+  if (line_no_ - open_->last_line > kAttachLines) return false;
+  return within(last_time_, t, kAttachSeconds);
+}
+
+void Parser::start(Event e) {
+  finish_open();
+  e.first_line = e.last_line = line_no_;
+  if (e.records == 0) e.records = 1;
+  open_ = std::move(e);
+  repeat_ = false;
+  take_decoded_ = true;
+}
+
+void Parser::finish_open() {
+  if (!open_) return;
+  classify(*open_, ctx_);
+  done_.push_back(std::move(*open_));
+  open_.reset();
+  repeat_ = false;
+}
+
+void Parser::flush() { finish_open(); }
+
+std::vector<Event> Parser::take_finished() {
+  std::vector<Event> out;
+  out.swap(done_);
+  return out;
+}
+
+void Parser::note_override(std::string_view line) {
+  const auto rest = text::after(line, "HSA_OVERRIDE_GFX_VERSION");
+  if (!rest || !ctx_.override_version.empty()) return;
+  std::string_view v = *rest;
+  while (!v.empty() && (v.front() == '=' || v.front() == ' ' || v.front() == '"' || v.front() == '\'' ||
+                        v.front() == ':'))
+    v.remove_prefix(1);
+  std::size_t end = 0;
+  while (end < v.size() && end < 12 && (std::isdigit(static_cast<unsigned char>(v[end])) != 0 || v[end] == '.'))
+    ++end;
+  const std::string_view ver = v.substr(0, end);
+  if (override_target(ver)) {
+    ctx_.override_version = std::string(ver);
+    ctx_.override_source = fmt::format("log line {}", line_no_);
+  }
+}
+
+void Parser::feed(std::string_view line) {
+  ++line_no_;
+  if (line.size() > kMaxLine) line = line.substr(0, kMaxLine);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  const auto t = parse_time(line);
+  const std::string dev = text::find_bdf(line);
+  note_override(line);
+  if (try_kernel_vm(line, dev, t) || try_userspace(line, dev, t)) {
+    if (t) last_time_ = t;
+  }
+}
+
+bool Parser::try_kernel_vm(std::string_view line, std::string_view dev, std::optional<double> t) {
+  // --- header of a gfx9+ report
+  auto pf = line.find("page fault (src_id:");
+  if (pf != std::string_view::npos) {
+    Event e;
+    e.kind = "vm_fault";
+    e.device = std::string(dev);
+    e.time = t;
+    const auto close = pf > 0 ? line.rfind(']', pf) : std::string_view::npos;
+    const auto open = close != std::string_view::npos && close > 0 ? line.rfind('[', close) : std::string_view::npos;
+    if (open != std::string_view::npos && close - open < 24) e.hub = text::printable(line.substr(open + 1, close - open - 1), 24);
+    const std::string_view pre = line.substr(0, pf);
+    if (contains(pre, "no-retry"))
+      e.retry = false;
+    else if (contains(pre, "retry"))
+      e.retry = true;
+    const std::string_view tail = line.substr(pf);
+    e.src_id = field_u(tail, "src_id:");
+    e.ring = field_u(tail, "ring:");
+    e.vmid = field_u(tail, "vmid:");
+    if (!e.vmid) e.vmid = field_u(tail, "vm_id:");
+    e.pasid = field_u(tail, "pasid:");
+    if (!e.pasid) e.pasid = field_u(tail, "pas_id:");
+    parse_process(tail, e);
+    if (open_ && open_->kind == "vm_fault" && open_->device == e.device && open_->hub == e.hub &&
+        open_->pasid == e.pasid && open_->vmid == e.vmid && within(last_time_, t, kRepeatSeconds) &&
+        line_no_ - open_->last_line <= kAttachLines) {
+      ++open_->records;
+      open_->last_line = line_no_;
+      add_evidence(*open_, line);
+      repeat_ = true;
+      take_decoded_ = false;
+      return true;
+    }
+    start(std::move(e));
+    add_evidence(*open_, line);
+    return true;
+  }
+  // --- header of a gmc_v7/v8 report
+  if (const auto gf = text::after(line, "GPU fault detected:")) {
+    if (open_ && open_->kind == "legacy_vm_fault" && open_->device == dev && within(last_time_, t, kRepeatSeconds) &&
+        line_no_ - open_->last_line <= kAttachLines) {
+      ++open_->records;
+      open_->last_line = line_no_;
+      add_evidence(*open_, line);
+      repeat_ = true;
+      take_decoded_ = false;
+      return true;
+    }
+    Event e;
+    e.kind = "legacy_vm_fault";
+    e.device = std::string(dev);
+    e.time = t;
+    e.gen = Gen::kGfx8;
+    if (const auto src = text::parse_dec(text::trim(*gf)); src && *src <= 0xffff) e.src_id = static_cast<unsigned>(*src);
+    start(std::move(e));
+    add_evidence(*open_, line);
+    return true;
+  }
+
+  const bool page_line = contains(line, "in page starting at address ") ||
+                         (contains(line, "  at page 0x") && contains(line, " from "));
+  const auto l2 = line.find("_PROTECTION_FAULT_STATUS:");
+  const auto legacy_addr = line.find("VM_CONTEXT1_PROTECTION_FAULT_ADDR");
+  const auto legacy_status = line.find("VM_CONTEXT1_PROTECTION_FAULT_STATUS");
+  const bool legacy_vm = contains(line, "VM fault (0x") && contains(line, " at page ");
+  const bool decoded = contains(line, "Faulty UTCL2 client ID:") || contains(line, "MORE_FAULTS: 0x") ||
+                       contains(line, "WALKER_ERROR: 0x") || contains(line, "PERMISSION_FAULTS: 0x") ||
+                       contains(line, "MAPPING_ERROR: 0x") || contains(line, "RW: 0x");
+  const bool iommu = contains(line, "IO_PAGE_FAULT");
+  const bool evict = contains(line, "Evicting PASID") || contains(line, "Evicting process");
+  const bool proc = (contains(line, " for process ") || contains(line, " in process ")) && contains(line, " pid ");
+  if (!page_line && l2 == std::string_view::npos && legacy_addr == std::string_view::npos &&
+      legacy_status == std::string_view::npos && !legacy_vm && !decoded && !iommu && !evict && !proc)
+    return false;
+
+  const bool attach = open_ && is_vm_kind(*open_) && can_attach(dev, t);
+  if (!attach) {
+    if (iommu) {
+      Event e;
+      e.kind = "iommu_fault";
+      e.device = std::string(dev);
+      e.time = t;
+      e.iommu = true;
+      if (open_ && open_->kind == "iommu_fault" && can_attach(dev, t)) {
+        ++open_->records;
+        open_->last_line = line_no_;
+        add_evidence(*open_, line);
+        return true;
+      }
+      start(std::move(e));
+      add_evidence(*open_, line);
+      return true;
+    }
+    if (evict || decoded || proc) return false;  // stray continuation without a report: not an event
+    // A report whose header was cut off: the page/status line starts the event.
+    Event e;
+    e.kind = (legacy_addr != std::string_view::npos || legacy_status != std::string_view::npos || legacy_vm)
+                 ? "legacy_vm_fault"
+                 : "vm_fault";
+    e.device = std::string(dev);
+    e.time = t;
+    start(std::move(e));
+  }
+  Event& e = *open_;
+  e.last_line = line_no_;
+  add_evidence(e, line);
+
+  if (iommu) {
+    e.iommu = true;
+    return true;
+  }
+  if (evict) return true;
+  if (proc && !page_line) {
+    if (e.process.empty() && !e.pid) parse_process(line, e);
+    return true;
+  }
+  if (page_line) {
+    std::optional<std::uint64_t> addr;
+    if (const auto a = text::after(line, "in page starting at address "))
+      addr = text::parse_hex(*a);
+    else if (const auto b = text::after(line, "at page "))
+      addr = text::parse_hex(*b);
+    if (addr) {
+      if (!repeat_ && !e.address)
+        e.address = addr;
+      else if (e.address != addr && e.other_addresses.size() < kMaxAddresses)
+        e.other_addresses.push_back(*addr);
+    }
+    if (!repeat_ || !e.ih_client) {
+      std::optional<std::string_view> c = text::after(line, " from IH client ");
+      if (!c) c = text::after(line, " from client ");
+      if (!c) c = text::after(line, " from ");
+      if (c) {
+        if (const auto v = hex_or_dec(text::trim(*c)); v && *v <= 0xff) e.ih_client = static_cast<unsigned>(*v);
+      }
+    }
+    return true;
+  }
+  if (l2 != std::string_view::npos) {
+    const auto v = text::parse_hex(line.substr(l2 + 25));
+    if (!v || *v > 0xffffffffULL) return true;
+    const auto st = static_cast<std::uint32_t>(*v);
+    const bool adopt = !repeat_ || !e.status || *e.status == 0 || e.degenerate_status;
+    if (adopt && !(repeat_ && st == 0)) {
+      e.status = st;
+      e.status_register = register_name(line, l2 + 24);
+      e.gen = gen_of_register(e.status_register);
+      e.degenerate_status = st == 0xffffffffU;
+      e.client.clear();
+      e.client_id.reset();
+      e.more_faults = e.walker_error = e.permission_faults = e.mapping_error = e.rw = std::nullopt;
+      take_decoded_ = true;
+    } else {
+      take_decoded_ = false;
+    }
+    return true;
+  }
+  if (decoded) {
+    if (!take_decoded_) return true;
+    if (const auto c = text::after(line, "Faulty UTCL2 client ID:")) {
+      std::string_view name = text::trim(*c);
+      const auto paren = name.rfind(" (0x");
+      if (paren != std::string_view::npos) {
+        if (const auto id = text::parse_hex(name.substr(paren + 2)); id && *id <= 0x1ff)
+          e.client_id = static_cast<unsigned>(*id);
+        name = name.substr(0, paren);
+      }
+      e.client = text::printable(text::trim(name), 32);
+      return true;
+    }
+    auto set = [&](std::string_view key, std::optional<unsigned>& field) {
+      const auto pos = line.find(key);
+      if (pos == std::string_view::npos) return false;
+      if (pos > 0 && line[pos - 1] != ' ' && line[pos - 1] != '\t') return false;
+      if (const auto v = text::parse_hex(line.substr(pos + key.size())); v && *v <= 0xff)
+        field = static_cast<unsigned>(*v);
+      return true;
+    };
+    set("MORE_FAULTS: ", e.more_faults) || set("WALKER_ERROR: ", e.walker_error) ||
+        set("PERMISSION_FAULTS: ", e.permission_faults) || set("MAPPING_ERROR: ", e.mapping_error) ||
+        set("RW: ", e.rw);
+    return true;
+  }
+  if (legacy_addr != std::string_view::npos) {
+    std::string_view rest = text::trim(line.substr(legacy_addr + 33));
+    if (const auto page = text::parse_hex(rest); page && *page < (1ULL << 40)) {
+      const std::uint64_t a = *page << 12;
+      if (!repeat_ && !e.address)
+        e.address = a;
+      else if (e.address != a && e.other_addresses.size() < kMaxAddresses)
+        e.other_addresses.push_back(a);
+    }
+    return true;
+  }
+  if (legacy_status != std::string_view::npos) {
+    std::string_view rest = text::trim(line.substr(legacy_status + 35));
+    if (const auto v = text::parse_hex(rest); v && *v <= 0xffffffffULL && (!repeat_ || !e.status)) {
+      e.status = static_cast<std::uint32_t>(*v);
+      e.status_register = "VM_CONTEXT1_PROTECTION_FAULT_STATUS";
+      e.gen = Gen::kGfx8;
+    }
+    return true;
+  }
+  if (legacy_vm) {
+    // VM fault (0x01, vmid 1[, pasid N]) at page 73533277, read from 'TC3' (0x54433300) (196)
+    if (!repeat_ || e.client.empty()) {
+      if (const auto q = text::after(line, " from '")) {
+        const auto end = q->find('\'');
+        if (end != std::string_view::npos && end <= 8) e.client = text::printable(q->substr(0, end), 8);
+        if (const auto last = line.rfind(" ("); last != std::string_view::npos) {
+          if (const auto id = text::parse_dec(line.substr(last + 2)); id && *id <= 0xff)
+            e.client_id = static_cast<unsigned>(*id);
+        }
+      }
+      if (contains(line, ", write to '") || contains(line, ", write from '"))
+        e.rw = 1;
+      else if (contains(line, ", read from '"))
+        e.rw = 0;
+      if (const auto pr = text::after(line, "VM fault (")) {
+        if (const auto v = text::parse_hex(*pr); v && *v <= 0xff) e.permission_faults = static_cast<unsigned>(*v);
+      }
+      if (!e.vmid) e.vmid = field_u(line, "vmid ");
+      if (!e.pasid) e.pasid = field_u(line, "pasid ");
+    }
+    if (!e.address) {
+      if (const auto pg = text::after(line, " at page ")) {
+        if (const auto v = text::parse_dec(*pg); v && *v < (1ULL << 40)) e.address = *v << 12;
+      }
+    }
+    return true;
+  }
+  return true;
+}
+
+namespace {
+
+struct UserPattern {
+  std::string_view needle;
+  bool icase;
+  std::string_view kind;
+};
+
+// Order matters: the first match names the event's kind.
+constexpr std::array kUserPatterns = {
+    UserPattern{"Memory access fault by GPU", false, "hsa_memory_fault"},
+    UserPattern{"HSA_STATUS_ERROR_MEMORY_APERTURE_VIOLATION", false, "hsa_aperture_violation"},
+    UserPattern{"HSA_STATUS_ERROR_INVALID_ISA", false, "hsa_invalid_isa"},
+    UserPattern{"HSA_STATUS_ERROR_ILLEGAL_INSTRUCTION", false, "hsa_illegal_instruction"},
+    UserPattern{"hipErrorIllegalAddress", false, "hip_illegal_address"},
+    UserPattern{"illegal memory access", true, "hip_illegal_address"},
+    UserPattern{"hipErrorNoBinaryForGpu", false, "no_code_object"},
+    UserPattern{"hipErrorInvalidDeviceFunction", false, "no_code_object"},
+    UserPattern{"invalid device function", true, "no_code_object"},
+    UserPattern{"no kernel image is available", true, "no_code_object"},
+    UserPattern{"Cannot find CO in the bundle", false, "no_code_object"},
+    UserPattern{"No compatible code objects found", false, "no_code_object"},
+    UserPattern{"Unable to find code object", false, "no_code_object"},
+    UserPattern{"hipErrorOutOfMemory", false, "out_of_memory"},
+    UserPattern{"out of memory", true, "out_of_memory"},
+    UserPattern{"HSA_STATUS_ERROR_OUT_OF_RESOURCES", false, "out_of_memory"},
+    UserPattern{"-ENOMEM", false, "out_of_memory"},
+    UserPattern{"rejects atomics", true, "pcie_atomics"},
+    UserPattern{"atomics not supported", true, "pcie_atomics"},
+    UserPattern{"MES failed to respond", false, "hang"},
+    UserPattern{"amdgpu_job_timedout", false, "hang"},
+    UserPattern{"GPU reset", true, "hang"},
+    UserPattern{"MODE1 reset", false, "hang"},
+    UserPattern{"MODE2 reset", false, "hang"},
+    UserPattern{"BACO reset", false, "hang"},
+    UserPattern{"GPU recovery", true, "hang"},
+    UserPattern{"VRAM is lost", false, "hang"},
+    UserPattern{"Failed to evict queue", false, "hang"},
+    UserPattern{"Failed to suspend process", false, "hang"},
+    UserPattern{"GPU hang", true, "hang"},
+    UserPattern{"Timeout waiting for", false, "hang"},
+    UserPattern{"device coredump", false, "hang"},
+    UserPattern{"callbackQueue", false, "queue_abort"},
+    UserPattern{"aborting with error", false, "queue_abort"},
+    UserPattern{"HSA_STATUS_ERROR_", false, "hsa_error"},
+};
+
+std::string_view match_user_kind(std::string_view line) {
+  for (const auto& p : kUserPatterns)
+    if (p.icase ? icontains(line, p.needle) : contains(line, p.needle)) return p.kind;
+  // Patterns that need two parts.
+  if (contains(line, "TensileLibrary") && (contains(line, "No such file") || contains(line, "Cannot read")))
+    return "no_code_object";
+  if (icontains(line, "pcie atomic") &&
+      (icontains(line, "not supported") || icontains(line, "unsupported") || icontains(line, "fail") ||
+       icontains(line, "disabled")))
+    return "pcie_atomics";
+  if ((contains(line, " (-12)") || contains(line, "error -12")) && (icontains(line, "amdgpu") || icontains(line, "kfd")))
+    return "out_of_memory";
+  if (const auto r = line.find("ring "); r != std::string_view::npos && contains(line.substr(r), " timeout"))
+    return "hang";
+  return {};
+}
+
+}  // namespace
+
+bool Parser::try_userspace(std::string_view line, std::string_view dev, std::optional<double> t) {
+  // Continuations of an open userspace event.
+  if (open_ && open_->kind == "no_code_object" && line_no_ - open_->last_line <= 2 && contains(line, "for ISA:")) {
+    open_->last_line = line_no_;
+    add_evidence(*open_, line);
+    if (open_->isa.empty()) open_->isa = find_isa(line);
+    const auto lib = text::trim(line.substr(0, line.find(" for ISA:")));
+    if (open_->library.empty() && !lib.empty() && lib.front() == '/') open_->library = text::printable(lib, 200);
+    return true;
+  }
+  if (open_ && open_->kind == "queue_abort" && line_no_ - open_->last_line <= 12 &&
+      (contains(line, "DynamicScratchHandler") || contains(line, "AsyncEventsLoop") ||
+       contains(line, "libhsa-runtime64") || contains(line, "ThreadTrampoline"))) {
+    open_->last_line = line_no_;
+    add_evidence(*open_, line);
+    return true;
+  }
+
+  const std::string_view kind = match_user_kind(line);
+  if (kind.empty()) return false;
+
+  Event e;
+  e.kind = std::string(kind);
+  e.device = std::string(dev);
+  e.time = t;
+  e.isa = find_isa(line);
+  e.hsa_status = find_token(line, "HSA_STATUS_ERROR_");
+  if (e.hsa_status.empty()) e.hsa_status = find_token(line, "hipError");
+
+  if (kind == "hsa_memory_fault") {
+    if (const auto n = text::after(line, "GPU node-"); n) {
+      if (const auto v = text::parse_dec(*n); v && *v <= 0xffff) e.node = static_cast<unsigned>(*v);
+    }
+    if (const auto a = text::after(line, " on address ")) {
+      if (text::starts_with(*a, "(nil)"))
+        e.address = 0;
+      else if (const auto v = text::parse_hex(*a))
+        e.address = v;
+    }
+    if (const auto r = text::after(line, "Reason: ")) {
+      std::string_view reason = *r;
+      const auto dot = reason.find('.');
+      if (dot != std::string_view::npos) reason = reason.substr(0, dot);
+      e.fault_reason = text::printable(text::trim(reason), 120);
+    }
+  }
+
+  // Merge: the same kind again right away (repeated lines, a reset sequence).
+  if (open_ && open_->kind == e.kind) {
+    const bool hang = kind == "hang" && line_no_ - open_->last_line <= kHangLines &&
+                      within(last_time_, t, kHangSeconds) &&
+                      (dev.empty() || open_->device.empty() || dev == open_->device);
+    const bool repeat = kind != "hang" && line_no_ - open_->last_line <= 3 && open_->hsa_status == e.hsa_status &&
+                        open_->address == e.address;
+    if (hang || repeat) {
+      ++open_->records;
+      open_->last_line = line_no_;
+      if (open_->device.empty()) open_->device = e.device;
+      add_evidence(*open_, line);
+      return true;
+    }
+  }
+  start(std::move(e));
+  add_evidence(*open_, line);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Classification
+
+namespace {
+// "canonical-user address 0x..." or the fallback text when the line carried no address.
+std::string describe_address(const Event& e, std::string_view none) {
+  if (!e.address) return std::string(none);
+  return fmt::format("{} address {}", address_kind_name(classify_address(*e.address)), hex64(*e.address));
+}
+}  // namespace
+
+std::optional<std::string> override_mismatch(const Context& ctx) {
+  if (ctx.override_version.empty() || ctx.gfx.empty()) return std::nullopt;
+  const auto target = override_target(ctx.override_version);
+  if (!target || isa_compatible(ctx.gfx, *target)) return std::nullopt;
+  return fmt::format("HSA_OVERRIDE_GFX_VERSION={} makes the runtime load {} code on this {} GPU", ctx.override_version,
+                     *target, ctx.gfx);
+}
+
+void classify(Event& e, const Context& ctx) {
+  const auto mismatch = override_mismatch(ctx);
+  auto isa_overlay = [&](FaultClass base, std::string why) {
+    if (mismatch) {
+      e.cls = FaultClass::kIsaMismatch;
+      e.reason = fmt::format("{}; {} (mismatched code, not a driver problem)", why, *mismatch);
+    } else {
+      e.cls = base;
+      e.reason = std::move(why);
+    }
+  };
+
+  if (is_vm_kind(e)) {
+    // Fill what the log did not print from the raw register.
+    if (e.status && !e.degenerate_status && e.gen != Gen::kGfx8) {
+      const L2Status s = decode_l2_status(*e.status);
+      if (!e.client_id) e.client_id = s.cid;
+      if (e.client.empty() || e.client == "unknown") {
+        const bool mm = text::starts_with(e.hub, "mmhub") || text::starts_with(e.status_register, "MMVM");
+        const std::string n = utcl2_client_name(e.gen, mm, s.cid);
+        if (!n.empty()) e.client = n;
+      }
+      if (!e.more_faults) e.more_faults = s.more_faults ? 1U : 0U;
+      if (!e.walker_error) e.walker_error = s.walker_error;
+      if (!e.permission_faults) e.permission_faults = s.permission_faults;
+      if (!e.mapping_error) e.mapping_error = s.mapping_error ? 1U : 0U;
+      if (!e.rw) e.rw = s.write ? 1U : 0U;
+    } else if (e.status && e.gen == Gen::kGfx8) {
+      const LegacyStatus s = decode_legacy_status(*e.status);
+      if (!e.client_id) e.client_id = s.client_id;
+      if (!e.permission_faults) e.permission_faults = s.protections;
+      if (!e.rw) e.rw = s.write ? 1U : 0U;
+      if (!e.vmid) e.vmid = s.vmid;
+    }
+    const std::string addr = describe_address(e, "an unknown address");
+    const std::string access = e.rw ? (*e.rw != 0 ? "wrote" : "read") : "accessed";
+    if (e.degenerate_status) {
+      e.cls = FaultClass::kVmFaultOther;
+      e.reason = fmt::format("the fault status register reads {} (every field saturated): the report is degenerate, "
+                             "which points at device or driver state rather than one decodable access",
+                             hex32(*e.status));
+      return;
+    }
+    if (!e.client.empty() && is_shader_client(e.client)) {
+      isa_overlay(FaultClass::kVmFaultBadAddress,
+                  fmt::format("shader memory client {} {} {} that has no valid mapping", e.client, access, addr));
+      return;
+    }
+    e.cls = FaultClass::kVmFaultOther;
+    if (!e.client.empty())
+      e.reason = fmt::format("client {} is not shader code (command processor, firmware, DMA or multimedia); it {} {}",
+                             e.client, access, addr);
+    else if (text::starts_with(e.hub, "mmhub"))
+      e.reason = fmt::format("fault on the multimedia hub ({}), not from shader code", e.hub);
+    else
+      e.reason = "the faulting client is not identified in the log";
+    if (e.iommu) e.reason += "; the IOMMU reported page faults for the device at the same time";
+    return;
+  }
+  if (e.kind == "iommu_fault") {
+    e.cls = FaultClass::kVmFaultOther;
+    e.reason = "the IOMMU blocked a DMA access of the device (IO_PAGE_FAULT)";
+    return;
+  }
+  if (e.kind == "hsa_memory_fault") {
+    const std::string addr = describe_address(e, "an address");
+    isa_overlay(FaultClass::kVmFaultBadAddress,
+                fmt::format("a GPU kernel accessed {} with no valid mapping (ROCr reason: {})", addr,
+                            e.fault_reason.empty() ? "not given" : e.fault_reason));
+    return;
+  }
+  if (e.kind == "hsa_aperture_violation") {
+    isa_overlay(FaultClass::kVmFaultBadAddress,
+                "a GPU kernel accessed memory outside every legal aperture (HSA_STATUS_ERROR_MEMORY_APERTURE_VIOLATION)");
+    return;
+  }
+  if (e.kind == "hip_illegal_address") {
+    isa_overlay(FaultClass::kVmFaultBadAddress, "a GPU kernel made an illegal memory access");
+    return;
+  }
+  if (e.kind == "hsa_invalid_isa" || e.kind == "hsa_illegal_instruction") {
+    e.cls = FaultClass::kIsaMismatch;
+    e.reason = e.kind == "hsa_invalid_isa"
+                   ? "the runtime rejected a code object whose ISA does not match the device"
+                   : "the GPU met an instruction it cannot execute: code built for another ISA";
+    if (mismatch) e.reason += "; " + *mismatch;
+    return;
+  }
+  if (e.kind == "no_code_object") {
+    e.cls = FaultClass::kMissingCodeObject;
+    e.reason = e.isa.empty() ? "a library or application has no code object for this GPU's ISA"
+                             : fmt::format("no code object for {} in the library or application", e.isa);
+    return;
+  }
+  if (e.kind == "out_of_memory") {
+    e.cls = FaultClass::kOutOfMemory;
+    e.reason = "an allocation failed: out of GPU or host memory";
+    return;
+  }
+  if (e.kind == "pcie_atomics") {
+    e.cls = FaultClass::kPcieAtomics;
+    e.reason = "the PCIe path does not support atomics, so KFD skipped the device (no ROCm compute on it)";
+    return;
+  }
+  if (e.kind == "hang") {
+    e.cls = FaultClass::kHangOrReset;
+    e.reason = "a ring or firmware stopped responding and the driver timed out or reset the GPU";
+    return;
+  }
+  if (e.kind == "queue_abort" || e.kind == "hsa_error") {
+    if (mismatch) {
+      e.cls = FaultClass::kIsaMismatch;
+      e.reason = fmt::format("a queue aborted{}; {}", e.hsa_status.empty() ? "" : " with " + e.hsa_status, *mismatch);
+    } else {
+      e.cls = FaultClass::kUnknown;
+      e.reason = e.hsa_status.empty() ? "a HSA queue aborted without a status that names the cause"
+                                      : fmt::format("the runtime reported {}", e.hsa_status);
+    }
+    return;
+  }
+  e.cls = FaultClass::kUnknown;
+  e.reason = "unrecognised event";
+}
+
+namespace {
+
+constexpr std::array kPriority = {
+    FaultClass::kIsaMismatch,        FaultClass::kMissingCodeObject, FaultClass::kPcieAtomics,
+    FaultClass::kVmFaultBadAddress,  FaultClass::kVmFaultOther,      FaultClass::kOutOfMemory,
+    FaultClass::kHangOrReset,        FaultClass::kUnknown,
+};
+
+constexpr std::string_view kNoMtype =
+    "Nothing here implicates MTYPE or cache coherence: only the rdna1_vmfix module's audit counters "
+    "(rdna1-vmfix status) can show cache-coherent (CC) mappings on an RDNA1 device.";
+
+std::string advice_for(FaultClass c, const Context& ctx, const std::string& isa) {
+  const std::string gfx = ctx.gfx.empty() ? std::string("this GPU's target") : ctx.gfx;
+  switch (c) {
+    case FaultClass::kIsaMismatch:
+      return fmt::format(
+          "Unset HSA_OVERRIDE_GFX_VERSION (or set it only within the GPU's own family, e.g. 10.1.0 on gfx1011/gfx1012) "
+          "and run builds that contain code objects for {}: for gfx101x, TheRock's torch[device-gfx1010] wheels or "
+          "Debian's ROCm packages; `rdna1-vmfix isa LIB` shows the targets a library contains.",
+          gfx);
+    case FaultClass::kMissingCodeObject:
+      return fmt::format(
+          "Install builds that contain code objects for {} (gfx101x: TheRock torch[device-gfx1010], Debian's ROCm "
+          "packages, or a source build with --offload-arch); `rdna1-vmfix isa LIB` lists what a library contains. "
+          "Do not paper over it with HSA_OVERRIDE_GFX_VERSION=10.3.0 on gfx101x: gfx1030 code is not gfx1010 code.",
+          isa.empty() ? gfx : isa);
+    case FaultClass::kPcieAtomics:
+      return "ROCm needs PCIe atomics for this GPU: use a CPU-attached PCIe 3.0+ slot without a switch that drops "
+             "AtomicOps, check the firmware settings, and confirm with `dmesg | grep -i atomic` after the change.";
+    case FaultClass::kVmFaultBadAddress:
+      return fmt::format(
+          "A GPU kernel used an address it never mapped. Check that HSA_OVERRIDE_GFX_VERSION is unset and the libraries "
+          "have code objects built for {} (`rdna1-vmfix doctor`); if both hold, it is an application or library bug: "
+          "rerun with AMD_SERIALIZE_KERNEL=3 (and MIOPEN_FIND_MODE/MIOPEN_DEBUG_* to isolate a convolution solver). {}",
+          gfx, kNoMtype);
+    case FaultClass::kVmFaultOther:
+      return fmt::format(
+          "The faulting client is not shader code (or the report is degenerate): update the kernel and linux-firmware, "
+          "check IOMMU settings (e.g. iommu=pt) when IO_PAGE_FAULT lines appear, and report the full dmesg upstream. {}",
+          kNoMtype);
+    case FaultClass::kOutOfMemory:
+      return "Reduce the working set (batch size, resolution), check VRAM use (rocm-smi, amdgpu_top) and the GTT size "
+             "(amdgpu.gttsize / ttm limits).";
+    case FaultClass::kHangOrReset:
+      return "A ring timed out and the driver reset the GPU: update the kernel and linux-firmware; on RDNA1 the known "
+             "kernel-side problems are hangs around queue preemption/eviction. Look for a VM fault just before the "
+             "timeout (run `rdna1-vmfix faults` over the whole log).";
+    case FaultClass::kUnknown:
+      return "No decodable cause in this log: rerun with AMD_LOG_LEVEL=3 and collect `dmesg` around the failure, "
+             "then run `rdna1-vmfix faults` and `rdna1-vmfix doctor` on it.";
+    case FaultClass::kNone:
+      return "Nothing to do.";
+  }
+  return {};
+}
+
+}  // namespace
+
+Verdict make_verdict(const std::vector<Event>& events, const Context& ctx) {
+  Verdict v;
+  if (events.empty()) {
+    v.cls = FaultClass::kNone;
+    v.summary = "no GPU fault, code-object, reset or memory error lines found";
+    v.advice = advice_for(FaultClass::kNone, ctx, {});
+    if (const auto m = override_mismatch(ctx)) v.evidence.push_back(*m + " (no failure in this log yet)");
+    return v;
+  }
+  for (const FaultClass c : kPriority) {
+    std::size_t n = 0;
+    const Event* first = nullptr;
+    for (const auto& e : events)
+      if (e.cls == c) {
+        ++n;
+        if (first == nullptr) first = &e;
+      }
+    if (first == nullptr) continue;
+    v.cls = c;
+    v.summary = fmt::format("{}: {} ({} of {} events; first at line {})", class_name(c), first->reason, n,
+                            events.size(), first->first_line);
+    v.advice = advice_for(c, ctx, first->isa);
+    for (const auto& e : events)
+      if (e.cls == c && v.evidence.size() < 4 && !e.lines.empty()) v.evidence.push_back(e.lines.front());
+    break;
+  }
+  if (!ctx.override_version.empty() && v.cls != FaultClass::kIsaMismatch) {
+    const auto target = override_target(ctx.override_version);
+    v.evidence.push_back(fmt::format("HSA_OVERRIDE_GFX_VERSION={} is set ({}){}", ctx.override_version,
+                                     ctx.override_source.empty() ? "context" : ctx.override_source,
+                                     ctx.gfx.empty() && target
+                                         ? fmt::format(": if the GPU is not {}, that mismatch is the likely cause", *target)
+                                         : ""));
+  }
+  return v;
+}
+
+std::size_t front_matter_lines(std::string_view text) {
+  if (!text::starts_with(text, "---\n")) return 0;
+  std::size_t pos = 4;
+  std::size_t n = 1;
+  while (pos < text.size() && n < 200) {
+    auto nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    ++n;
+    if (text.substr(pos, nl - pos) == "---") return n;
+    pos = nl + 1;
+  }
+  return 0;  // unterminated: treat everything as log text
+}
+
+Context context_from_front_matter(std::string_view text) {
+  Context ctx;
+  const std::size_t n = front_matter_lines(text);
+  std::size_t pos = 0;
+  for (std::size_t i = 0; i < n && pos < text.size(); ++i) {
+    auto nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    const std::string_view line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    if (const auto g = text::after(line, "gpu:"); g && text::starts_with(line, "gpu:")) {
+      std::string isa = find_isa(*g);
+      isa = isa.substr(0, isa.find(':'));
+      ctx.gfx = isa;
+    } else if (const auto o = text::after(line, "env_override:"); o && text::starts_with(line, "env_override:")) {
+      std::string_view v = text::trim(*o);
+      // "none ..." / "unknown" mean no override even when the prose quotes one; otherwise the
+      // first X.Y.Z in the field ("set, left over from another card (... i.e. 10.3.0)").
+      if (text::starts_with(v, "none") || text::starts_with(v, "unknown") || text::starts_with(v, "n/a")) continue;
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        if (std::isdigit(static_cast<unsigned char>(v[i])) == 0 || (i > 0 && std::isalnum(static_cast<unsigned char>(v[i - 1])) != 0))
+          continue;
+        std::size_t end = i;
+        while (end < v.size() && end - i < 12 && (std::isdigit(static_cast<unsigned char>(v[end])) != 0 || v[end] == '.'))
+          ++end;
+        if (override_target(v.substr(i, end - i))) {
+          ctx.override_version = std::string(v.substr(i, end - i));
+          ctx.override_source = "front matter env_override";
+          break;
+        }
+      }
+    }
+  }
+  return ctx;
+}
+
+Result<Report> parse_log(std::string_view text, const Context& ctx) {
+  if (auto st = check_text(text); !st) return st.error();
+  Parser p(ctx);
+  const std::size_t skip = front_matter_lines(text);
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    auto nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    if (p.lines() < skip)
+      p.skip_line();
+    else
+      p.feed(text.substr(pos, nl - pos));
+    pos = nl + 1;
+  }
+  p.flush();
+  Report r;
+  r.events = p.take_finished();
+  r.context = p.context();
+  r.lines = p.lines();
+  // An override found in the log applies to events classified before it was seen.
+  for (auto& e : r.events) classify(e, r.context);
+  r.verdict = make_verdict(r.events, r.context);
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Renderers
+
+nlohmann::json event_json(const Event& e) {
+  using nlohmann::json;
+  json j = {{"class", class_name(e.cls)},
+            {"kind", e.kind},
+            {"reason", e.reason},
+            {"lines", {{"first", e.first_line}, {"last", e.last_line}}},
+            {"records", e.records}};
+  if (e.time) j["time"] = *e.time;
+  if (!e.device.empty()) j["device"] = e.device;
+  if (e.address) {
+    j["address"] = hex64(*e.address);
+    j["address_kind"] = address_kind_name(classify_address(*e.address));
+  }
+  if (!e.other_addresses.empty()) {
+    json a = json::array();
+    for (const auto v : e.other_addresses) a.push_back(hex64(v));
+    j["other_addresses"] = a;
+  }
+  if (is_vm_kind(e) || e.kind == "iommu_fault") {
+    json f = json::object();
+    if (!e.hub.empty()) f["hub"] = e.hub;
+    if (e.retry) f["retry"] = *e.retry;
+    if (e.src_id) f["src_id"] = *e.src_id;
+    if (e.ring) f["ring"] = *e.ring;
+    if (e.vmid) f["vmid"] = *e.vmid;
+    if (e.pasid) f["pasid"] = *e.pasid;
+    if (e.ih_client) f["ih_client"] = *e.ih_client;
+    if (e.status) {
+      f["status"] = fmt::format("0x{:08x}", *e.status);
+      f["status_register"] = e.status_register;
+      f["generation"] = gen_name(e.gen);
+      f["degenerate_status"] = e.degenerate_status;
+    }
+    if (!e.client.empty()) f["client"] = e.client;
+    if (e.client_id) f["client_id"] = *e.client_id;
+    if (!e.client.empty()) f["shader_client"] = is_shader_client(e.client);
+    if (e.more_faults) f["more_faults"] = *e.more_faults;
+    if (e.walker_error) {
+      f["walker_error"] = *e.walker_error;
+      f["walker_error_meaning"] = walker_error_meaning(*e.walker_error);
+    }
+    if (e.permission_faults) {
+      f["permission_faults"] = *e.permission_faults;
+      if (e.gen != Gen::kGfx8) f["permission_meaning"] = permission_fault_meaning(*e.permission_faults);
+    }
+    if (e.mapping_error) f["mapping_error"] = *e.mapping_error;
+    if (e.rw) f["rw"] = *e.rw != 0 ? "write" : "read";
+    f["iommu"] = e.iommu;
+    j["fault"] = f;
+  }
+  if (!e.process.empty() || e.pid) {
+    json p = json::object();
+    p["name"] = e.process;
+    if (e.pid) p["pid"] = *e.pid;
+    if (!e.thread.empty()) p["thread"] = e.thread;
+    if (e.tid) p["tid"] = *e.tid;
+    j["process"] = p;
+  }
+  if (e.node) j["node"] = *e.node;
+  if (!e.hsa_status.empty()) j["status_name"] = e.hsa_status;
+  if (!e.fault_reason.empty()) j["fault_reason"] = e.fault_reason;
+  if (!e.isa.empty()) j["isa"] = e.isa;
+  if (!e.library.empty()) j["library"] = e.library;
+  j["evidence"] = e.lines;
+  return j;
+}
+
+nlohmann::json report_json(const Report& r) {
+  using nlohmann::json;
+  json events = json::array();
+  for (const auto& e : r.events) events.push_back(event_json(e));
+  json ctx = json::object();
+  ctx["gfx"] = r.context.gfx.empty() ? json(nullptr) : json(r.context.gfx);
+  ctx["override"] = r.context.override_version.empty() ? json(nullptr) : json(r.context.override_version);
+  if (!r.context.override_source.empty()) ctx["override_source"] = r.context.override_source;
+  return {{"schema", kSchema},
+          {"lines", r.lines},
+          {"context", ctx},
+          {"events", events},
+          {"verdict",
+           {{"class", class_name(r.verdict.cls)},
+            {"summary", r.verdict.summary},
+            {"advice", r.verdict.advice},
+            {"evidence", r.verdict.evidence}}}};
+}
+
+std::string event_text(const Event& e) {
+  std::string s = fmt::format("{}  lines {}-{}", class_name(e.cls), e.first_line, e.last_line);
+  if (!e.device.empty()) s += "  " + e.device;
+  if (e.time) s += fmt::format("  t={:.3f}", *e.time);
+  s += "\n";
+  if (is_vm_kind(e)) {
+    s += fmt::format("  {}{}{} page fault", e.hub.empty() ? "" : "[" + e.hub + "] ",
+                     e.retry ? (*e.retry ? "retry " : "no-retry ") : "", e.kind == "legacy_vm_fault" ? "legacy" : "VM");
+    if (e.records > 1) s += fmt::format(", {} reports", e.records);
+    if (e.vmid) s += fmt::format(", vmid {}", *e.vmid);
+    if (e.pasid) s += fmt::format(", pasid {}", *e.pasid);
+    s += "\n";
+    if (e.address)
+      s += fmt::format("  address {} ({})", hex64(*e.address), address_kind_name(classify_address(*e.address)));
+    if (!e.other_addresses.empty()) s += fmt::format(" +{} more", e.other_addresses.size());
+    if (!e.client.empty()) s += fmt::format("  client {}", e.client);
+    if (e.client_id) s += fmt::format(" (0x{:x})", *e.client_id);
+    if (e.rw) s += *e.rw != 0 ? " write" : " read";
+    s += "\n";
+    if (e.status) {
+      s += fmt::format("  {} {}", e.status_register.empty() ? "status" : e.status_register,
+                       fmt::format("0x{:08x}", *e.status));
+      if (e.permission_faults && e.gen != Gen::kGfx8) {
+        const auto m = permission_fault_meaning(*e.permission_faults);
+        s += fmt::format("  permission_faults 0x{:x}", *e.permission_faults);
+        if (!m.empty()) s += " (" + fmt::format("{}", fmt::join(m, ", ")) + ")";
+      }
+      if (e.walker_error && *e.walker_error != 0) s += fmt::format("  walker_error {}", *e.walker_error);
+      if (e.mapping_error && *e.mapping_error != 0) s += "  mapping_error";
+      s += "\n";
+    }
+  } else {
+    s += fmt::format("  {}", e.kind);
+    if (!e.hsa_status.empty()) s += " " + e.hsa_status;
+    if (e.node) s += fmt::format(" node {}", *e.node);
+    if (e.address) s += fmt::format(" address {} ({})", hex64(*e.address), address_kind_name(classify_address(*e.address)));
+    if (!e.fault_reason.empty()) s += " reason: " + e.fault_reason;
+    if (!e.isa.empty()) s += " isa " + e.isa;
+    if (e.records > 1) s += fmt::format(" ({} lines)", e.records);
+    s += "\n";
+  }
+  if (!e.process.empty() || e.pid)
+    s += fmt::format("  process {} pid {}\n", e.process.empty() ? "?" : e.process, e.pid ? *e.pid : 0);
+  s += "  why: " + e.reason + "\n";
+  return s;
+}
+
+std::string report_text(const Report& r) {
+  std::string s;
+  for (std::size_t i = 0; i < r.events.size(); ++i) s += fmt::format("event {}: {}", i + 1, event_text(r.events[i]));
+  if (!r.events.empty()) s += "\n";
+  s += fmt::format("verdict: {}\n", r.verdict.summary);
+  for (const auto& ev : r.verdict.evidence) s += "  evidence: " + ev + "\n";
+  s += "what to do: " + r.verdict.advice + "\n";
+  return s;
+}
+
+}  // namespace vmfix::faults

@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+#pragma once
+// Fault-log reader: finds amdgpu VM fault reports (gfx8 legacy .. gfx12, kernels 4.x .. 7.x) and the
+// ROCr/HIP/library error lines users post, groups multi-line reports into events, decodes the
+// *_L2_PROTECTION_FAULT_STATUS register, and classifies every event and the log as a whole.
+//
+// The parser never trusts its input: it is a hand-written scanner (no std::regex: its recursion
+// overflows the stack on long lines) and every number is range-checked. Fuzzed by
+// tests/fuzz/fuzz_faults.cpp.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.hpp"
+
+namespace vmfix::faults {
+
+inline constexpr int kSchema = 1;
+
+// What most likely broke. The names are the JSON `class` values (docs/faults.md).
+enum class FaultClass {
+  kMissingCodeObject,  // no code object for the device's ISA in a library/wheel
+  kIsaMismatch,        // code for another ISA runs (HSA_OVERRIDE_GFX_VERSION) or was rejected
+  kVmFaultBadAddress,  // a shader client read/wrote an unmapped, null or low address
+  kVmFaultOther,       // CP, firmware, SDMA, multimedia, IOMMU or undecodable faults
+  kHangOrReset,        // ring timeout, GPU reset, MES/firmware hang
+  kOutOfMemory,
+  kPcieAtomics,        // KFD skipped the device: PCIe atomics unsupported on the path
+  kUnknown,
+  kNone,  // verdict only: the log holds no event
+};
+std::string_view class_name(FaultClass c);
+std::optional<FaultClass> parse_class(std::string_view name);
+
+// Where a GPU virtual address lies (48-bit GPUVM, sign-extended like x86-64).
+enum class AddressKind {
+  kNull,           // below 4 KiB: a null pointer plus a small offset
+  kLow,            // below 64 KiB (mmap_min_addr): never a valid user mapping
+  kCanonicalUser,  // 0x10000 .. 0x7fffffffffff: ordinary user VA (unmapped when it faults)
+  kHigh,           // non-canonical: 0x800000000000 .. 0xffff7fffffffffff
+  kKernel,         // 0xffff800000000000 and above: kernel-reserved GPUVM range
+};
+std::string_view address_kind_name(AddressKind k);
+AddressKind classify_address(std::uint64_t addr);
+
+// Which generation's register layout and client table to use.
+enum class Gen {
+  kUnknown,
+  kGfx8,   // gmc_v7/v8: VM_CONTEXT1_PROTECTION_FAULT_STATUS
+  kGfx9,   // gmc_v9 gfxhub_v1_x: VM_L2_PROTECTION_FAULT_STATUS
+  kGfx10,  // gmc_v10/v11 gfxhub_v2_0/v2_1/v3_0/v11_5: GCVM_L2_PROTECTION_FAULT_STATUS
+  kGfx12,  // gmc_v12 gfxhub_v12_0: GCVM_L2_PROTECTION_FAULT_STATUS_LO32 (no client names published)
+};
+std::string_view gen_name(Gen g);
+
+// *_L2_PROTECTION_FAULT_STATUS (gfx9 .. gfx12 LO32 share this layout):
+// bit 0 MORE_FAULTS, 3:1 WALKER_ERROR, 7:4 PERMISSION_FAULTS, 8 MAPPING_ERROR, 17:9 CID,
+// 18 RW (1 = write), 19 ATOMIC, 23:20 VMID, 24 VF, 28:25 VFID.
+struct L2Status {
+  std::uint32_t raw = 0;
+  bool more_faults = false;
+  unsigned walker_error = 0;
+  unsigned permission_faults = 0;
+  bool mapping_error = false;
+  unsigned cid = 0;
+  bool write = false;
+  bool atomic = false;
+  unsigned vmid = 0;
+};
+L2Status decode_l2_status(std::uint32_t raw);
+
+// gmc_v7/v8 VM_CONTEXT1_PROTECTION_FAULT_STATUS: 7:0 PROTECTIONS, 19:12 MEMORY_CLIENT_ID,
+// 24 MEMORY_CLIENT_RW (1 = write), 28:25 VMID.
+struct LegacyStatus {
+  std::uint32_t raw = 0;
+  unsigned protections = 0;
+  unsigned client_id = 0;
+  bool write = false;
+  unsigned vmid = 0;
+};
+LegacyStatus decode_legacy_status(std::uint32_t raw);
+
+// UTCL2 client name for a CID, as the kernel's tables print it ("" when the kernel has none).
+std::string utcl2_client_name(Gen g, bool mmhub, unsigned cid);
+// Meaning of the PERMISSION_FAULTS bits (Documentation/gpu/amdgpu/debugging.rst).
+std::vector<std::string> permission_fault_meaning(unsigned bits);
+std::string walker_error_meaning(unsigned value);
+// True for UTCL2/legacy clients that run shader memory instructions (TCP, SQC, TA, TC*, ...).
+bool is_shader_client(std::string_view name);
+
+struct Event {
+  FaultClass cls = FaultClass::kUnknown;
+  std::string kind;    // vm_fault, legacy_vm_fault, iommu_fault, hsa_memory_fault, ...
+  std::string reason;  // one sentence: why this class
+  std::size_t first_line = 0;  // 1-based, inclusive
+  std::size_t last_line = 0;
+  std::optional<double> time;  // seconds, from the log's [ ts] prefix
+  std::string device;          // PCI BDF
+  unsigned records = 0;        // kernel reports merged into this event (repeats)
+  // VM fault details
+  std::string hub;             // gfxhub, gfxhub0, mmhub0, ...
+  std::optional<bool> retry;   // retry / no-retry page fault
+  std::optional<std::uint64_t> address;
+  std::vector<std::uint64_t> other_addresses;  // further faulting pages of merged reports
+  std::optional<std::uint32_t> status;
+  std::string status_register;  // name as printed: VM_L2_..., GCVM_L2_..., VM_CONTEXT1_...
+  Gen gen = Gen::kUnknown;
+  std::string client;          // decoded/printed client name
+  std::optional<unsigned> client_id;
+  std::optional<unsigned> ih_client;
+  std::optional<unsigned> more_faults, walker_error, permission_faults, mapping_error, rw;
+  bool degenerate_status = false;  // all-ones status: every field saturated, nothing decodable
+  bool iommu = false;
+  std::string process;
+  std::optional<long long> pid;
+  std::string thread;
+  std::optional<long long> tid;
+  std::optional<unsigned> pasid, vmid, src_id, ring;
+  // Userspace details
+  std::optional<unsigned> node;   // KFD node of "Memory access fault by GPU node-N"
+  std::string hsa_status;         // HSA_STATUS_ERROR_... or hipError...
+  std::string fault_reason;       // "Page not present or supervisor privilege", ...
+  std::string isa;                // gfx target named by the line (gfx1010, gfx1013:xnack-)
+  std::string library;            // library path named by the line
+  std::vector<std::string> lines;  // evidence (first lines of the event, capped)
+};
+
+// What is known about the machine the log came from (doctor fills it; tests take it from the
+// fixture header). Both fields may be empty.
+struct Context {
+  std::string gfx;               // native target: gfx1010, gfx90a, ...
+  std::string override_version;  // HSA_OVERRIDE_GFX_VERSION value, e.g. 10.3.0
+  std::string override_source;   // where the override was seen (environment, log line N)
+};
+
+// "10.3.0" -> "gfx1030"; "9.0.10" -> "gfx90a"; nullopt when malformed.
+std::optional<std::string> override_target(std::string_view version);
+// Why the override in ctx runs foreign code on ctx.gfx, or nullopt when it does not (or unknown).
+std::optional<std::string> override_mismatch(const Context& ctx);
+// True when code built for `target` may run on `native` (equal, or gfx1010 code on gfx1011-1013).
+bool isa_compatible(std::string_view native, std::string_view target);
+
+struct Verdict {
+  FaultClass cls = FaultClass::kUnknown;
+  std::string summary;  // one line
+  std::string advice;   // what to do
+  std::vector<std::string> evidence;
+};
+
+struct Report {
+  std::vector<Event> events;
+  Verdict verdict;
+  Context context;        // as given, plus an override found in the log
+  std::size_t lines = 0;  // input lines read
+};
+
+// Rejects input that is not a text log: empty, NUL bytes, mostly invalid UTF-8.
+Status check_text(std::string_view data);
+
+// Incremental parser: feed lines (without '\n'), collect finished events. Events are finished
+// when a line starts another event or when flush() is called (end of input, or idle in --follow).
+class Parser {
+ public:
+  explicit Parser(Context ctx = {});
+  void feed(std::string_view line);
+  std::vector<Event> take_finished();  // finished events since the last call, classified
+  void flush();                        // finishes the open event
+  void skip_line() { ++line_no_; }     // counts a line that is not log text
+  [[nodiscard]] const Context& context() const { return ctx_; }
+  [[nodiscard]] std::size_t lines() const { return line_no_; }
+
+ private:
+  void start(Event e);
+  void finish_open();
+  bool try_kernel_vm(std::string_view line, std::string_view device, std::optional<double> t);
+  bool try_userspace(std::string_view line, std::string_view device, std::optional<double> t);
+  [[nodiscard]] bool can_attach(std::string_view device, std::optional<double> t) const;
+  void note_override(std::string_view line);
+  bool repeat_ = false;        // the open vm fault is taking lines of a repeated report
+  bool take_decoded_ = true;   // decoded status lines belong to the status the event keeps
+  std::optional<double> last_time_;
+  Context ctx_;
+  std::size_t line_no_ = 0;
+  std::optional<Event> open_;
+  std::vector<Event> done_;
+};
+
+// Classifies one event (sets cls and reason) given the machine context.
+void classify(Event& e, const Context& ctx);
+Verdict make_verdict(const std::vector<Event>& events, const Context& ctx);
+
+// A leading metadata block between '---' lines (the format of tests/data/faults/*.txt) is not
+// log text: parse_log skips it (keeping line numbers). Returns its line count (0 = none).
+std::size_t front_matter_lines(std::string_view text);
+// Context from that block: `gpu:` (first gfxNNN in it) and `env_override:` (a leading X.Y.Z).
+Context context_from_front_matter(std::string_view text);
+
+// Whole-text convenience: check_text + Parser + make_verdict.
+Result<Report> parse_log(std::string_view text, const Context& ctx = {});
+
+nlohmann::json event_json(const Event& e);
+nlohmann::json report_json(const Report& r);
+std::string event_text(const Event& e);
+std::string report_text(const Report& r);
+
+}  // namespace vmfix::faults

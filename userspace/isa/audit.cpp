@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+// ISA audit of AMDGPU code objects with LLVM's MC disassembler. See isa/audit.hpp.
+
+#include "isa/audit.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <llvm/ADT/ArrayRef.h>
+#include <llvm/ADT/Triple.h>
+#include <llvm/MC/MCAsmInfo.h>
+#include <llvm/MC/MCContext.h>
+#include <llvm/MC/MCDisassembler/MCDisassembler.h>
+#include <llvm/MC/MCInst.h>
+#include <llvm/MC/MCInstPrinter.h>
+#include <llvm/MC/MCInstrInfo.h>
+#include <llvm/MC/MCRegisterInfo.h>
+#include <llvm/MC/MCSubtargetInfo.h>
+#include <llvm/MC/MCTargetOptions.h>
+#include <llvm/MC/TargetRegistry.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include "isa/elf.hpp"
+
+namespace vmfix {
+namespace {
+
+constexpr const char* kTriple = "amdgcn-amd-amdhsa";
+
+// One disassembler for one CPU. Not thread-safe: each thread keeps its own (thread_local cache).
+struct Decoder {
+  std::unique_ptr<llvm::MCRegisterInfo> mri;
+  std::unique_ptr<llvm::MCAsmInfo> mai;
+  std::unique_ptr<llvm::MCInstrInfo> mii;
+  std::unique_ptr<llvm::MCSubtargetInfo> sti;
+  std::unique_ptr<llvm::MCContext> ctx;
+  std::unique_ptr<llvm::MCDisassembler> dis;
+  std::unique_ptr<llvm::MCInstPrinter> printer;
+
+  // Decodes one instruction; size 0 = does not decode.
+  std::uint64_t decode(llvm::ArrayRef<std::uint8_t> bytes, std::uint64_t addr, llvm::MCInst& inst) const {
+    std::uint64_t size = 0;
+    const auto st = dis->getInstruction(inst, size, bytes, addr, llvm::nulls());
+    if (st == llvm::MCDisassembler::Fail || size == 0 || size > bytes.size()) return 0;
+    return size;
+  }
+  [[nodiscard]] std::string mnemonic(const llvm::MCInst& inst) const {
+    const char* m = printer->getMnemonic(&inst).first;
+    std::string s = m != nullptr ? m : mii->getName(inst.getOpcode()).str();
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
+    return s;
+  }
+  // Mnemonic of an opcode as the printer writes it (cached per opcode).
+  [[nodiscard]] const std::string& mnemonic_of(unsigned opcode) const {
+    auto it = names.find(opcode);
+    if (it == names.end()) {
+      llvm::MCInst i;
+      i.setOpcode(opcode);
+      it = names.emplace(opcode, mnemonic(i)).first;
+    }
+    return it->second;
+  }
+  mutable std::map<unsigned, std::string> names;
+  [[nodiscard]] std::string text(const llvm::MCInst& inst, std::uint64_t addr) const {
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    printer->printInst(&inst, addr, "", *sti, os);
+    os.flush();
+    const auto b = s.find_first_not_of(" \t");
+    return b == std::string::npos ? std::string() : s.substr(b);
+  }
+};
+
+Status init_llvm() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    LLVMInitializeAMDGPUTargetInfo();
+    LLVMInitializeAMDGPUTargetMC();
+    LLVMInitializeAMDGPUDisassembler();
+  });
+  return ok_status();
+}
+
+// Returns nullptr with `why` set when LLVM cannot disassemble for `cpu`.
+const Decoder* decoder_for(const std::string& cpu, std::string& why) {
+  thread_local std::map<std::string, std::unique_ptr<Decoder>> cache;
+  if (auto it = cache.find(cpu); it != cache.end()) {
+    if (!it->second) why = fmt::format("LLVM 15 cannot disassemble for {}", cpu);
+    return it->second.get();
+  }
+  init_llvm();
+  std::string err;
+  const llvm::Triple triple(kTriple);
+  const llvm::Target* t = llvm::TargetRegistry::lookupTarget(kTriple, err);
+  auto& slot = cache[cpu];
+  if (t == nullptr) {
+    why = "LLVM AMDGPU target missing: " + err;
+    return nullptr;
+  }
+  auto d = std::make_unique<Decoder>();
+  d->sti.reset(t->createMCSubtargetInfo(kTriple, "", ""));
+  // Ask before creating the real one: an unknown CPU makes LLVM print a warning to stderr.
+  if (!d->sti || !d->sti->isCPUStringValid(cpu)) {
+    why = fmt::format("LLVM 15 cannot disassemble for {}", cpu);
+    return nullptr;
+  }
+  d->sti.reset(t->createMCSubtargetInfo(kTriple, cpu, ""));
+  d->mri.reset(t->createMCRegInfo(kTriple));
+  const llvm::MCTargetOptions mcopt;
+  d->mai.reset(t->createMCAsmInfo(*d->mri, kTriple, mcopt));
+  d->mii.reset(t->createMCInstrInfo());
+  if (!d->sti || !d->mri || !d->mai || !d->mii) {
+    why = "LLVM MC setup failed";
+    return nullptr;
+  }
+  d->ctx = std::make_unique<llvm::MCContext>(triple, d->mai.get(), d->mri.get(), d->sti.get());
+  d->dis.reset(t->createMCDisassembler(*d->sti, *d->ctx));
+  d->printer.reset(t->createMCInstPrinter(triple, 0, *d->mai, *d->mii, *d->mri));
+  if (!d->dis || !d->printer) {
+    why = "LLVM AMDGPU disassembler missing";
+    return nullptr;
+  }
+  slot = std::move(d);
+  return slot.get();
+}
+
+std::string hex_words(std::span<const std::uint8_t> b) {
+  std::string s;
+  for (std::size_t i = 0; i + 4 <= b.size(); i += 4) {
+    std::uint32_t w = 0;
+    std::memcpy(&w, b.data() + i, 4);
+    if (!s.empty()) s += ' ';
+    s += fmt::format("{:08x}", w);
+  }
+  return s;
+}
+
+bool same_generation(std::string_view obj, std::string_view target) {
+  return obj.substr(0, 5) == target.substr(0, 5) && obj.size() >= 6 && target.size() >= 6 &&
+         obj.rfind("gfx", 0) == 0 && (obj[5] >= '0' && obj[5] <= '9') == (target[5] >= '0' && target[5] <= '9');
+}
+
+// What decoding one encoding gave: sizes and opcodes for the object's CPU and the target CPU.
+struct Decoded {
+  std::uint8_t own_size = 0;  // 0: does not decode
+  std::uint8_t tgt_size = 0;
+  std::uint8_t kind = 0;      // 0 fine, 1 inst_prefetch, 2 undecodable_on_target, 3 different_meaning
+  unsigned own_opcode = 0;
+};
+
+// Memo of decode results keyed by the first 8 bytes of an instruction. The decoders' verdict is a
+// function of those bytes (literal constants and NSA address words that follow only change operand
+// values), so large libraries with repetitive code decode several times faster. Only used when
+// at least 16 bytes remain, so a cached verdict never depended on a short buffer.
+struct DecodeCache {
+  std::unordered_map<std::uint64_t, Decoded> map;
+};
+
+constexpr const char* kKinds[] = {"", "inst_prefetch", "undecodable_on_target", "different_meaning"};
+
+Decoded decode_pair(const Decoder& own, const Decoder& tgt, llvm::ArrayRef<std::uint8_t> bytes, std::uint64_t addr,
+                    llvm::MCInst& a, llvm::MCInst& b) {
+  Decoded r;
+  a.clear();
+  const std::uint64_t n = own.decode(bytes, addr, a);
+  if (n == 0 || n > 255) return r;
+  r.own_size = static_cast<std::uint8_t>(n);
+  r.own_opcode = a.getOpcode();
+  b.clear();
+  const std::uint64_t m = tgt.decode(bytes, addr, b);
+  r.tgt_size = static_cast<std::uint8_t>(std::min<std::uint64_t>(m, 255));
+  if (own.mii->getName(a.getOpcode()).startswith("S_INST_PREFETCH"))
+    r.kind = 1;
+  else if (m == 0)
+    r.kind = 2;
+  else if (m != n || (a.getOpcode() != b.getOpcode() && tgt.mnemonic(b) != own.mnemonic(a)))
+    r.kind = 3;
+  return r;
+}
+
+// Walks one function: own CPU vs target CPU, instruction by instruction.
+void walk(const Decoder& own, const Decoder& tgt, DecodeCache& cache, std::span<const std::uint8_t> code,
+          std::uint64_t vaddr, std::size_t max_examples, KernelAudit& k) {
+  llvm::MCInst a;
+  llvm::MCInst b;
+  std::uint64_t pos = 0;
+  while (pos + 4 <= code.size()) {
+    const llvm::ArrayRef<std::uint8_t> bytes(code.data() + pos, code.size() - pos);
+    const std::uint64_t addr = vaddr + pos;
+    Decoded d;
+    if (bytes.size() >= 16) {
+      std::uint64_t key = 0;
+      std::memcpy(&key, bytes.data(), 8);
+      auto it = cache.map.find(key);
+      if (it == cache.map.end()) {
+        if (cache.map.size() > (1U << 22)) cache.map.clear();
+        it = cache.map.emplace(key, decode_pair(own, tgt, bytes, addr, a, b)).first;
+      }
+      d = it->second;
+    } else {
+      d = decode_pair(own, tgt, bytes, addr, a, b);
+    }
+    if (d.own_size == 0) {
+      ++k.undecodable_own;
+      pos += 4;
+      continue;
+    }
+    ++k.instructions;
+    if (d.kind != 0) {
+      switch (d.kind) {
+        case 1: ++k.inst_prefetch; break;
+        case 2: ++k.undecodable_on_target; break;
+        default: ++k.different_meaning; break;
+      }
+      k.by_mnemonic[own.mnemonic_of(d.own_opcode)]++;
+      if (k.examples.size() < max_examples) {
+        decode_pair(own, tgt, bytes, addr, a, b);  // fresh MCInsts for the text
+        k.examples.push_back(IsaFinding{kKinds[d.kind], addr, hex_words(code.subspan(pos, d.own_size)),
+                                        own.text(a, addr), d.kind == 2 ? std::string() : tgt.text(b, addr)});
+      }
+    }
+    pos += d.own_size;
+  }
+}
+
+}  // namespace
+
+Result<ObjectAudit> audit_object(const CodeObject& obj, const AuditOptions& opt) {
+  ObjectAudit r;
+  r.info = obj.info;
+  if (runs_natively(obj.info.processor, opt.target)) {
+    r.verdict = "ok";
+    return r;
+  }
+  r.verdict = "incompatible_not_loadable";
+  if (opt.list_only) return r;
+  if (!same_generation(obj.info.processor, opt.target)) {
+    r.note = "other GPU generation: not audited";
+    return r;
+  }
+  std::string why;
+  const Decoder* own = decoder_for(obj.info.processor, why);
+  const Decoder* tgt = own != nullptr ? decoder_for(opt.target, why) : nullptr;
+  if (own == nullptr || tgt == nullptr) {
+    r.note = why + ": not audited";
+    return r;
+  }
+  auto f = elf::parse(obj.elf);
+  if (!f) return f.error();
+  auto syms = elf::symbols(*f);
+  if (!syms) return syms.error();
+  std::set<std::string_view> descriptors;
+  for (const auto& s : *syms)
+    if (s.name.size() > 3 && s.name.substr(s.name.size() - 3) == ".kd") descriptors.insert(s.name.substr(0, s.name.size() - 3));
+  std::vector<elf::Symbol> funcs;
+  for (const auto& s : *syms)
+    if (s.type == elf::kSttFunc && s.shndx < f->sections.size() && (f->sections[s.shndx].flags & 0x4) != 0 &&
+        f->sections[s.shndx].type != elf::kShtNobits)
+      funcs.push_back(s);
+  std::sort(funcs.begin(), funcs.end(), [](const auto& x, const auto& y) { return x.value < y.value; });
+  funcs.erase(std::unique(funcs.begin(), funcs.end(), [](const auto& x, const auto& y) { return x.value == y.value; }),
+              funcs.end());
+  thread_local std::map<std::pair<std::string, std::string>, DecodeCache> caches;
+  auto& cache = caches[{obj.info.processor, opt.target}];
+  for (std::size_t i = 0; i < funcs.size(); ++i) {
+    const auto& s = funcs[i];
+    const auto& sec = f->sections[s.shndx];
+    if (s.value < sec.addr || s.value - sec.addr >= sec.size) continue;
+    const std::uint64_t start = s.value - sec.addr;
+    std::uint64_t len = s.size;
+    if (len == 0) {
+      const std::uint64_t next = i + 1 < funcs.size() && funcs[i + 1].shndx == s.shndx ? funcs[i + 1].value : sec.addr + sec.size;
+      len = next > s.value ? next - s.value : 0;
+    }
+    len = std::min(len, sec.size - start);
+    KernelAudit k;
+    k.name = std::string(s.name);
+    k.is_kernel = descriptors.count(s.name) != 0;
+    k.address = s.value;
+    k.size = len;
+    walk(*own, *tgt, cache, f->data.subspan(sec.offset + start, len), s.value, opt.max_examples, k);
+    r.instructions += k.instructions;
+    r.undecodable_on_target += k.undecodable_on_target;
+    r.different_meaning += k.different_meaning;
+    r.inst_prefetch += k.inst_prefetch;
+    r.kernels.push_back(std::move(k));
+  }
+  r.audited = true;
+  if (r.undecodable_on_target + r.different_meaning + r.inst_prefetch > 0)
+    r.verdict = "would_misbehave_under_override";
+  else if (obj.info.processor.rfind("gfx101", 0) == 0)
+    r.note = fmt::format("decodes cleanly for {}", opt.target);
+  else
+    r.note = fmt::format("decodes cleanly for {}, but was built without the gfx101x hardware-bug workarounds",
+                         opt.target);
+  return r;
+}
+
+int verdict_exit_code(const std::string& v) { return v == "ok" || v == "no_code_objects" ? 0 : 1; }
+
+Result<FileAudit> audit_file(const std::string& path, const AuditOptions& opt) {
+  auto set = scan_file(path);
+  if (!set) return set.error();
+  FileAudit fa;
+  fa.path = path;
+  fa.target = opt.target;
+  fa.size = set->input_size;
+  fa.containers = set->groups;
+  fa.rejected_hits = set->rejected_hits;
+  const std::size_t n = set->objects.size();
+  std::vector<std::optional<Result<ObjectAudit>>> res(n);
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i = next++; i < n; i = next++) res[i] = audit_object(set->objects[i], opt);
+  };
+  const unsigned threads = std::max(1U, std::min<unsigned>(std::thread::hardware_concurrency(), 8U));
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads && t < n; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  for (auto& r : res) {
+    if (!r->ok()) {
+      Error e = r->error();
+      e.context = path;
+      return e;
+    }
+    fa.objects.push_back(std::move(r->value()));
+  }
+  // File verdict: every container needs an object that runs natively.
+  std::map<std::size_t, std::vector<const ObjectAudit*>> groups;
+  for (const auto& o : fa.objects) groups[o.info.group].push_back(&o);
+  fa.verdict = groups.empty() ? "no_code_objects" : "ok";
+  for (const auto& [g, objs] : groups) {
+    if (std::any_of(objs.begin(), objs.end(), [](const ObjectAudit* o) { return o->verdict == "ok"; })) continue;
+    ++fa.containers_without_target;
+    const bool bad = std::any_of(objs.begin(), objs.end(),
+                                 [](const ObjectAudit* o) { return o->verdict == "would_misbehave_under_override"; });
+    if (bad)
+      fa.verdict = "would_misbehave_under_override";
+    else if (fa.verdict == "ok")
+      fa.verdict = "incompatible_not_loadable";
+  }
+  // Under HSA_OVERRIDE_GFX_VERSION=10.3.0 the runtime loads the gfx1030 objects.
+  fa.override_10_3_0 = "no_gfx1030_code";
+  if (runs_natively("gfx1030", opt.target) || opt.target.rfind("gfx10", 0) != 0) fa.override_10_3_0 = "not_applicable";
+  for (const auto& o : fa.objects) {
+    if (o.info.processor != "gfx1030" || fa.override_10_3_0 == "not_applicable") continue;
+    if (o.verdict == "would_misbehave_under_override")
+      fa.override_10_3_0 = "would_misbehave";
+    else if (fa.override_10_3_0 == "no_gfx1030_code")
+      fa.override_10_3_0 = o.audited ? "decodes_cleanly" : "not_audited";
+  }
+  return fa;
+}
+
+}  // namespace vmfix

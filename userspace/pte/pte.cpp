@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+#include "pte/pte.hpp"
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+namespace vmfix {
+
+Result<std::uint64_t> parse_u64(std::string_view text) {
+  const std::string shown(text);
+  std::string_view digits = text;
+  int base = 10;
+  if (digits.size() > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X')) {
+    digits.remove_prefix(2);
+    base = 16;
+  }
+  if (digits.empty()) return usage_error(shown, "not a number (expected 0x-prefixed hex or decimal)");
+  std::uint64_t v = 0;
+  const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v, base);
+  if (ec == std::errc::result_out_of_range) return usage_error(shown, "out of range for a 64-bit PTE");
+  if (ec != std::errc() || ptr != digits.data() + digits.size())
+    return usage_error(shown, "not a number (expected 0x-prefixed hex or decimal)");
+  return v;
+}
+
+namespace {
+
+std::uint64_t bits(std::uint64_t v, unsigned hi, unsigned lo) {
+  const unsigned width = hi - lo + 1;
+  const std::uint64_t mask = width >= 64 ? ~0ULL : ((1ULL << width) - 1);
+  return (v >> lo) & mask;
+}
+
+std::string mtype_meaning(std::uint64_t m) {
+  switch (m) {
+    case VMFIX_MTYPE_NC: return "NC (non-coherent, cached in GPU L2)";
+    case VMFIX_MTYPE_WC: return "WC (write-combined)";
+    case VMFIX_MTYPE_CC: return "CC (cache-coherent)";
+    case VMFIX_MTYPE_UC: return "UC (uncached)";
+    default: return fmt::format("reserved ({})", m);
+  }
+}
+
+}  // namespace
+
+std::vector<PteField> decode_pte(std::uint64_t f) {
+  auto flag = [&](const char* name, unsigned bit, const char* on, const char* off) {
+    const std::uint64_t v = bits(f, bit, bit);
+    return PteField{name, bit, bit, v, v ? on : off};
+  };
+  std::vector<PteField> out;
+  out.push_back(flag("valid", 0, "valid", "not valid"));
+  out.push_back(flag("system", 1, "system memory", "local VRAM"));
+  out.push_back(flag("snooped", 2, "snooped (PCIe coherent with CPU caches)", "not snooped"));
+  out.push_back(flag("tmz", 3, "trusted memory zone", "normal"));
+  out.push_back(flag("executable", 4, "executable", "not executable"));
+  out.push_back(flag("readable", 5, "readable", "not readable"));
+  out.push_back(flag("writeable", 6, "writeable", "not writeable"));
+  const std::uint64_t frag = bits(f, 11, 7);
+  out.push_back({"fragment", 11, 7, frag, fmt::format("{} KiB contiguous", 4ULL << frag)});
+  const std::uint64_t addr = f & VMFIX_PTE_ADDR_MASK;
+  out.push_back({"address", 47, 12, addr, fmt::format("page base 0x{:x}", addr)});
+  const std::uint64_t mtype = bits(f, 50, 48);
+  out.push_back({"mtype", 50, 48, mtype, mtype_meaning(mtype)});
+  out.push_back(flag("prt", 51, "partially resident (PRT)", "no"));
+  const std::uint64_t sw = bits(f, 53, 52);
+  out.push_back({"sw", 53, 52, sw, "software bits"});
+  out.push_back(flag("pde_pte", 54, "PDE used as PTE (huge page)", "no"));
+  out.push_back(flag("log", 55, "log", "no"));
+  out.push_back(flag("tf", 56, "translate further", "no"));
+  out.push_back(flag("noalloc", 58, "no MALL allocation (reserved on GC 10.1)", "no"));
+  const std::uint64_t rsvd = (f >> 59) | (bits(f, 57, 57) << 5);
+  out.push_back({"reserved", 63, 57, rsvd, rsvd ? "set (reserved bits 63:59/57 non-zero)" : "clear"});
+  return out;
+}
+
+std::vector<PolicyOutcome> evaluate_all_policies(std::uint64_t flags) {
+  std::vector<PolicyOutcome> out;
+  const vmfix_pte_in in{flags, true};
+  auto run = [&](vmfix_mode m, vmfix_cc_to c, vmfix_coherent h) {
+    PolicyOutcome o;
+    o.policy = vmfix_policy{m, c, h};
+    vmfix_pte_apply(&o.policy, &in, &o.out);
+    out.push_back(o);
+  };
+  run(VMFIX_MODE_OFF, VMFIX_CC_TO_NC, VMFIX_COHERENT_SNOOP);
+  run(VMFIX_MODE_AUDIT, VMFIX_CC_TO_NC, VMFIX_COHERENT_SNOOP);
+  run(VMFIX_MODE_ENFORCE, VMFIX_CC_TO_NC, VMFIX_COHERENT_SNOOP);
+  run(VMFIX_MODE_ENFORCE, VMFIX_CC_TO_UC, VMFIX_COHERENT_SNOOP);
+  run(VMFIX_MODE_ENFORCE, VMFIX_CC_TO_NC, VMFIX_COHERENT_ALL);
+  return out;
+}
+
+std::string policy_label(const vmfix_policy& p) {
+  return fmt::format("mode={} cc_to={} coherent={}", vmfix_mode_name(p.mode), vmfix_cc_to_name(p.cc_to),
+                     vmfix_coherent_name(p.coherent));
+}
+
+std::vector<std::string> rule_names(std::uint32_t rules) {
+  std::vector<std::string> names;
+  for (unsigned i = 0; i < VMFIX_RULE_COUNT; ++i) {
+    const auto r = static_cast<vmfix_rule>(1U << i);
+    if (rules & r) names.emplace_back(vmfix_rule_name(r));
+  }
+  return names;
+}
+
+nlohmann::json pte_report_json(std::uint64_t flags) {
+  nlohmann::json fields = nlohmann::json::object();
+  for (const auto& f : decode_pte(flags)) {
+    fields[f.name] = {{"bits", fmt::format("{}:{}", f.hi, f.lo)},
+                      {"value", f.name == "address" ? nlohmann::json(hex64(f.value)) : nlohmann::json(f.value)},
+                      {"meaning", f.meaning}};
+  }
+  fields["mtype"]["name"] = vmfix_mtype_name(vmfix_pte_mtype(flags));
+  nlohmann::json outcomes = nlohmann::json::array();
+  for (const auto& o : evaluate_all_policies(flags)) {
+    outcomes.push_back({{"mode", vmfix_mode_name(o.policy.mode)},
+                        {"cc_to", vmfix_cc_to_name(o.policy.cc_to)},
+                        {"coherent", vmfix_coherent_name(o.policy.coherent)},
+                        {"flags", hex64(o.out.flags)},
+                        {"proposed", hex64(o.out.proposed)},
+                        {"changed", o.out.changed},
+                        {"mtype", vmfix_mtype_name(vmfix_pte_mtype(o.out.flags))},
+                        {"snooped", (o.out.flags & VMFIX_PTE_SNOOPED) != 0},
+                        {"rules", rule_names(o.out.rules)}});
+  }
+  return {{"schema", 1},
+          {"pte", hex64(flags)},
+          {"layout", "gfx10"},
+          {"fields", fields},
+          {"policy", outcomes},
+          {"note", "policy applies only to RDNA1 (gfx1010/gfx1011/gfx1012) devices; others are never touched"}};
+}
+
+std::string pte_report_text(std::uint64_t flags) {
+  std::string s = fmt::format("PTE {} (gfx10 layout)\n", hex64(flags));
+  for (const auto& f : decode_pte(flags)) {
+    const std::string range = f.hi == f.lo ? fmt::format("{}", f.lo) : fmt::format("{}:{}", f.hi, f.lo);
+    const std::string val = f.name == "address" ? fmt::format("0x{:x}", f.value) : fmt::format("{}", f.value);
+    s += fmt::format("  {:<11} [{:>5}] {:>14}  {}\n", f.name, range, val, f.meaning);
+  }
+  s += "\nPolicy on an RDNA1 device (other GPUs are never touched):\n";
+  for (const auto& o : evaluate_all_policies(flags)) {
+    const auto rules = rule_names(o.out.rules);
+    const std::string fired = rules.empty() ? "no rule" : fmt::format("{}", fmt::join(rules, ","));
+    std::string verdict;
+    if (o.policy.mode == VMFIX_MODE_OFF)
+      verdict = "untouched";
+    else if (o.policy.mode == VMFIX_MODE_AUDIT)
+      verdict = rules.empty() ? "untouched, nothing to report"
+                              : fmt::format("untouched, would become {}", hex64(o.out.proposed));
+    else
+      verdict = o.out.changed ? fmt::format("rewritten to {}", hex64(o.out.flags)) : "untouched";
+    s += fmt::format("  {:<40} {:<2} -> {:<2} {:<28} {}\n", policy_label(o.policy),
+                     vmfix_mtype_name(o.out.mtype_in), vmfix_mtype_name(vmfix_pte_mtype(o.out.flags)), fired,
+                     verdict);
+  }
+  return s;
+}
+
+}  // namespace vmfix
