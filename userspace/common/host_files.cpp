@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "vmfix/text.hpp"
+#include "common/text.hpp"
 
 namespace vmfix {
 

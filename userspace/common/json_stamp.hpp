@@ -2,11 +2,11 @@
 #pragma once
 // Every JSON document the tool prints says which tool and version wrote it and in which schema:
 // {"schema": N, "tool": {"name": "rdna1-vmfix", "version": "0.1.0", ...}, ...}. Output::emit stamps
-// each document (after the userspace reshape; until then the commands that use it call it).
+// each document it prints.
 
 #include <nlohmann/json.hpp>
 
-#include "vmfix/output.hpp"
+#include "common/output.hpp"
 
 namespace vmfix {
 

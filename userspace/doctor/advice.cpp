@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "vmfix/text.hpp"
+#include "common/text.hpp"
 
 namespace vmfix::doctor::advice {
 

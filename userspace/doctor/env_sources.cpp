@@ -8,8 +8,8 @@
 
 #include <fmt/format.h>
 
-#include "vmfix/faults.hpp"
-#include "vmfix/text.hpp"
+#include "faults/faults.hpp"
+#include "common/text.hpp"
 
 namespace vmfix::envscan {
 

@@ -9,10 +9,10 @@
 #include <fmt/format.h>
 
 #include "report/report.hpp"
-#include "vmfix/faults.hpp"
-#include "vmfix/kernel_log.hpp"
-#include "vmfix/output.hpp"
-#include "vmfix/text.hpp"
+#include "faults/faults.hpp"
+#include "common/kmsg.hpp"
+#include "common/output.hpp"
+#include "common/text.hpp"
 
 namespace vmfix::doctor {
 

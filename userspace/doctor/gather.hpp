@@ -15,8 +15,8 @@
 #include "doctor/advice.hpp"
 #include "doctor/env_sources.hpp"
 #include "doctor/python_envs.hpp"
-#include "vmfix/doctor.hpp"
-#include "vmfix/result.hpp"
+#include "doctor/doctor.hpp"
+#include "common/result.hpp"
 
 namespace vmfix::doctor {
 

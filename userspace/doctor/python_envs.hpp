@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/host_files.hpp"
-#include "vmfix/doctor.hpp"
+#include "doctor/doctor.hpp"
 
 namespace vmfix::pyenv {
 

@@ -16,7 +16,7 @@
 #include "doctor/env_sources.hpp"
 #include "doctor/python_envs.hpp"
 #include "report/redact.hpp"
-#include "vmfix/doctor.hpp"
+#include "doctor/doctor.hpp"
 
 namespace vmfix::report {
 

@@ -7,7 +7,7 @@
 #include "diag/fake_sysfs.hpp"
 #include "common/json_stamp.hpp"
 #include "report/report.hpp"
-#include "vmfix/sysfs.hpp"
+#include "status/status.hpp"
 
 using vmfix::HostFiles;
 using vmfix::test::FakeSysfs;

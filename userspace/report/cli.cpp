@@ -12,8 +12,9 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
-#include "cmd/cli_util.hpp"
+#include "common/cli.hpp"
 #include "common/json_stamp.hpp"
+#include "commands.hpp"
 #include "doctor/cli.hpp"
 #include "doctor/gather.hpp"
 #include "report/report.hpp"
@@ -119,3 +120,7 @@ int run_cli(std::span<char*> args) {
 }
 
 }  // namespace vmfix::report
+
+namespace vmfix {
+int cmd_report(std::span<char*> args) { return report::run_cli(args); }
+}  // namespace vmfix
