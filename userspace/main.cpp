@@ -23,6 +23,7 @@ constexpr std::array kCommands = {
     Command{"status", "show AMD GPUs (gfx target, KFD node, driver) and the module's state", cmd_status},
     Command{"isa", "list GPU code objects in binaries and audit them for the RDNA1 target", cmd_isa},
     Command{"doctor", "one verdict for this machine: GPU, module, environment, libraries, faults", cmd_doctor},
+    Command{"report", "a bug report: versions, GPUs, module, doctor's verdict, faults (redacted)", cmd_report},
 };
 
 void print_usage(std::FILE* f) {
