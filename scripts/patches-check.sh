@@ -20,22 +20,13 @@ set -euo pipefail
 # shellcheck source=scripts/lib/patches.sh
 . "$VMFIX_ROOT/scripts/lib/patches.sh"
 
-update_vectors=0
+opt_update_vectors=""
+parse_args "update-vectors" "$@"
+update_vectors=${opt_update_vectors:-0}
 labels=()
-for a in "$@"; do
-	case "$a" in
-	--verbose) set -x ;;
-	--update-vectors) update_vectors=1 ;;
-	--help | -h)
-		sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
-		exit 0
-		;;
-	-*) die "unknown option $a" 2 ;;
-	*)
-		kernel_suite "$a" >/dev/null
-		labels+=("$a")
-		;;
-	esac
+for a in "${ARGS[@]}"; do
+	kernel_suite "$a" >/dev/null
+	labels+=("$a")
 done
 [ ${#labels[@]} -gt 0 ] || read -r -a labels <<<"$(matrix_labels)"
 need_tools git patch perl tar xz cc make python3

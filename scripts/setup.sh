@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every build and test dependency from the distribution's archive. Idempotent.
-# Usage: scripts/setup.sh [--verbose] [GROUP...]   groups: core kernel qemu hip packaging fuzz all (default: all)
+# Usage: scripts/setup.sh [--verbose] [GROUP...]   groups: core kernel qemu hip packaging fuzz torch all (default: all)
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
@@ -13,7 +13,7 @@ for a in "$@"; do
 		sed -n '2,3p' "$0" | sed 's/^# //'
 		exit 0
 		;;
-	core | kernel | qemu | hip | packaging | fuzz | all) groups+=("$a") ;;
+	core | kernel | qemu | hip | packaging | fuzz | torch | all) groups+=("$a") ;;
 	*) die "unknown group '$a'" 2 ;;
 	esac
 done
@@ -27,6 +27,8 @@ pk[qemu]="qemu-system-x86 busybox-static cpio kmod xz-utils python3 binutils bpf
 pk[hip]="hipcc libamdhip64-dev rocm-device-libs clang-15 lld-15 llvm-15 clang-tools-15"
 pk[packaging]="dpkg-dev debhelper dh-dkms dkms lintian fakeroot debootstrap rsync zstd"
 pk[fuzz]="clang-15 libclang-common-15-dev"
+# Debian's CPU build of PyTorch for `check --backend=torch` in CI (631 MB installed, 170 packages).
+pk[torch]="python3-torch"
 
 list=""
 for g in "${groups[@]}"; do

@@ -216,9 +216,12 @@ Report diagnose(Input in) {
   const std::string gfx = gpu != nullptr ? gpu->gfx : std::string();
   const auto ov = in.env.find("HSA_OVERRIDE_GFX_VERSION");
   faults::Context ctx{gfx, ov != in.env.end() ? ov->second : "", ov != in.env.end() ? "environment" : ""};
+  // A value that is set but no version (banana) is reported as such, never as "not set".
+  std::string invalid_override;
   if (!ctx.override_version.empty() && !faults::override_target(ctx.override_version)) {
-    r.notes.push_back(fmt::format("HSA_OVERRIDE_GFX_VERSION={} is malformed (expected MAJOR.MINOR.STEP)",
-                                  ctx.override_version));
+    invalid_override = text::printable(ctx.override_version, 64);
+    r.notes.push_back(fmt::format("HSA_OVERRIDE_GFX_VERSION={} is set and invalid (expected MAJOR.MINOR.STEP)",
+                                  invalid_override));
     ctx.override_version.clear();
   }
   // Re-judge the log with what is known about this machine.
@@ -369,7 +372,10 @@ Report diagnose(Input in) {
     v.cls = "healthy";
     v.summary = fmt::format("no problem found for {} ({})", gpu->bdf, gfx);
     v.advice = "Nothing to do.";
-    v.evidence.push_back(ctx.override_version.empty() ? "HSA_OVERRIDE_GFX_VERSION is not set"
+    v.evidence.push_back(!invalid_override.empty()
+                             ? fmt::format("HSA_OVERRIDE_GFX_VERSION={} is set and invalid (not MAJOR.MINOR.STEP)",
+                                           invalid_override)
+                         : ctx.override_version.empty() ? "HSA_OVERRIDE_GFX_VERSION is not set"
                                                       : fmt::format("HSA_OVERRIDE_GFX_VERSION={} is compatible with {}",
                                                                     ctx.override_version, gfx));
     if (!device_libs.empty())

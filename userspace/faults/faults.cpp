@@ -25,6 +25,7 @@
 #include <fmt/format.h>
 
 #include "faults/faults.hpp"
+#include "common/log_decode.hpp"
 #include "common/output.hpp"
 #include "common/text.hpp"
 
@@ -35,7 +36,6 @@ using text::icontains;
 
 namespace {
 
-constexpr std::size_t kMaxLine = 8192;        // longer lines are cut (a log line never is)
 constexpr std::size_t kMaxEvidence = 24;      // evidence lines kept per event
 constexpr std::size_t kMaxAddresses = 64;     // further fault addresses kept per event
 constexpr std::size_t kAttachLines = 16;      // a continuation may trail its header by this many lines
@@ -267,7 +267,6 @@ void Parser::note_override(std::string_view line) {
 
 void Parser::feed(std::string_view line) {
   ++line_no_;
-  if (line.size() > kMaxLine) line = line.substr(0, kMaxLine);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   const auto t = parse_time(line);
   const std::string dev = text::find_bdf(line);
@@ -933,8 +932,17 @@ Context context_from_front_matter(std::string_view text) {
   return ctx;
 }
 
-Result<Report> parse_log(std::string_view text, const Context& ctx) {
-  if (auto st = check_text(text); !st) return st.error();
+Result<Report> parse_log(std::string_view raw, const Context& ctx) {
+  // Any bytes: UTF-16 and Latin-1 are decoded, NUL runs and binary lines skipped (and said so),
+  // lines of any length read whole. Only an input with no text left is refused.
+  if (raw.empty()) return check_text(raw).error();
+  const DecodedLog decoded = decode_log(raw);
+  const std::string_view text = decoded.text;
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos)
+    return Error{Exit::kUsage, "",
+                 decoded.anything_skipped()
+                     ? fmt::format("input is binary, not a text log ({})", decoded.note())
+                     : std::string("input holds no log lines")};
   Parser p(ctx);
   const std::size_t skip = front_matter_lines(text);
   std::size_t pos = 0;
@@ -952,6 +960,8 @@ Result<Report> parse_log(std::string_view text, const Context& ctx) {
   r.events = p.take_finished();
   r.context = p.context();
   r.lines = p.lines();
+  r.input = InputInfo{decoded.encoding, decoded.nul_bytes, decoded.nul_runs, decoded.binary_lines,
+                      decoded.binary_bytes, decoded.note()};
   // An override found in the log applies to events classified before it was seen.
   for (auto& e : r.events) classify(e, r.context);
   r.verdict = make_verdict(r.events, r.context);
@@ -1036,8 +1046,12 @@ nlohmann::json report_json(const Report& r) {
   ctx["gfx"] = r.context.gfx.empty() ? json(nullptr) : json(r.context.gfx);
   ctx["override"] = r.context.override_version.empty() ? json(nullptr) : json(r.context.override_version);
   if (!r.context.override_source.empty()) ctx["override_source"] = r.context.override_source;
+  const json input = {{"encoding", r.input.encoding},     {"nul_bytes_skipped", r.input.nul_bytes},
+                      {"nul_runs", r.input.nul_runs},       {"binary_lines_skipped", r.input.binary_lines},
+                      {"binary_bytes_skipped", r.input.binary_bytes}};
   return {{"schema", kSchema},
           {"lines", r.lines},
+          {"input", input},
           {"context", ctx},
           {"events", events},
           {"verdict",
@@ -1096,6 +1110,7 @@ std::string event_text(const Event& e) {
 
 std::string report_text(const Report& r) {
   std::string s;
+  if (!r.input.note.empty()) s += fmt::format("input: {}\n", r.input.note);
   for (std::size_t i = 0; i < r.events.size(); ++i) s += fmt::format("event {}: {}", i + 1, event_text(r.events[i]));
   if (!r.events.empty()) s += "\n";
   s += fmt::format("verdict: {}\n", r.verdict.summary);

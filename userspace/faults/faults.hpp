@@ -152,11 +152,19 @@ struct Verdict {
   std::vector<std::string> evidence;
 };
 
+// How the bytes of the input became text (common/log_decode.hpp): encoding and what was skipped.
+struct InputInfo {
+  std::string encoding = "utf-8";
+  std::size_t nul_bytes = 0, nul_runs = 0, binary_lines = 0, binary_bytes = 0;
+  std::string note;  // one sentence, empty when nothing was converted or skipped
+};
+
 struct Report {
   std::vector<Event> events;
   Verdict verdict;
   Context context;        // as given, plus an override found in the log
   std::size_t lines = 0;  // input lines read
+  InputInfo input;
 };
 
 // Rejects input that is not a text log: empty, NUL bytes, mostly invalid UTF-8.

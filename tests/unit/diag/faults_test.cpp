@@ -442,7 +442,12 @@ TEST_CASE("verdict priorities: code-object causes outrank the faults they produc
 
 TEST_CASE("bad input is rejected with a usage error, quiet text is not an error", "[diag][faults][input]") {
   CHECK(parse_log("").error().code == vmfix::Exit::kUsage);
-  CHECK(parse_log(std::string("abc\0def", 7)).error().code == vmfix::Exit::kUsage);
+  // NUL runs are skipped and counted (what a hard hang leaves in kern.log); only NULs is binary.
+  const auto nul = parse_log(std::string("abc\0def\n", 8));
+  REQUIRE(nul.ok());
+  CHECK(nul->input.nul_bytes == 1);
+  CHECK(nul->input.note == "skipped 1 NUL byte in 1 run");
+  CHECK(parse_log(std::string(4096, '\0')).error().code == vmfix::Exit::kUsage);
   std::string garbage;
   for (int i = 0; i < 4096; ++i) garbage += static_cast<char>((i * 131 + 7) % 256 | 0x80);
   CHECK(parse_log(garbage).error().code == vmfix::Exit::kUsage);
