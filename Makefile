@@ -7,7 +7,7 @@ KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
 
 .PHONY: help all deps build userspace module test test-unit demo bench install uninstall \
-	matrix qemu-test patches-check deb lint clean
+	matrix qemu-test patches-check deb lint clean fuzz
 
 help:
 	@echo "rdna1-vmfix $(VERSION)"
@@ -21,6 +21,7 @@ help:
 	@echo "  make uninstall   remove the module from every kernel, restore stock behaviour"
 	@echo "  make matrix      build the module against every kernel of the matrix"
 	@echo "  make bench       run the benchmarks and print the figures"
+	@echo "  make fuzz        fuzzing campaign: every libFuzzer target up to 10M runs (FUZZ_RUNS, FUZZ_SECONDS)"
 	@echo "  make deb         build the Debian packages"
 
 all: build
@@ -50,6 +51,9 @@ demo:
 bench:
 	bench/run.sh
 
+fuzz:
+	bench/fuzz.sh
+
 install:
 	scripts/dkms.sh install --kernel $(KVER)
 
@@ -69,7 +73,7 @@ deb:
 	scripts/build-deb.sh
 
 lint:
-	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run.sh tests/suites/*.sh .ci/run
+	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run.sh tests/suites/*.sh tests/lib/*.sh tests/fuzz/*.sh bench/*.sh .ci/run
 
 clean:
 	rm -rf $(BUILD)

@@ -8,24 +8,10 @@ set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname "$0")/../scripts/lib/common.sh"
 
-markdown=""
-want=()
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--verbose) set -x ;;
-	--markdown)
-		markdown=${2:?--markdown needs a file}
-		shift
-		;;
-	--help | -h)
-		sed -n '2,6p' "$0" | sed 's/^# //'
-		exit 0
-		;;
-	-*) die "unknown option $1" 2 ;;
-	*) want+=("$1") ;;
-	esac
-	shift
-done
+opt_markdown=""
+parse_args "markdown=" "$@"
+markdown=$opt_markdown
+want=("${ARGS[@]}")
 
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
 header="machine: $machine; host kernel: $(uname -r); date: $(date -u +%Y-%m-%dT%H:%MZ)"

@@ -55,6 +55,7 @@ struct vmfix_hook_rt {
 /* Saved at entry of a request-level hook, for its return handler. */
 struct vmfix_req_data {
 	u64 *flags;
+	u32 gen;	/* vmfix_slot_gen(slot) at entry */
 	u8 slot;
 };
 
@@ -63,53 +64,45 @@ static const char * const vmfix_role_names[] = { "enforce", "attribute" };
 
 /*
  * The chokepoint: every GPUVM mapping PTE of every path (GEM, KFD BO, SVM)
- * goes through amdgpu_vm_ptes_update(params, start, end, dst, flags) with
- * the final flags in r8 (identical prototype on 6.1, 6.12, 7.2, 7.3).
- * params->adev is at offset 0. In enforce the new flags are written back
- * into r8: an ftrace-based kprobe restores the registers from @regs.
+ * goes through amdgpu_vm_ptes_update(params, start, end, dst, flags). The
+ * argument positions and the offset of params->adev come from
+ * generated/abi.h (checked in amdgpu.ko's BTF). In enforce the new flags
+ * are written back into the argument register: an ftrace-based kprobe
+ * restores the registers from @regs.
  */
 int vmfix_ptes_update_pre(struct kprobe *kp, struct pt_regs *regs)
 {
-	const void * const *params = (const void * const *)regs->di;
+	unsigned long *flags = vmfix_arg_reg(regs, VMFIX_ABI_PTES_FLAGS_ARG);
+	const void *params;
 	const struct vmfix_dev *vdev;
 	struct vmfix_policy policy;
 	struct vmfix_pte_in in;
 	struct vmfix_pte_out out;
-	unsigned int bit;
-	u8 mtype;
 
 	vmfix_count_hook(VMFIX_HOOK_PTES_UPDATE);
+	params = (const void *)*vmfix_arg_reg(regs, VMFIX_ABI_PTES_PARAMS_ARG);
 	if (!params)
 		return 0;
 	rcu_read_lock();
-	vdev = vmfix_match_adev(params[0]);
+	vdev = vmfix_match_adev(vmfix_member_ptr(params,
+						 VMFIX_ABI_PARAMS_ADEV_OFF));
 	if (!vdev || !vdev->scoped || vdev->slot == VMFIX_NO_SLOT) {
 		vmfix_count_other();
 		goto out;
 	}
-
-	in.flags = regs->r8;
+	in.flags = *flags;
 	in.device_matches = true;
 	vmfix_policy_snapshot(&policy);
 	vmfix_pte_apply(&policy, &in, &out);
-
-	vmfix_count_dev(vdev->slot, VMFIX_CTR_RANGES);
-	mtype = out.mtype_in;
-	vmfix_count_dev(vdev->slot, mtype <= VMFIX_MTYPE_UC ?
-			VMFIX_CTR_SEEN_NC + mtype : VMFIX_CTR_SEEN_RESERVED);
-	for (bit = 0; bit < VMFIX_RULE_COUNT; bit++)
-		if (out.rules & (1U << bit))
-			vmfix_count_dev(vdev->slot,
-					VMFIX_CTR_RULE_CC_DOWNGRADE + bit);
-	if (out.changed) {
-		regs->r8 = out.flags;
-		vmfix_count_dev(vdev->slot, VMFIX_CTR_REWRITTEN);
-	} else if (out.proposed != in.flags) {
-		vmfix_count_dev(vdev->slot, VMFIX_CTR_WOULD_REWRITE);
-	}
+	if (out.changed)
+		*flags = out.flags;
+	vmfix_count_range(vdev->slot, &out, in.flags);
+	/* the ring only for hits: the common no-rule range stays cheap */
 	if (out.rules)
 		vmfix_ring_record(vdev, VMFIX_HOOK_PTES_UPDATE, policy.mode,
-				  regs->si, regs->dx, &out, in.flags);
+				  *vmfix_arg_reg(regs, VMFIX_ABI_PTES_START_ARG),
+				  *vmfix_arg_reg(regs, VMFIX_ABI_PTES_END_ARG),
+				  &out, in.flags);
 out:
 	rcu_read_unlock();
 	return 0;
@@ -118,7 +111,7 @@ out:
 NOKPROBE_SYMBOL(vmfix_ptes_update_pre);
 
 /* Entry of a request-level hook: remember the scoped device, else skip. */
-static int vmfix_req_entry(struct kretprobe_instance *ri, struct pt_regs *regs,
+static int vmfix_req_entry(struct kretprobe_instance *ri, const void *adev,
 			   enum vmfix_hook_id hook)
 {
 	struct vmfix_req_data *data = (struct vmfix_req_data *)ri->data;
@@ -127,9 +120,10 @@ static int vmfix_req_entry(struct kretprobe_instance *ri, struct pt_regs *regs,
 
 	vmfix_count_hook(hook);
 	rcu_read_lock();
-	vdev = vmfix_match_adev((const void *)regs->di);
+	vdev = vmfix_match_adev(adev);
 	if (vdev && vdev->scoped && vdev->slot != VMFIX_NO_SLOT) {
 		data->slot = vdev->slot;
+		data->gen = vmfix_slot_gen(vdev->slot);
 		skip = 0;
 	}
 	rcu_read_unlock();
@@ -139,18 +133,38 @@ static int vmfix_req_entry(struct kretprobe_instance *ri, struct pt_regs *regs,
 NOKPROBE_SYMBOL(vmfix_req_entry);
 
 /*
- * gmc_v10_0_get_vm_pte() fills *flags (6.x: arg 3, rdx; 7.x: arg 5, r8);
- * the pointer is saved at entry and the result read at return.
+ * Return of a request-level hook: count for the device saved at entry,
+ * unless a refresh gave its slot to another device in between (the slot's
+ * generation changed). A refresh bumps the generation before it waits for
+ * readers and clears the slot after, so a count either lands before the
+ * clear or is dropped.
+ */
+static void vmfix_req_count(const struct vmfix_req_data *data,
+			    enum vmfix_ctr ctr)
+{
+	rcu_read_lock();
+	if (vmfix_slot_gen(data->slot) == data->gen)
+		vmfix_count_dev(data->slot, ctr);
+	rcu_read_unlock();
+}
+
+NOKPROBE_SYMBOL(vmfix_req_count);
+
+/*
+ * gmc_v10_0_get_vm_pte() fills *flags; which argument holds the pointer
+ * (6.x: 3rd, 7.x: 5th) comes from generated/abi.h. The pointer is saved
+ * at entry and the result read at return.
  */
 static int vmfix_get_vm_pte_entry(struct kretprobe_instance *ri,
 				  struct pt_regs *regs)
 {
 	struct vmfix_req_data *data = (struct vmfix_req_data *)ri->data;
+	const void *adev;
 
-	if (vmfix_req_entry(ri, regs, VMFIX_HOOK_GET_VM_PTE))
+	adev = (const void *)*vmfix_arg_reg(regs, VMFIX_ABI_GVP_ADEV_ARG);
+	if (vmfix_req_entry(ri, adev, VMFIX_HOOK_GET_VM_PTE))
 		return 1;
-	data->flags = (u64 *)regs_get_kernel_argument(regs,
-						      VMFIX_ABI_GET_VM_PTE_ARGS - 1);
+	data->flags = (u64 *)*vmfix_arg_reg(regs, VMFIX_ABI_GVP_FLAGS_ARG);
 	return data->flags ? 0 : 1;
 }
 
@@ -162,7 +176,7 @@ static int vmfix_get_vm_pte_ret(struct kretprobe_instance *ri,
 	struct vmfix_req_data *data = (struct vmfix_req_data *)ri->data;
 
 	if (vmfix_pte_mtype(*data->flags) == VMFIX_MTYPE_CC)
-		vmfix_count_dev(data->slot, VMFIX_CTR_REQ_CC_GET_VM_PTE);
+		vmfix_req_count(data, VMFIX_CTR_REQ_CC_GET_VM_PTE);
 	return 0;
 }
 
@@ -172,7 +186,10 @@ NOKPROBE_SYMBOL(vmfix_get_vm_pte_ret);
 static int vmfix_map_mtype_entry(struct kretprobe_instance *ri,
 				 struct pt_regs *regs)
 {
-	return vmfix_req_entry(ri, regs, VMFIX_HOOK_MAP_MTYPE);
+	const void *adev;
+
+	adev = (const void *)*vmfix_arg_reg(regs, VMFIX_ABI_MM_ADEV_ARG);
+	return vmfix_req_entry(ri, adev, VMFIX_HOOK_MAP_MTYPE);
 }
 
 NOKPROBE_SYMBOL(vmfix_map_mtype_entry);
@@ -183,7 +200,7 @@ static int vmfix_map_mtype_ret(struct kretprobe_instance *ri,
 	struct vmfix_req_data *data = (struct vmfix_req_data *)ri->data;
 
 	if (vmfix_pte_mtype(regs_return_value(regs)) == VMFIX_MTYPE_CC)
-		vmfix_count_dev(data->slot, VMFIX_CTR_REQ_CC_MAP_MTYPE);
+		vmfix_req_count(data, VMFIX_CTR_REQ_CC_MAP_MTYPE);
 	return 0;
 }
 
@@ -203,7 +220,7 @@ static const struct vmfix_hook_def vmfix_hook_defs[VMFIX_HOOK_COUNT] = {
 		.symbol = "gmc_v10_0_get_vm_pte",
 		.kind = VMFIX_KIND_KRETPROBE,
 		.role = VMFIX_ROLE_ATTRIBUTE,
-		.present = true,
+		.present = VMFIX_ABI_GVP_OK,
 		.entry = vmfix_get_vm_pte_entry,
 		.ret = vmfix_get_vm_pte_ret,
 		.data_size = sizeof(struct vmfix_req_data),
@@ -212,7 +229,7 @@ static const struct vmfix_hook_def vmfix_hook_defs[VMFIX_HOOK_COUNT] = {
 		.symbol = "gmc_v10_0_map_mtype",
 		.kind = VMFIX_KIND_KRETPROBE,
 		.role = VMFIX_ROLE_ATTRIBUTE,
-		.present = VMFIX_ABI_MAP_MTYPE,	/* removed in 6.18 */
+		.present = VMFIX_ABI_MM_OK,	/* removed in 6.18 */
 		.entry = vmfix_map_mtype_entry,
 		.ret = vmfix_map_mtype_ret,
 		.data_size = sizeof(struct vmfix_req_data),
@@ -273,14 +290,25 @@ static void vmfix_hook_unregister(unsigned int i)
 	rt->addr = 0;
 }
 
+/* Which hooks a mode needs: none when off, attribution only if wanted. */
+static bool vmfix_hook_wanted(const struct vmfix_hook_def *def,
+			      enum vmfix_mode mode, bool attribution)
+{
+	if (!def->present || mode == VMFIX_MODE_OFF)
+		return false;
+	return def->role == VMFIX_ROLE_ENFORCE || attribution ||
+	       mode == VMFIX_MODE_AUDIT;
+}
+
 /*
- * Register every hook of this kernel's ABI, in table order. A missing
- * optional hook is one info line; a missing required one undoes the
- * others in reverse order and returns the error with @reason set
- * (@refused: the symbol does not exist, i.e. an amdgpu this module does
- * not know).
+ * Make the armed hooks those that @mode (and @attribution) need: register
+ * the missing ones in table order, unregister the unwanted ones. A failed
+ * optional hook is one info line; a failed required one unregisters every
+ * hook and returns the error with @reason set (@refused: the symbol does
+ * not exist, i.e. an amdgpu this module does not know).
  */
-int vmfix_hooks_register(char *reason, size_t reason_len, bool *refused)
+int vmfix_hooks_sync(enum vmfix_mode mode, bool attribution, char *reason,
+		     size_t reason_len, bool *refused)
 {
 	const struct vmfix_hook_def *def;
 	unsigned int i;
@@ -289,7 +317,11 @@ int vmfix_hooks_register(char *reason, size_t reason_len, bool *refused)
 	*refused = false;
 	for (i = 0; i < VMFIX_HOOK_COUNT; i++) {
 		def = &vmfix_hook_defs[i];
-		if (!def->present)
+		if (!vmfix_hook_wanted(def, mode, attribution)) {
+			vmfix_hook_unregister(i);
+			continue;
+		}
+		if (vmfix_hook_rt[i].armed)
 			continue;
 		ret = vmfix_hook_register(i);
 		if (!ret) {
@@ -309,14 +341,10 @@ int vmfix_hooks_register(char *reason, size_t reason_len, bool *refused)
 			snprintf(reason, reason_len, "register_%s_failed_%d",
 				 def->symbol, ret);
 		}
-		goto err_unwind;
+		vmfix_hooks_unregister();
+		return ret;
 	}
 	return 0;
-
-err_unwind:
-	while (i--)
-		vmfix_hook_unregister(i);
-	return ret;
 }
 
 void vmfix_hooks_unregister(void)
@@ -325,6 +353,11 @@ void vmfix_hooks_unregister(void)
 
 	while (i--)
 		vmfix_hook_unregister(i);
+}
+
+bool vmfix_chokepoint_armed(void)
+{
+	return READ_ONCE(vmfix_hook_rt[VMFIX_HOOK_PTES_UPDATE].armed);
 }
 
 static unsigned long vmfix_hook_missed(unsigned int i)
@@ -342,21 +375,26 @@ static unsigned long vmfix_hook_missed(unsigned int i)
 	return missed;
 }
 
-void vmfix_hooks_status(struct vmfix_buf *b, bool show_addr)
+void vmfix_hooks_status(struct vmfix_buf *b)
 {
 	const struct vmfix_hook_def *def;
 	const struct vmfix_hook_rt *rt;
+	char addr[24];
 	unsigned int i;
 
 	for (i = 0; i < VMFIX_HOOK_COUNT; i++) {
 		def = &vmfix_hook_defs[i];
 		rt = &vmfix_hook_rt[i];
+		/* %pK: zeros under kptr_restrict=2 or without CAP_SYSLOG */
+		if (rt->addr)
+			snprintf(addr, sizeof(addr), "0x%pK", (void *)rt->addr);
+		else
+			strscpy(addr, "0x0", sizeof(addr));
 		vmfix_buf_printf(b,
-				 "hook name=%s symbol=%s kind=%s role=%s armed=%d addr=0x%lx hits=%llu missed=%lu\n",
+				 "hook name=%s symbol=%s kind=%s role=%s armed=%d addr=%s hits=%llu missed=%lu\n",
 				 vmfix_hook_names[i], def->symbol,
 				 vmfix_kind_names[def->kind],
-				 vmfix_role_names[def->role], rt->armed,
-				 show_addr ? rt->addr : 0,
+				 vmfix_role_names[def->role], rt->armed, addr,
 				 vmfix_hook_hits(i), vmfix_hook_missed(i));
 	}
 }

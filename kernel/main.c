@@ -15,13 +15,14 @@
  *   # rmmod rdna1_vmfix                                    (hooks gone)
  *
  * The hooks are armed when amdgpu goes live and disarmed when it goes
- * away, so load order does not matter. If amdgpu's ABI is unknown or a
- * required symbol is missing the module refuses to arm, says so once in
- * the log and in status, and stays loaded. Formats: docs/status-abi.md.
+ * away, so load order does not matter; mode=off arms none. Before arming,
+ * abi.c checks that the loaded amdgpu is the one whose BTF the build
+ * analysed; if not, or if a required symbol is missing, the module refuses
+ * to arm, says so once in the log and in status, and stays loaded.
+ * Formats: docs/status-abi.md.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/capability.h>
 #include <linux/kernel.h>
 #include <linux/kobject.h>
 #include <linux/kprobes.h>
@@ -42,9 +43,14 @@
 
 #define VMFIX_RECENT_BUF_SIZE	8192
 
+/*
+ * VMFIX_STATE_OFF (amdgpu checked, mode=off, no probe registered) shows as
+ * "waiting" with reason "mode_off": schema 1 readers know four states.
+ */
 enum vmfix_state {
 	VMFIX_STATE_WAITING,
 	VMFIX_STATE_ARMED,
+	VMFIX_STATE_OFF,
 	VMFIX_STATE_REFUSED,
 	VMFIX_STATE_ERROR,
 };
@@ -52,6 +58,7 @@ enum vmfix_state {
 static const char * const vmfix_state_names[] = {
 	[VMFIX_STATE_WAITING] = "waiting",
 	[VMFIX_STATE_ARMED] = "armed",
+	[VMFIX_STATE_OFF] = "waiting",
 	[VMFIX_STATE_REFUSED] = "refused",
 	[VMFIX_STATE_ERROR] = "error",
 };
@@ -59,6 +66,7 @@ static const char * const vmfix_state_names[] = {
 /* Serialises arming, disarming and the state below. */
 static DEFINE_MUTEX(vmfix_arm_lock);
 static enum vmfix_state vmfix_state;
+static bool vmfix_abi_checked;	/* the live amdgpu passed vmfix_abi_verify() */
 static char vmfix_reason[VMFIX_REASON_LEN] = "-";
 static struct kobject *vmfix_kobj;
 
@@ -74,13 +82,6 @@ void vmfix_refresh_async(void)
 	schedule_work(&vmfix_refresh_work);
 }
 
-static bool vmfix_abi_known(void)
-{
-	return VMFIX_ABI_PTES_UPDATE_ARGS == 5 &&
-	       (VMFIX_ABI_GET_VM_PTE_ARGS == 3 ||
-		VMFIX_ABI_GET_VM_PTE_ARGS == 5);
-}
-
 /* Is amdgpu loaded? Resolve one of its long-lived symbols by probing it. */
 static bool vmfix_amdgpu_loaded(void)
 {
@@ -92,48 +93,64 @@ static bool vmfix_amdgpu_loaded(void)
 	return true;
 }
 
+/* Check the live amdgpu once, then arm the hooks the mode wants. */
 static void vmfix_arm_locked(void)
 {
+	enum vmfix_mode mode = vmfix_current_mode();
+	enum vmfix_state was = vmfix_state;
 	bool refused;
 	int ret;
 
-	if (vmfix_state == VMFIX_STATE_ARMED ||
-	    vmfix_state == VMFIX_STATE_REFUSED)
+	if (vmfix_state == VMFIX_STATE_REFUSED)
 		return;
-	if (!vmfix_abi_known()) {
-		vmfix_state = VMFIX_STATE_REFUSED;
-		snprintf(vmfix_reason, sizeof(vmfix_reason),
-			 "abi_unknown_for_%s", init_utsname()->release);
-		pr_err("refusing to arm: amdgpu hook ABI of kernel %s is unknown\n",
-		       init_utsname()->release);
-		return;
+	if (!vmfix_abi_checked) {
+		if (vmfix_abi_verify(vmfix_reason, sizeof(vmfix_reason))) {
+			vmfix_state = VMFIX_STATE_REFUSED;
+			return;
+		}
+		vmfix_abi_checked = true;
+		vmfix_devices_refresh(true);
 	}
-	vmfix_devices_refresh(true);
-	ret = vmfix_hooks_register(vmfix_reason, sizeof(vmfix_reason),
-				   &refused);
+	ret = vmfix_hooks_sync(mode, vmfix_attribution_wanted(), vmfix_reason,
+			       sizeof(vmfix_reason), &refused);
 	if (ret) {
 		vmfix_state = refused ? VMFIX_STATE_REFUSED : VMFIX_STATE_ERROR;
 		pr_err("refusing to arm: %s (%pe)\n", vmfix_reason, ERR_PTR(ret));
 		return;
 	}
-	vmfix_state = VMFIX_STATE_ARMED;
-	strscpy(vmfix_reason, "-", sizeof(vmfix_reason));
-	pr_info("armed: abi %s (%s), mode %s\n", VMFIX_ABI_NAME,
-		VMFIX_ABI_SOURCE, vmfix_mode_name(vmfix_current_mode()));
+	vmfix_state = mode == VMFIX_MODE_OFF ? VMFIX_STATE_OFF :
+					      VMFIX_STATE_ARMED;
+	strscpy(vmfix_reason, mode == VMFIX_MODE_OFF ? "mode_off" : "-",
+		sizeof(vmfix_reason));
+	if (vmfix_state != was)
+		pr_info("%s: abi %s, mode %s\n",
+			mode == VMFIX_MODE_OFF ? "no probe armed" : "armed",
+			VMFIX_ABI_SOURCE, vmfix_mode_name(mode));
 }
 
 static void vmfix_disarm_locked(void)
 {
-	if (vmfix_state == VMFIX_STATE_ARMED) {
-		vmfix_hooks_unregister();
+	if (vmfix_state == VMFIX_STATE_ARMED)
 		pr_info("disarmed: amdgpu is going away\n");
-	}
-	/* a refused or failed amdgpu is gone: the next one gets a new try */
-	if (vmfix_state != VMFIX_STATE_REFUSED || vmfix_abi_known()) {
+	vmfix_hooks_unregister();
+	vmfix_abi_checked = false;
+	/* the next amdgpu gets a new check, unless the build has no ABI */
+	if (VMFIX_ABI_OK) {
 		vmfix_state = VMFIX_STATE_WAITING;
 		strscpy(vmfix_reason, "-", sizeof(vmfix_reason));
 	}
 	vmfix_devices_refresh(false);
+}
+
+/* A mode or attribute change: arm or disarm hooks to match it. */
+void vmfix_rearm(void)
+{
+	mutex_lock(&vmfix_arm_lock);
+	if (vmfix_state == VMFIX_STATE_ARMED ||
+	    vmfix_state == VMFIX_STATE_OFF ||
+	    vmfix_state == VMFIX_STATE_ERROR)
+		vmfix_arm_locked();
+	mutex_unlock(&vmfix_arm_lock);
 }
 
 static int vmfix_module_notify(struct notifier_block *nb, unsigned long action,
@@ -191,11 +208,11 @@ static ssize_t status_show(struct kobject *kobj, struct kobj_attribute *attr,
 	vmfix_buf_printf(&b, "state %s\nreason %s\n",
 			 vmfix_state_names[vmfix_state], vmfix_reason);
 	vmfix_buf_printf(&b, "abi %s\nmode %s\ncc_to %s\ncoherent %s\ndevices %s\n",
-			 VMFIX_ABI_NAME, vmfix_mode_name(policy.mode),
+			 VMFIX_ABI_OK ? VMFIX_ABI_SOURCE : "-",
+			 vmfix_mode_name(policy.mode),
 			 vmfix_cc_to_name(policy.cc_to),
 			 vmfix_coherent_name(policy.coherent), devices);
-	/* addresses only for readers who may see /proc/kallsyms values */
-	vmfix_hooks_status(&b, ns_capable_noaudit(&init_user_ns, CAP_SYSLOG));
+	vmfix_hooks_status(&b);
 	mutex_unlock(&vmfix_arm_lock);
 	vmfix_status_devices(&b);
 	return b.len;
@@ -266,7 +283,8 @@ static const struct attribute_group vmfix_attr_group = {
 };
 
 static const struct bin_attribute vmfix_recent_attr = {
-	.attr = { .name = "recent", .mode = 0444 },
+	/* GPU VA ranges and PTE flags of every rewrite: root only */
+	.attr = { .name = "recent", .mode = 0400 },
 	.size = 0,	/* unbounded: read until the callback returns 0 */
 	.VMFIX_BIN_READ = recent_read,
 };
@@ -319,10 +337,10 @@ static int __init vmfix_init(void)
 	vmfix_params_ready();
 
 	mutex_lock(&vmfix_arm_lock);
-	if (!vmfix_abi_known() || vmfix_amdgpu_loaded())
+	if (!VMFIX_ABI_OK || vmfix_amdgpu_loaded())
 		vmfix_arm_locked();
-	pr_info("version %s loaded: abi %s (%s), state %s, mode %s\n",
-		VMFIX_VERSION, VMFIX_ABI_NAME, VMFIX_ABI_SOURCE,
+	pr_info("version %s loaded: abi %s, state %s, mode %s\n",
+		VMFIX_VERSION, VMFIX_ABI_OK ? VMFIX_ABI_SOURCE : "-",
 		vmfix_state_names[vmfix_state],
 		vmfix_mode_name(vmfix_current_mode()));
 	mutex_unlock(&vmfix_arm_lock);
@@ -339,12 +357,13 @@ err_stats:
 
 static void __exit vmfix_exit(void)
 {
+	/* from here on every parameter store fails: none can re-arm or refresh */
+	vmfix_params_exit();
 	unregister_module_notifier(&vmfix_module_nb);
 	vmfix_devices_bus_exit();
 	cancel_work_sync(&vmfix_refresh_work);
 	mutex_lock(&vmfix_arm_lock);
-	if (vmfix_state == VMFIX_STATE_ARMED)
-		vmfix_hooks_unregister();
+	vmfix_hooks_unregister();
 	mutex_unlock(&vmfix_arm_lock);
 	vmfix_hooks_report();
 	vmfix_sysfs_exit();

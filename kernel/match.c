@@ -15,37 +15,21 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/ctype.h>
 #include <linux/kernel.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/string.h>
 
+#include "compat.h"
+#include "vmfix_devices.h"
 #include "vmfix_mod.h"
 
-/* RDNA1 PCI device IDs (vendor 0x1002), amdgpu_drv.c pciidlist */
-static const struct vmfix_pci_id vmfix_rdna1_ids[] = {
-	/* Navi10, GC 10.1.10 */
-	{ 0x7310, "navi10", "gfx1010" },
-	{ 0x7312, "navi10", "gfx1010" },
-	{ 0x7318, "navi10", "gfx1010" },
-	{ 0x7319, "navi10", "gfx1010" },
-	{ 0x731A, "navi10", "gfx1010" },
-	{ 0x731B, "navi10", "gfx1010" },
-	{ 0x731E, "navi10", "gfx1010" },
-	{ 0x731F, "navi10", "gfx1010" },
-	/* Navi12, GC 10.1.2 */
-	{ 0x7360, "navi12", "gfx1011" },
-	{ 0x7362, "navi12", "gfx1011" },
-	/* Navi14, GC 10.1.1 */
-	{ 0x7340, "navi14", "gfx1012" },
-	{ 0x7341, "navi14", "gfx1012" },
-	{ 0x7347, "navi14", "gfx1012" },
-	{ 0x734F, "navi14", "gfx1012" },
-	/*
-	 * Cyan Skillfish (GC 10.1.3/10.1.4, an APU) is excluded on purpose:
-	 * no fault reports from it, and its memory path differs.
-	 */
-	{ }
+/* The in-scope rows of the one device table (vmfix_devices.h). */
+#define VMFIX_ID_ROW(pci, chip, gfx, gc_major, gc_minor, gc_rev, in_scope) \
+	{ pci, chip, gfx, ((gc_major) << 16) | ((gc_minor) << 8) | (gc_rev), in_scope },
+static const struct vmfix_pci_id vmfix_known_ids[] = {
+	VMFIX_DEVICE_TABLE(VMFIX_ID_ROW)
 };
 
 struct vmfix_synth {
@@ -61,26 +45,39 @@ static unsigned int vmfix_devset_next;
 
 /* Serialises refreshes, the synthetic list and the slot owners. */
 static DEFINE_MUTEX(vmfix_devices_lock);
+/* synthetic devices: always empty outside test builds */
 static struct vmfix_synth vmfix_synth[VMFIX_MAX_DEVICES];
+#ifdef VMFIX_TEST_BUILD
 static unsigned int vmfix_synth_next;
+#endif
 /* Device each counter slot belongs to; stable while it stays scoped. */
 static struct device *vmfix_slot_owner[VMFIX_MAX_DEVICES];
+/* Bumped whenever a slot changes owner (see vmfix_req_count()). */
+static u32 vmfix_slot_gens[VMFIX_MAX_DEVICES];
 
 const struct vmfix_pci_id *vmfix_match_pci_id(u16 vendor, u16 device)
 {
-	const struct vmfix_pci_id *id;
+	unsigned int i;
 
-	if (vendor != PCI_VENDOR_ID_ATI)
+	if (vendor != VMFIX_PCI_VENDOR_AMD)
 		return NULL;
-	for (id = vmfix_rdna1_ids; id->family; id++)
-		if (id->device == device)
-			return id;
+	for (i = 0; i < ARRAY_SIZE(vmfix_known_ids); i++)
+		if (vmfix_known_ids[i].device == device &&
+		    vmfix_known_ids[i].in_scope)
+			return &vmfix_known_ids[i];
 	return NULL;
 }
 
+u32 vmfix_slot_gen(u8 slot)
+{
+	return slot < VMFIX_MAX_DEVICES ? READ_ONCE(vmfix_slot_gens[slot]) : 0;
+}
+
+NOKPROBE_SYMBOL(vmfix_slot_gen);
+
 /*
- * Caller holds rcu_read_lock(). struct amdgpu_device starts with
- * "struct device *dev" (offset 0 in the BTF of 6.1, 6.12, 7.2 and 7.3).
+ * Caller holds rcu_read_lock(). The offset of adev->dev comes from
+ * generated/abi.h (checked in amdgpu.ko's BTF).
  */
 const struct vmfix_dev *vmfix_match_adev(const void *adev)
 {
@@ -90,7 +87,7 @@ const struct vmfix_dev *vmfix_match_adev(const void *adev)
 
 	if (!adev)
 		return NULL;
-	dev = *(struct device * const *)adev;
+	dev = vmfix_member_ptr(adev, VMFIX_ABI_ADEV_DEV_OFF);
 	set = rcu_dereference(vmfix_devset);
 	if (!set)
 		return NULL;
@@ -102,28 +99,42 @@ const struct vmfix_dev *vmfix_match_adev(const void *adev)
 
 NOKPROBE_SYMBOL(vmfix_match_adev);
 
+/*
+ * Does @tok (@len chars) have the shape of @pattern, where 'x' stands for a
+ * hex digit and anything else for itself? No blanks, signs or 0x prefixes.
+ */
+static bool vmfix_token_shaped(const char *tok, size_t len,
+			       const char *pattern)
+{
+	size_t i;
+
+	if (len != strlen(pattern))
+		return false;
+	for (i = 0; i < len; i++)
+		if (pattern[i] == 'x' ? !isxdigit(tok[i]) : tok[i] != pattern[i])
+			return false;
+	return true;
+}
+
 /* One devices= token: DDDD:BB:DD.F, BB:DD.F, or synthetic-N (test mode). */
 static bool vmfix_token_valid(const char *tok, size_t len)
 {
 	char buf[VMFIX_BDF_LEN];
 	unsigned int d, b, s, f;
-	int n = 0;
 
 	if (!len || len >= sizeof(buf))
 		return false;
 	memcpy(buf, tok, len);
 	buf[len] = '\0';
-	if (sscanf(buf, "%4x:%2x:%2x.%1x%n", &d, &b, &s, &f, &n) == 4 &&
-	    n == len && len == 12 && s < 32 && f < 8)
-		return true;
-	n = 0;
-	if (sscanf(buf, "%2x:%2x.%1x%n", &b, &s, &f, &n) == 3 && n == len &&
-	    len == 7 && s < 32 && f < 8)
-		return true;
-	n = 0;
-	if (vmfix_test_enabled &&
-	    sscanf(buf, "synthetic-%u%n", &d, &n) == 1 && n == len)
-		return true;
+	if (vmfix_token_shaped(buf, len, "xxxx:xx:xx.x"))
+		return sscanf(buf, "%4x:%2x:%2x.%1x", &d, &b, &s, &f) == 4 &&
+		       s < 32 && f < 8;
+	if (vmfix_token_shaped(buf, len, "xx:xx.x"))
+		return sscanf(buf, "%2x:%2x.%1x", &b, &s, &f) == 3 &&
+		       s < 32 && f < 8;
+	if (vmfix_test_enabled && len > 10 && len < 20 &&
+	    !strncmp(buf, "synthetic-", 10))
+		return strspn(buf + 10, "0123456789") == len - 10;
 	return false;
 }
 
@@ -282,6 +293,10 @@ void vmfix_devices_refresh(bool with_pci)
 		keep[slot] = true;
 	}
 
+	/* a slot losing its device: new generation before the grace period */
+	for (i = 0; i < VMFIX_MAX_DEVICES; i++)
+		if (vmfix_slot_owner[i] && !keep[i])
+			WRITE_ONCE(vmfix_slot_gens[i], vmfix_slot_gens[i] + 1);
 	old = rcu_replace_pointer(vmfix_devset, set,
 				  lockdep_is_held(&vmfix_devices_lock));
 	synchronize_rcu();
@@ -315,6 +330,8 @@ void vmfix_devices_clear(void)
 	mutex_unlock(&vmfix_devices_lock);
 }
 
+#ifdef VMFIX_TEST_BUILD
+/* Test builds only (vmfix_test.h): synthetic devices for the QEMU suite. */
 int vmfix_test_devices_add(struct device *dev, u16 vendor, u16 device)
 {
 	int i, free = -1;
@@ -358,6 +375,7 @@ void vmfix_test_devices_remove(struct device *dev)
 	if (found)
 		vmfix_devices_refresh(true);
 }
+#endif
 
 /*
  * amdgpu may bind a GPU after it went live (async probe, hotplug, a manual

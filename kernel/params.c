@@ -4,7 +4,9 @@
  * line "rdna1_vmfix.mode=audit") and at run time through
  * /sys/module/rdna1_vmfix/parameters/. Names are parsed by the policy
  * core; an invalid value is rejected with -EINVAL and one log line, and
- * the old value stays.
+ * the old value stays. Once module exit has begun every store fails with
+ * -ENODEV: sysfs removes these files only after exit has run, and a store
+ * then must not re-arm hooks or republish a device set.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -27,9 +29,14 @@ static int vmfix_mode = VMFIX_DEFAULT_MODE;
 static int vmfix_cc_to = VMFIX_DEFAULT_CC_TO;
 static int vmfix_coherent = VMFIX_DEFAULT_COH;
 static char vmfix_devices[VMFIX_DEVICES_LEN] = VMFIX_DEFAULT_DEVICES_S;
+static bool vmfix_attribute;
 static DEFINE_MUTEX(vmfix_devices_str_lock);
 static bool vmfix_ready;
+/* written under kernel_param_lock(THIS_MODULE), which every store holds */
+static bool vmfix_exiting;
+#ifdef VMFIX_TEST_BUILD
 bool vmfix_test_enabled;
+#endif
 
 /* The policy the hot path applies; each field is read once. */
 void vmfix_policy_snapshot(struct vmfix_policy *policy)
@@ -46,6 +53,11 @@ enum vmfix_mode vmfix_current_mode(void)
 	return (enum vmfix_mode)READ_ONCE(vmfix_mode);
 }
 
+bool vmfix_attribution_wanted(void)
+{
+	return READ_ONCE(vmfix_attribute);
+}
+
 void vmfix_devices_param_copy(char *buf, size_t len)
 {
 	mutex_lock(&vmfix_devices_str_lock);
@@ -57,6 +69,30 @@ void vmfix_devices_param_copy(char *buf, size_t len)
 void vmfix_params_ready(void)
 {
 	WRITE_ONCE(vmfix_ready, true);
+}
+
+/* Module exit: waits for a store in progress, then fails every later one. */
+void vmfix_params_exit(void)
+{
+	kernel_param_lock(THIS_MODULE);
+	vmfix_exiting = true;
+	kernel_param_unlock(THIS_MODULE);
+}
+
+/* May a store go ahead? Stores run under kernel_param_lock(THIS_MODULE). */
+static int vmfix_store_allowed(void)
+{
+	return vmfix_exiting ? -ENODEV : 0;
+}
+
+/* After a successful store: log it and let arming follow, once ready. */
+static void vmfix_stored(const char *name, const char *value, bool rearm)
+{
+	if (!READ_ONCE(vmfix_ready))
+		return;
+	pr_info("%s %s\n", name, value);
+	if (rearm)
+		vmfix_rearm();
 }
 
 /* Length of @val without one trailing newline, for log lines. */
@@ -72,15 +108,17 @@ static int vmfix_val_len(const char *val)
 static int vmfix_param_set_mode(const char *val, const struct kernel_param *kp)
 {
 	enum vmfix_mode mode;
+	int ret = vmfix_store_allowed();
 
+	if (ret)
+		return ret;
 	if (!val || vmfix_mode_parse(val, &mode)) {
 		pr_err("invalid mode '%.*s': expected off, audit or enforce\n",
 		       val ? vmfix_val_len(val) : 0, val ? val : "");
 		return -EINVAL;
 	}
 	WRITE_ONCE(vmfix_mode, mode);
-	if (READ_ONCE(vmfix_ready))
-		pr_info("mode %s\n", vmfix_mode_name(mode));
+	vmfix_stored("mode", vmfix_mode_name(mode), true);
 	return 0;
 }
 
@@ -93,15 +131,17 @@ static int vmfix_param_get_mode(char *buf, const struct kernel_param *kp)
 static int vmfix_param_set_cc_to(const char *val, const struct kernel_param *kp)
 {
 	enum vmfix_cc_to cc_to;
+	int ret = vmfix_store_allowed();
 
+	if (ret)
+		return ret;
 	if (!val || vmfix_cc_to_parse(val, &cc_to)) {
 		pr_err("invalid cc_to '%.*s': expected nc or uc\n",
 		       val ? vmfix_val_len(val) : 0, val ? val : "");
 		return -EINVAL;
 	}
 	WRITE_ONCE(vmfix_cc_to, cc_to);
-	if (READ_ONCE(vmfix_ready))
-		pr_info("cc_to %s\n", vmfix_cc_to_name(cc_to));
+	vmfix_stored("cc_to", vmfix_cc_to_name(cc_to), false);
 	return 0;
 }
 
@@ -115,15 +155,17 @@ static int vmfix_param_set_coherent(const char *val,
 				    const struct kernel_param *kp)
 {
 	enum vmfix_coherent coherent;
+	int ret = vmfix_store_allowed();
 
+	if (ret)
+		return ret;
 	if (!val || vmfix_coherent_parse(val, &coherent)) {
 		pr_err("invalid coherent '%.*s': expected snoop or all\n",
 		       val ? vmfix_val_len(val) : 0, val ? val : "");
 		return -EINVAL;
 	}
 	WRITE_ONCE(vmfix_coherent, coherent);
-	if (READ_ONCE(vmfix_ready))
-		pr_info("coherent %s\n", vmfix_coherent_name(coherent));
+	vmfix_stored("coherent", vmfix_coherent_name(coherent), false);
 	return 0;
 }
 
@@ -133,32 +175,56 @@ static int vmfix_param_get_coherent(char *buf, const struct kernel_param *kp)
 			 vmfix_coherent_name((enum vmfix_coherent)READ_ONCE(vmfix_coherent)));
 }
 
+/*
+ * devices=: "auto" or BDF[,BDF...], with at most one trailing newline (as
+ * echo writes it). Blanks, a 0x prefix, text after a newline and empty
+ * tokens are rejected by vmfix_devices_validate().
+ */
 static int vmfix_param_set_devices(const char *val,
 				   const struct kernel_param *kp)
 {
 	char list[VMFIX_DEVICES_LEN];
-	int len;
+	int ret = vmfix_store_allowed();
+	size_t len;
 
-	len = val ? vmfix_val_len(val) : 0;
-	if (!val || strlen(val) >= sizeof(list) || !len) {
+	if (ret)
+		return ret;
+	len = val ? strlen(val) : 0;
+	if (len && val[len - 1] == '\n')
+		len--;
+	if (!len || len >= sizeof(list)) {
 		pr_err("invalid devices '%.*s': expected auto or BDF[,BDF]\n",
-		       len, val ? val : "");
+		       (int)min_t(size_t, len, 64), val ? val : "");
 		return -EINVAL;
 	}
-	strscpy(list, val, sizeof(list));
-	list[strcspn(list, "\n")] = '\0';
+	memcpy(list, val, len);
+	list[len] = '\0';
 	if (vmfix_devices_validate(list)) {
 		pr_err("invalid devices '%.*s': expected auto or BDF[,BDF]\n",
-		       len, val);
+		       (int)min_t(size_t, len, 64), list);
 		return -EINVAL;
 	}
 	mutex_lock(&vmfix_devices_str_lock);
 	strscpy(vmfix_devices, list, sizeof(vmfix_devices));
 	mutex_unlock(&vmfix_devices_str_lock);
-	if (READ_ONCE(vmfix_ready)) {
-		pr_info("devices %s\n", list);
+	vmfix_stored("devices", list, false);
+	if (READ_ONCE(vmfix_ready))
 		vmfix_devices_refresh(true);
-	}
+	return 0;
+}
+
+/* attribute=1: arm the attribution hooks in enforce too (audit always). */
+static int vmfix_param_set_attribute(const char *val,
+				     const struct kernel_param *kp)
+{
+	int ret = vmfix_store_allowed();
+
+	if (ret)
+		return ret;
+	ret = param_set_bool(val, kp);
+	if (ret)
+		return ret;
+	vmfix_stored("attribute", vmfix_attribute ? "1" : "0", true);
 	return 0;
 }
 
@@ -190,6 +256,11 @@ static const struct kernel_param_ops vmfix_devices_ops = {
 	.get = vmfix_param_get_devices,
 };
 
+static const struct kernel_param_ops vmfix_attribute_ops = {
+	.set = vmfix_param_set_attribute,
+	.get = param_get_bool,
+};
+
 module_param_cb(mode, &vmfix_mode_ops, NULL, 0644);
 MODULE_PARM_DESC(mode,
 		 "off|audit|enforce: leave PTEs alone, count what enforce would change, or rewrite [default: "
@@ -206,6 +277,11 @@ module_param_cb(devices, &vmfix_devices_ops, NULL, 0644);
 MODULE_PARM_DESC(devices,
 		 "auto|BDF[,BDF]: RDNA1 devices to act on [default: "
 		 VMFIX_DEFAULT_DEVICES_S "]");
+module_param_cb(attribute, &vmfix_attribute_ops, &vmfix_attribute, 0644);
+MODULE_PARM_DESC(attribute,
+		 "0|1: also arm the request-level attribution hooks in enforce (audit always arms them) [default: 0]");
+#ifdef VMFIX_TEST_BUILD
 module_param_named(test_devices, vmfix_test_enabled, bool, 0444);
 MODULE_PARM_DESC(test_devices,
 		 "enable the test interface of vmfix_test.h (QEMU tests only) [default: 0]");
+#endif

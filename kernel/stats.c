@@ -19,10 +19,22 @@
 #include "vmfix_mod.h"
 #include "vmfix_stats.h"
 
+/* The last hit this CPU put into the ring (repeats are not recorded again). */
+struct vmfix_ring_last {
+	u64 old;
+	u64 new;
+	u32 rules;
+	u8 slot;
+	u8 hook;
+	u8 mode;
+	bool valid;
+};
+
 struct vmfix_pcpu {
 	u64 dev[VMFIX_MAX_DEVICES][VMFIX_CTR_COUNT];
 	u64 other_ranges;
 	u64 hook_hits[VMFIX_HOOK_COUNT];
+	struct vmfix_ring_last last;
 };
 
 struct vmfix_ring_entry {
@@ -83,6 +95,34 @@ void vmfix_count_dev(u8 slot, enum vmfix_ctr ctr)
 
 NOKPROBE_SYMBOL(vmfix_count_dev);
 
+/*
+ * One chokepoint range of a scoped device: every counter it touches, on one
+ * per-CPU block (the caller runs with preemption off).
+ */
+void vmfix_count_range(u8 slot, const struct vmfix_pte_out *out, u64 old)
+{
+	u64 *c;
+	unsigned int bit;
+
+	if (slot >= VMFIX_MAX_DEVICES)
+		return;
+	c = this_cpu_ptr(vmfix_pcpu)->dev[slot];
+	c[VMFIX_CTR_RANGES]++;
+	c[out->mtype_in <= VMFIX_MTYPE_UC ? VMFIX_CTR_SEEN_NC + out->mtype_in :
+					     VMFIX_CTR_SEEN_RESERVED]++;
+	if (!out->rules)
+		return;
+	for (bit = 0; bit < VMFIX_RULE_COUNT; bit++)
+		if (out->rules & (1U << bit))
+			c[VMFIX_CTR_RULE_CC_DOWNGRADE + bit]++;
+	if (out->changed)
+		c[VMFIX_CTR_REWRITTEN]++;
+	else if (out->proposed != old)
+		c[VMFIX_CTR_WOULD_REWRITE]++;
+}
+
+NOKPROBE_SYMBOL(vmfix_count_range);
+
 void vmfix_count_other(void)
 {
 	this_cpu_inc(vmfix_pcpu->other_ranges);
@@ -110,11 +150,16 @@ u64 vmfix_hook_hits(enum vmfix_hook_id hook)
 /* A slot whose device left the set: no reader can reach it any more. */
 void vmfix_stats_clear_slot(u8 slot)
 {
+	struct vmfix_pcpu *p;
 	int cpu;
 
-	for_each_possible_cpu(cpu)
-		memset(per_cpu_ptr(vmfix_pcpu, cpu)->dev[slot], 0,
-		       sizeof(per_cpu_ptr(vmfix_pcpu, cpu)->dev[slot]));
+	for_each_possible_cpu(cpu) {
+		p = per_cpu_ptr(vmfix_pcpu, cpu);
+		memset(p->dev[slot], 0, sizeof(p->dev[slot]));
+		/* the slot's next device records its first hit again */
+		if (p->last.slot == slot)
+			WRITE_ONCE(p->last.valid, false);
+	}
 }
 
 /* Counts that race with a reset may survive it: good enough for statistics. */
@@ -130,12 +175,45 @@ void vmfix_stats_reset(void)
 	atomic64_set(&vmfix_ring_seq, 0);
 }
 
+/*
+ * Is this hit the same as the last one this CPU recorded (device, hook,
+ * mode, old and new flags, rules)? A stream of identical rewrites, the
+ * common case of a busy mapping path, then costs no atomic on the shared
+ * ring counter; the counters still count every range.
+ */
+static bool vmfix_ring_repeat(const struct vmfix_dev *vdev, u8 hook, u8 mode,
+			      const struct vmfix_pte_out *out, u64 old)
+{
+	struct vmfix_ring_last *last = this_cpu_ptr(&vmfix_pcpu->last);
+
+	if (last->valid && last->old == old && last->new == out->proposed &&
+	    last->rules == out->rules && last->slot == vdev->slot &&
+	    last->hook == hook && last->mode == mode)
+		return true;
+	last->old = old;
+	last->new = out->proposed;
+	last->rules = out->rules;
+	last->slot = vdev->slot;
+	last->hook = hook;
+	last->mode = mode;
+	last->valid = true;
+	return false;
+}
+
+NOKPROBE_SYMBOL(vmfix_ring_repeat);
+
+/* Caller runs with preemption off (a probe handler). */
 void vmfix_ring_record(const struct vmfix_dev *vdev, enum vmfix_hook_id hook,
 		       enum vmfix_mode mode, u64 start, u64 end,
 		       const struct vmfix_pte_out *out, u64 old)
 {
-	u64 seq = atomic64_inc_return(&vmfix_ring_seq);
-	struct vmfix_ring_entry *e = &vmfix_ring[(seq - 1) % VMFIX_RING_SIZE];
+	struct vmfix_ring_entry *e;
+	u64 seq;
+
+	if (vmfix_ring_repeat(vdev, hook, mode, out, old))
+		return;
+	seq = atomic64_inc_return(&vmfix_ring_seq);
+	e = &vmfix_ring[(seq - 1) % VMFIX_RING_SIZE];
 
 	WRITE_ONCE(e->seq, 0);
 	/* readers see the entry invalid before any field changes */

@@ -23,10 +23,13 @@
 
 /* ---- match.c: which GPUs the policy acts on ---- */
 
+/* A row of the device table (vmfix_devices.h) */
 struct vmfix_pci_id {
 	u16 device;
 	const char *family;
 	const char *gfx;
+	u32 gc;		/* GC IP version, as IP_VERSION(major, minor, rev) */
+	bool in_scope;
 };
 
 struct vmfix_dev {
@@ -41,7 +44,6 @@ struct vmfix_dev {
 };
 
 struct vmfix_devset {
-	struct rcu_head rcu;
 	unsigned int count;
 	struct vmfix_dev devs[VMFIX_MAX_DEVICES];
 };
@@ -50,21 +52,30 @@ extern struct vmfix_devset __rcu *vmfix_devset;
 
 const struct vmfix_pci_id *vmfix_match_pci_id(u16 vendor, u16 device);
 const struct vmfix_dev *vmfix_match_adev(const void *adev);
+u32 vmfix_slot_gen(u8 slot);
 void vmfix_devices_refresh(bool with_pci);
 void vmfix_devices_clear(void);
 int vmfix_devices_validate(const char *list);
 int vmfix_devices_bus_init(void);
 void vmfix_devices_bus_exit(void);
+#ifdef VMFIX_TEST_BUILD
 int vmfix_test_devices_add(struct device *dev, u16 vendor, u16 device);
 void vmfix_test_devices_remove(struct device *dev);
+#endif
 
 /* ---- params.c ---- */
 
+#ifdef VMFIX_TEST_BUILD
 extern bool vmfix_test_enabled;
+#else
+#define vmfix_test_enabled	false
+#endif
 void vmfix_policy_snapshot(struct vmfix_policy *policy);
 enum vmfix_mode vmfix_current_mode(void);
+bool vmfix_attribution_wanted(void);
 void vmfix_devices_param_copy(char *buf, size_t len);
 void vmfix_params_ready(void);
+void vmfix_params_exit(void);
 
 /* ---- stats.c: per-CPU counters and the ring of recent rule hits ---- */
 
@@ -97,6 +108,7 @@ void vmfix_stats_exit(void);
 void vmfix_stats_reset(void);
 void vmfix_stats_clear_slot(u8 slot);
 void vmfix_count_dev(u8 slot, enum vmfix_ctr ctr);
+void vmfix_count_range(u8 slot, const struct vmfix_pte_out *out, u64 old);
 void vmfix_count_other(void);
 void vmfix_count_hook(enum vmfix_hook_id hook);
 u64 vmfix_hook_hits(enum vmfix_hook_id hook);
@@ -106,15 +118,54 @@ void vmfix_ring_record(const struct vmfix_dev *vdev, enum vmfix_hook_id hook,
 
 /* ---- hooks.c ---- */
 
-int vmfix_hooks_register(char *reason, size_t reason_len, bool *refused);
+int vmfix_hooks_sync(enum vmfix_mode mode, bool attribution, char *reason,
+		     size_t reason_len, bool *refused);
 void vmfix_hooks_unregister(void);
+bool vmfix_chokepoint_armed(void);
 struct vmfix_buf;
-void vmfix_hooks_status(struct vmfix_buf *b, bool show_addr);
+void vmfix_hooks_status(struct vmfix_buf *b);
 void vmfix_hooks_report(void);
 int vmfix_ptes_update_pre(struct kprobe *kp, struct pt_regs *regs);
+
+/* ---- abi.c: the generated hook ABI and the arm-time check ---- */
+
+int vmfix_abi_verify(char *reason, size_t reason_len);
+
+/*
+ * The register that holds argument @n (0-based, n <= 5) of a probed
+ * x86-64 function. @n always comes from generated/abi.h, which gen-abi.sh
+ * writes only after checking in amdgpu.ko's BTF that every argument up to
+ * it is passed in one register.
+ */
+static __always_inline unsigned long *vmfix_arg_reg(struct pt_regs *regs,
+						    unsigned int n)
+{
+	switch (n) {
+	case 0:
+		return &regs->di;
+	case 1:
+		return &regs->si;
+	case 2:
+		return &regs->dx;
+	case 3:
+		return &regs->cx;
+	case 4:
+		return &regs->r8;
+	default:
+		return &regs->r9;
+	}
+}
+
+/* The pointer-sized member at byte @off of the struct at @base. */
+static __always_inline const void *vmfix_member_ptr(const void *base,
+						    unsigned long off)
+{
+	return *(const void * const *)((const u8 *)base + off);
+}
 
 /* ---- main.c ---- */
 
 void vmfix_refresh_async(void);
+void vmfix_rearm(void);
 
 #endif /* VMFIX_MOD_H */

@@ -38,8 +38,12 @@ done
 [ $# -eq 1 ] || { usage >&2; exit 2; }
 action=$1
 case "$action" in install | uninstall | build) ;; *) usage >&2; exit 2 ;; esac
-need_tools dkms
+command -v dkms >/dev/null 2>&1 || die "dkms is not installed: sudo scripts/setup.sh module"
 need_root "dkms $action"
+# Without headers DKMS fails deep in its log; say what to install instead (names per distribution).
+if [ "$action" != uninstall ] && [ -z "$ksrc" ] && [ -z "$root" ] && [ ! -e "/lib/modules/$kver/build" ]; then
+	die "no kernel headers for $kver (/lib/modules/$kver/build): sudo scripts/setup.sh module --kernel $kver"
+fi
 
 version=$(cat "$VMFIX_ROOT/VERSION")
 conf_version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$VMFIX_ROOT/dkms.conf")

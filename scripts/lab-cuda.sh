@@ -15,21 +15,10 @@ set -euo pipefail
 # shellcheck source=scripts/lib/sources.sh
 . "$(dirname "$0")/lib/sources.sh"
 
-arch="" jobs=4 plain_only=0 build_only=0
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--verbose) set -x ;;
-	--arch) arch=${2:?--arch needs a value}; shift ;;
-	--arch=*) arch=${1#--arch=} ;;
-	--jobs) jobs=${2:?--jobs needs a value}; shift ;;
-	--jobs=*) jobs=${1#--jobs=} ;;
-	--plain) plain_only=1 ;;
-	--build-only) build_only=1 ;;
-	--help | -h) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) die "unknown argument '$1' (see --help)" 2 ;;
-	esac
-	shift
-done
+opt_arch="" opt_jobs=4 opt_plain="" opt_build_only=""
+parse_args "arch= jobs= plain build-only" "$@"
+[ ${#ARGS[@]} -eq 0 ] || die "unknown argument '${ARGS[0]}' (see --help)" 2
+arch=$opt_arch jobs=$opt_jobs plain_only=${opt_plain:-0} build_only=${opt_build_only:-0}
 cd "$VMFIX_ROOT"
 OUT=${OUT:-./lab-out}
 mkdir -p "$OUT"

@@ -9,7 +9,8 @@
 #   LABEL/mutant      the same test catches a helper with the SNOOPED rule removed
 #   SERIES/regen      patches/SERIES is exactly what patches/src/gen-series.py makes (scripts/patches-regen.sh)
 # plus one "vectors-current" line: tests/data/policy-vectors.tsv is what kernel/vmfix_policy.c produces
-# (--update-vectors rewrites it). Prints one "ITEM PASS|FAIL|SKIP reason" line per check, then totals;
+# (--update-vectors rewrites it), and one "device-table" line: the GC IP switch of gmc_v10_0_is_rdna1()
+# in patches/src/helpers.c lists exactly the in-scope GC versions of kernel/vmfix_devices.h. Prints one "ITEM PASS|FAIL|SKIP reason" line per check, then totals;
 # exits 1 if a check failed, 2 on bad usage. Sources and extractions are cached in $VMFIX_CACHE/patches.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
@@ -19,22 +20,13 @@ set -euo pipefail
 # shellcheck source=scripts/lib/patches.sh
 . "$VMFIX_ROOT/scripts/lib/patches.sh"
 
-update_vectors=0
+opt_update_vectors=""
+parse_args "update-vectors" "$@"
+update_vectors=${opt_update_vectors:-0}
 labels=()
-for a in "$@"; do
-	case "$a" in
-	--verbose) set -x ;;
-	--update-vectors) update_vectors=1 ;;
-	--help | -h)
-		sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
-		exit 0
-		;;
-	-*) die "unknown option $a" 2 ;;
-	*)
-		kernel_suite "$a" >/dev/null
-		labels+=("$a")
-		;;
-	esac
+for a in "${ARGS[@]}"; do
+	kernel_suite "$a" >/dev/null
+	labels+=("$a")
 done
 [ ${#labels[@]} -gt 0 ] || read -r -a labels <<<"$(matrix_labels)"
 need_tools git patch perl tar xz cc make python3
@@ -50,6 +42,24 @@ build_helper_test() {
 	cc -std=gnu11 -O1 -Wall -Wextra -Wno-unused-parameter -Wno-unused-function -Werror \
 		-I"$VMFIX_ROOT/tests/patches" "${defs[@]}" "$VMFIX_ROOT/tests/patches/helper-test.c" -o "$2"
 }
+
+# GC versions as "a.b.c" lines, sorted: in_scope rows of the device table / cases of the patch's switch.
+table_gc_versions() {
+	printf '#include "vmfix_devices.h"\n#define R(p, c, g, a, b, r, s) @GC s a b r\nVMFIX_DEVICE_TABLE(R)\n' |
+		cpp -P -I"$VMFIX_ROOT/kernel" - | tr '@' '\n' | awk '$1 == "GC" && $2 == 1 { print $3 "." $4 "." $5 }' |
+		LC_ALL=C sort -u
+}
+patch_gc_versions() {
+	awk '/gmc_v10_0_is_rdna1\(/ { on = 1 } on && /^}/ { exit } on' "$VMFIX_ROOT/patches/src/helpers.c" |
+		sed -n 's/.*case IP_VERSION(\([0-9]*\), *\([0-9]*\), *\([0-9]*\)).*/\1.\2.\3/p' | LC_ALL=C sort -u
+}
+table_gc=$(table_gc_versions | tr '\n' ' ')
+patch_gc=$(patch_gc_versions | tr '\n' ' ')
+if [ -n "$table_gc" ] && [ "$table_gc" = "$patch_gc" ]; then
+	result device-table PASS "gmc_v10_0_is_rdna1() cases = in-scope GC IP versions of kernel/vmfix_devices.h: $table_gc"
+else
+	result device-table FAIL "device table in scope: '$table_gc', patches/src/helpers.c switch: '$patch_gc'"
+fi
 
 # --- the vectors themselves --------------------------------------------------------------------------
 if cc -std=c11 -Wall -Wextra -Werror -I"$VMFIX_ROOT/kernel" "$VMFIX_ROOT/tests/patches/gen-vectors.c" \

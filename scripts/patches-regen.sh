@@ -14,22 +14,13 @@ set -euo pipefail
 # shellcheck source=scripts/lib/patches.sh
 . "$VMFIX_ROOT/scripts/lib/patches.sh"
 
-check=0
+opt_check=""
+parse_args "check" "$@"
+check=${opt_check:-0}
 series=()
-for a in "$@"; do
-	case "$a" in
-	--verbose) set -x ;;
-	--check) check=1 ;;
-	--help | -h)
-		sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
-		exit 0
-		;;
-	-*) die "unknown option $a" 2 ;;
-	*)
-		series_base_label "$a" >/dev/null || die "unknown series '$a' (known: $(series_all | xargs))" 2
-		series+=("$a")
-		;;
-	esac
+for a in "${ARGS[@]}"; do
+	series_base_label "$a" >/dev/null || die "unknown series '$a' (known: $(series_all | xargs))" 2
+	series+=("$a")
 done
 [ ${#series[@]} -gt 0 ] || mapfile -t series < <(series_all)
 need_tools python3 git tar xz

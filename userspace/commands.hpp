@@ -29,5 +29,6 @@ int cmd_status(std::span<char*> args);
 int cmd_isa(std::span<char*> args);
 int cmd_doctor(std::span<char*> args);
 int cmd_census(std::span<char*> args);
+int cmd_report(std::span<char*> args);
 
 }  // namespace vmfix

@@ -25,6 +25,7 @@ constexpr std::array kCommands = {
     Command{"isa", "list GPU code objects in binaries and audit them for the RDNA1 target", cmd_isa},
     Command{"doctor", "one verdict for this machine: GPU, module, environment, libraries, faults", cmd_doctor},
     Command{"census", "which MTYPE each kind of GPU allocation gets here, through the ROCT thunk", cmd_census},
+    Command{"report", "a bug report: versions, GPUs, module, doctor's verdict, faults (redacted)", cmd_report},
 };
 
 void print_usage(std::FILE* f) {

@@ -6,7 +6,7 @@ VMFIX_CACHE="${VMFIX_CACHE:-/var/cache/rdna1-vmfix}"
 export VMFIX_ROOT VMFIX_CACHE
 
 log() { printf '%s\n' "$*" >&2; }
-die() { printf 'ERROR: %s\n' "$*" >&2; exit "${2:-1}"; }
+die() { printf 'ERROR: %s\n' "$1" >&2; exit "${2:-1}"; }
 
 need_tools() {
 	local t missing=()
@@ -33,6 +33,8 @@ host_is_bookworm() { grep -q '^VERSION_CODENAME=bookworm' /etc/os-release 2>/dev
 VMFIX_PASSED=0
 VMFIX_FAILED=0
 VMFIX_SKIPPED=0
+# A SKIP is also appended to $VMFIX_SKIP_FILE (set by tests/run.sh) so the run can list every skip
+# with its reason at the end.
 result() {
 	local what=$1 verdict=$2
 	shift 2
@@ -40,7 +42,10 @@ result() {
 	case "$verdict" in
 	PASS) VMFIX_PASSED=$((VMFIX_PASSED + 1)) ;;
 	FAIL) VMFIX_FAILED=$((VMFIX_FAILED + 1)) ;;
-	SKIP) VMFIX_SKIPPED=$((VMFIX_SKIPPED + 1)) ;;
+	SKIP)
+		VMFIX_SKIPPED=$((VMFIX_SKIPPED + 1))
+		[ -z "${VMFIX_SKIP_FILE:-}" ] || printf '%s\t%s\n' "$what" "$*" >>"$VMFIX_SKIP_FILE"
+		;;
 	*) die "bad verdict $verdict" ;;
 	esac
 }
@@ -59,4 +64,111 @@ maybe_verbose() {
 	local a
 	for a in "$@"; do [ "$a" = "--verbose" ] && set -x; done
 	return 0
+}
+
+# capture OUT ERR CMD...: runs CMD with stdout in OUT and stderr in ERR and sets rc to its exit
+# status, without tripping set -e (the one "run and keep the exit code" helper of the suites).
+# shellcheck disable=SC2034 # rc is the result, read by the caller
+capture() {
+	local out=$1 err=$2
+	shift 2
+	rc=0
+	"$@" >"$out" 2>"$err" || rc=$?
+}
+
+# in_session PIDFILE CMD...: runs CMD as the leader of a new session and writes its pid, which is
+# also the session id, to PIDFILE first. Everything CMD starts stays in that session (process
+# groups do not leave it), so a test can count exactly its own processes (session_procs) however
+# many other runs of the same binary share the machine.
+in_session() {
+	local pidfile=$1
+	shift
+	# shellcheck disable=SC2016 # $$ and $@ belong to the inner shell
+	setsid sh -c 'ps -o sid= -p $$ | tr -d " " >"$0"; exec "$@"' "$pidfile" "$@"
+}
+
+# session_procs SID [EXCEPT_PID]: prints "pid args" of every live process of session SID but
+# EXCEPT_PID, nothing when none is left.
+session_procs() {
+	ps -e -o sid=,pid=,stat=,args= | awk -v s="$1" -v x="${2:-}" '$1 == s && $2 != x && $3 !~ /^Z/ { $1 = ""; $3 = ""; print }'
+}
+
+# parse_args SPEC "$@": the option loop scripts share. SPEC lists long options: "check" is a switch
+# (sets opt_check=1), "arch=" takes a value (--arch V or --arch=V; sets opt_arch); dashes become
+# underscores. --verbose turns on set -x (and exports VMFIX_VERBOSE=1), --help/-h prints the
+# script's header comment and exits 0, any other option exits 2. Positional arguments go to ARGS.
+parse_args() {
+	local spec=" $1 " a name
+	shift
+	ARGS=()
+	while [ $# -gt 0 ]; do
+		a=$1
+		case "$a" in
+		--verbose)
+			export VMFIX_VERBOSE=1
+			set -x
+			;;
+		--help | -h)
+			usage_from_header
+			exit 0
+			;;
+		--)
+			shift
+			ARGS+=("$@")
+			break
+			;;
+		--*=*)
+			name=${a%%=*}
+			name=${name#--}
+			[[ $spec == *" $name= "* ]] || die "unknown option ${a%%=*} (see --help)" 2
+			printf -v "opt_${name//-/_}" '%s' "${a#*=}"
+			;;
+		--*)
+			name=${a#--}
+			if [[ $spec == *" $name= "* ]]; then
+				[ $# -ge 2 ] || die "$a needs a value" 2
+				printf -v "opt_${name//-/_}" '%s' "$2"
+				shift
+			elif [[ $spec == *" $name "* ]]; then
+				printf -v "opt_${name//-/_}" 1
+			else
+				die "unknown option $a (see --help)" 2
+			fi
+			;;
+		-?*) die "unknown option $a (see --help)" 2 ;;
+		*) ARGS+=("$a") ;;
+		esac
+		shift
+	done
+}
+
+# The calling script's header comment (line 2 up to the first line that is not a comment).
+usage_from_header() {
+	awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"
+}
+
+# The libFuzzer build directory (tests/fuzz/build.sh).
+fuzz_build_dir() { printf '%s\n' "${VMFIX_FUZZ_BUILD_DIR:-$VMFIX_ROOT/build-fuzz}"; }
+
+# fuzz_suite_run TARGET SECONDS: builds libFuzzer target TARGET (tests/fuzz/build.sh), replays its
+# regression inputs and fuzzes it for SECONDS; one result line "fuzz-TARGET PASS|FAIL ...".
+fuzz_suite_run() {
+	local t=$1 secs=$2 log line verdict execs cov crashes rss note
+	log=$(mktemp)
+	if ! "$VMFIX_ROOT/tests/fuzz/build.sh" "$t" >"$log" 2>&1; then
+		tail -n 20 "$log"
+		rm -f "$log"
+		result "fuzz-$t" FAIL "fuzz target did not build (scripts/setup.sh fuzz)"
+		return 0
+	fi
+	line=$("$VMFIX_ROOT/tests/fuzz/run.sh" --seconds="$secs" "$t" 2>"$log" | tail -n1) || true
+	IFS=$'\t' read -r _ verdict execs cov _ _ crashes _ _ rss note <<<"$line"
+	if [ "${verdict:-}" = PASS ]; then
+		[ "${note:-}" != - ] || note=""
+		result "fuzz-$t" PASS "libFuzzer+ASan+UBSan ${secs} s: $execs runs, cov $cov, peak ${rss} MB, no finding${note:+; $note}"
+	else
+		tail -n 30 "$log"
+		result "fuzz-$t" FAIL "${crashes:-?} finding(s): ${note:-no result line}"
+	fi
+	rm -f "$log"
 }

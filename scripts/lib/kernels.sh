@@ -197,85 +197,164 @@ fetch_debs() {
 	done
 }
 
+# bookworm: the host's own package.
+_headers_bookworm() {
+	local rel=$1
+	if [ ! -f "/usr/src/linux-headers-$rel/Makefile" ]; then
+		need_root "installing linux-headers-$rel"
+		with_lock apt-host _kernels_apt install --no-install-recommends "linux-headers-$rel" >&2
+	fi
+	echo "/usr/src/linux-headers-$rel"
+}
+
+# bookworm-backports: installing these headers would pull the 6.12 image into the host's /boot, so the
+# packages are extracted into the cache instead.
+_headers_backports() {
+	local label=$1 rel=$2 ver=$3 root pkgs debs deb
+	root="$VMFIX_CACHE/headers/$rel"
+	if [ ! -f "$root/.vmfix-ready" ]; then
+		mapfile -t pkgs < <(printf '%s\n' "linux-headers-$rel"
+			_kernels_depends "$label" "linux-headers-$rel" "$ver" | grep -F -- "-${rel%-amd64}" | grep -v "^linux-image-")
+		debs=$(fetch_debs "$label" "${pkgs[@]/%/=$ver}") || die "cannot fetch the headers of $label"
+		rm -rf "$root"
+		mkdir -p "$root"
+		for deb in $debs; do dpkg-deb -x "$deb" "$root"; done
+		# The arch headers include the common headers by absolute path: point it at our copy.
+		sed -i "s|^include /usr/src/|include $root/usr/src/|" "$root/usr/src/linux-headers-$rel/Makefile"
+		touch "$root/.vmfix-ready"
+	fi
+	echo "$root/usr/src/linux-headers-$rel"
+}
+
+# sid and experimental: installed inside the shared chroot, with that suite's compiler.
+_headers_chroot() {
+	local label=$1 rel=$2 ver=$3 env
+	env=$(kernel_env "$label")
+	if [ ! -f "$env/usr/src/linux-headers-$rel/Makefile" ]; then
+		_kernels_update "$label"
+		with_lock apt-sid kenv_run "$label" apt-get -q -y -o APT::Sandbox::User=root install \
+			--no-install-recommends gcc make pahole bc flex bison "linux-headers-$rel=$ver" >&2
+	fi
+	echo "/usr/src/linux-headers-$rel"
+}
+
 # Installs or extracts LABEL's headers; prints KDIR as seen inside kernel_env LABEL.
 ensure_headers() {
 	local label=$1 rel ver
 	rel=$(kernel_release "$label")
 	ver=$(kernel_pkgver "$label")
 	case "$(kernel_suite "$label")" in
-	bookworm)
-		if [ ! -f "/usr/src/linux-headers-$rel/Makefile" ]; then
-			need_root "installing linux-headers-$rel"
-			with_lock apt-host _kernels_apt install --no-install-recommends "linux-headers-$rel" >&2
-		fi
-		echo "/usr/src/linux-headers-$rel"
-		;;
-	bookworm-backports)
-		# Installing these headers would pull the 6.12 image into the host's /boot: extract instead.
-		local root="$VMFIX_CACHE/headers/$rel" deb pkgs
-		if [ ! -f "$root/.vmfix-ready" ]; then
-			mapfile -t pkgs < <(printf '%s\n' "linux-headers-$rel"
-				_kernels_depends "$label" "linux-headers-$rel" "$ver" | grep -F -- "-${rel%-amd64}" | grep -v "^linux-image-")
-			local debs
-			debs=$(fetch_debs "$label" "${pkgs[@]/%/=$ver}") || die "cannot fetch the headers of $label"
-			rm -rf "$root"
-			mkdir -p "$root"
-			for deb in $debs; do dpkg-deb -x "$deb" "$root"; done
-			# The arch headers include the common headers by absolute path: point it at our copy.
-			sed -i "s|^include /usr/src/|include $root/usr/src/|" "$root/usr/src/linux-headers-$rel/Makefile"
-			touch "$root/.vmfix-ready"
-		fi
-		echo "$root/usr/src/linux-headers-$rel"
-		;;
-	sid | experimental)
-		local env
-		env=$(kernel_env "$label")
-		if [ ! -f "$env/usr/src/linux-headers-$rel/Makefile" ]; then
-			_kernels_update "$label"
-			with_lock apt-sid kenv_run "$label" apt-get -q -y -o APT::Sandbox::User=root install \
-				--no-install-recommends gcc make pahole bc flex bison "linux-headers-$rel=$ver" >&2
-		fi
-		echo "/usr/src/linux-headers-$rel"
-		;;
+	bookworm) _headers_bookworm "$rel" ;;
+	bookworm-backports) _headers_backports "$label" "$rel" "$ver" ;;
+	sid | experimental) _headers_chroot "$label" "$rel" "$ver" ;;
 	esac
+}
+
+# KDIR of LABEL's headers as seen from the host (the chroot's files live under its root).
+host_headers() {
+	local label=$1 kdir env
+	kdir=$(ensure_headers "$label") || return 1
+	env=$(kernel_env "$label")
+	[ "$env" = host ] && echo "$kdir" || echo "$env$kdir"
+}
+
+# Copies vmlinuz, config and System.map of RELEASE from the unpacked packages in STAGE/root to STAGE/out.
+_tree_boot_files() {
+	local stage=$1 rel=$2 f m
+	for f in vmlinuz config System.map; do
+		for m in "$stage/root/boot/$f-$rel" "$stage/root/usr/lib/modules/$rel/$f" "$stage/out/lib/modules/$rel/$f"; do
+			if [ -f "$m" ]; then
+				cp "$m" "$stage/out/$f"
+				break
+			fi
+		done
+	done
+}
+
+# Unpacks LABEL's kernel packages into a new directory DIR (layout: see fetch_kernel_tree).
+_tree_unpack() {
+	local label=$1 rel=$2 ver=$3 dir=$4 stage pkgs debs deb m
+	# From 7.2 on linux-image-X is a metapackage over linux-binary/-modules/-base-X.
+	mapfile -t pkgs < <(printf '%s\n' "linux-image-$rel"; _kernels_depends "$label" "linux-image-$rel" "$ver" |
+		awk -v r="-$rel" '/^linux-(binary|modules|base)-/ && substr($0, length($0) - length(r) + 1) == r')
+	mkdir -p "$VMFIX_CACHE/kernels"
+	stage=$(mktemp -d "$VMFIX_CACHE/kernels/.stage.XXXXXX")
+	debs=$(fetch_debs "$label" "${pkgs[@]/%/=$ver}") || die "cannot fetch the kernel of $label"
+	for deb in $debs; do dpkg-deb -x "$deb" "$stage/root"; done
+	mkdir -p "$stage/out/lib/modules"
+	for m in "$stage/root/lib/modules/$rel" "$stage/root/usr/lib/modules/$rel"; do
+		[ -d "$m" ] && cp -a "$m" "$stage/out/lib/modules/"
+	done
+	[ -d "$stage/out/lib/modules/$rel" ] || die "no modules for $rel in ${pkgs[*]}"
+	_tree_boot_files "$stage" "$rel"
+	[ -f "$stage/out/vmlinuz" ] || die "no vmlinuz for $rel in ${pkgs[*]}"
+	depmod -b "$stage/out" "$rel"
+	rm -rf "$dir"
+	mv "$stage/out" "$dir"
+	rm -rf "$stage"
+	touch "$dir/.vmfix-ready"
 }
 
 # Extracts vmlinuz, config, System.map and modules of LABEL into $VMFIX_CACHE/kernels/<release>/ and
 # prints that directory (layout: vmlinuz config System.map lib/modules/<release>/, depmod run).
 fetch_kernel_tree() {
-	local label=$1 rel ver dir stage pkgs deb m
+	local label=$1 rel dir
 	rel=$(kernel_release "$label")
-	ver=$(kernel_pkgver "$label")
 	dir="$VMFIX_CACHE/kernels/$rel"
-	if [ ! -f "$dir/.vmfix-ready" ]; then
-		# From 7.2 on linux-image-X is a metapackage over linux-binary/-modules/-base-X.
-		mapfile -t pkgs < <(printf '%s\n' "linux-image-$rel"; _kernels_depends "$label" "linux-image-$rel" "$ver" |
-			awk -v r="-$rel" '/^linux-(binary|modules|base)-/ && substr($0, length($0) - length(r) + 1) == r')
-		stage=$(mktemp -d "$VMFIX_CACHE/kernels/.stage.XXXXXX" 2>/dev/null || { mkdir -p "$VMFIX_CACHE/kernels" && mktemp -d "$VMFIX_CACHE/kernels/.stage.XXXXXX"; })
-		local debs
-		debs=$(fetch_debs "$label" "${pkgs[@]/%/=$ver}") || die "cannot fetch the kernel of $label"
-		for deb in $debs; do dpkg-deb -x "$deb" "$stage/root"; done
-		mkdir -p "$stage/out/lib/modules"
-		for m in "$stage/root/lib/modules/$rel" "$stage/root/usr/lib/modules/$rel"; do
-			[ -d "$m" ] && cp -a "$m" "$stage/out/lib/modules/"
-		done
-		[ -d "$stage/out/lib/modules/$rel" ] || die "no modules for $rel in ${pkgs[*]}"
-		for f in vmlinuz config System.map; do
-			for m in "$stage/root/boot/$f-$rel" "$stage/root/usr/lib/modules/$rel/$f" "$stage/out/lib/modules/$rel/$f"; do
-				if [ -f "$m" ]; then
-					cp "$m" "$stage/out/$f"
-					break
-				fi
-			done
-		done
-		[ -f "$stage/out/vmlinuz" ] || die "no vmlinuz for $rel in ${pkgs[*]}"
-		depmod -b "$stage/out" "$rel"
-		rm -rf "$dir"
-		mv "$stage/out" "$dir"
-		rm -rf "$stage"
-		touch "$dir/.vmfix-ready"
-	fi
+	[ -f "$dir/.vmfix-ready" ] || _tree_unpack "$label" "$rel" "$(kernel_pkgver "$label")" "$dir"
 	echo "$dir"
+}
+
+# The amdgpu.ko that modprobe would load from LABEL's extracted tree (depmod order: updates/ first).
+tree_amdgpu() {
+	local label=$1 tree rel
+	tree=$(fetch_kernel_tree "$label") || return 1
+	rel=$(kernel_release "$label")
+	modprobe -d "$tree" -S "$rel" --show-depends amdgpu 2>/dev/null | awk '$1 == "insmod" { p = $2 } END { print p }'
+}
+
+# Decompresses the kernel image VMLINUZ into OUT: tries every xz, zstd and gzip stream start in it
+# and keeps the first that yields an ELF file (what the kernel's scripts/extract-vmlinux does).
+_extract_vmlinux() {
+	local vmlinuz=$1 out=$2 off
+	local -A tools=([xz]='\xfd7zXZ\x00' [zstd]='\x28\xb5\x2f\xfd' [gzip]='\x1f\x8b\x08')
+	for t in xz zstd gzip; do
+		while read -r off; do
+			tail -c +$((off + 1)) "$vmlinuz" | "$t" -dc 2>/dev/null >"$out" || true
+			[ "$(head -c 4 "$out" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ] && return 0
+		done < <(LC_ALL=C grep -obaUP "${tools[$t]}" "$vmlinuz" | cut -d: -f1)
+	done
+	return 1
+}
+
+# Base BTF of LABEL's kernel, for decoding amdgpu.ko's split BTF: the headers' BTF-only vmlinux
+# (6.12+), else the .BTF section of the vmlinux inside vmlinuz (6.1), cached next to the tree.
+kernel_base_btf() {
+	local label=$1 kdir tree out
+	kdir=$(host_headers "$label") || return 1
+	if [ -s "$kdir/vmlinux" ]; then
+		echo "$kdir/vmlinux"
+		return
+	fi
+	tree=$(fetch_kernel_tree "$label") || return 1
+	out="$tree/vmlinux.btf"
+	if [ ! -s "$out" ]; then
+		need_tools objcopy od
+		_extract_vmlinux "$tree/vmlinuz" "$tree/vmlinux.tmp" || die "cannot decompress $tree/vmlinuz"
+		objcopy --dump-section .BTF="$out.tmp" "$tree/vmlinux.tmp" "$tree/vmlinux.scratch"
+		rm -f "$tree/vmlinux.tmp" "$tree/vmlinux.scratch"
+		mv "$out.tmp" "$out"
+	fi
+	echo "$out"
+}
+
+# kernel_gen_abi LABEL KDIR_ON_HOST OUT [AMDGPU_KO]: kernel/gen-abi.sh on the host (bpftool lives
+# there) for LABEL, from the amdgpu.ko of its extracted tree unless one is given.
+kernel_gen_abi() {
+	local label=$1 kdir=$2 out=$3 ko=${4:-} base
+	[ -n "$ko" ] || ko=$(tree_amdgpu "$label") || return 1
+	base=$(kernel_base_btf "$label") || return 1
+	AMDGPU_KO=$ko VMFIX_BTF_BASE=$base "$VMFIX_ROOT/kernel/gen-abi.sh" "$kdir" "$out"
 }
 
 # Downloads linux-source-X.Y of LABEL's kernel (same Debian version) and prints the .tar.xz path.

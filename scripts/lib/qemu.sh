@@ -7,7 +7,9 @@
 # Cache layout (all keyed on their inputs, so a second run only boots):
 #   $VMFIX_CACHE/qemu/base/<release>.cpio            busybox + amdgpu and its deps (uncompressed: TCG
 #                                                     unpacks a plain cpio faster than it inflates one)
-#   $VMFIX_CACHE/qemu/mods/<release>-<srchash>/       rdna1_vmfix.ko + vmfix_companion.ko for that kernel
+#   $VMFIX_CACHE/qemu/mods/<release>-<srchash>/       rdna1_vmfix.ko (test build) + vmfix_companion.ko
+#                                                     for that kernel, and variants/rdna1_vmfix-<m>.ko
+#                                                     built against mutated amdgpu BTF (QEMU_ABI_MUTATIONS)
 
 QEMU_GUEST_DIR="$VMFIX_ROOT/tests/qemu/guest"
 QEMU_COMPANION_DIR="$VMFIX_ROOT/tests/qemu/companion"
@@ -83,16 +85,55 @@ qemu_base_initramfs() {
 
 # Hash of everything that goes into the two modules we build.
 qemu_src_hash() {
-	(cd "$VMFIX_ROOT" && find VERSION kernel tests/qemu/companion -type f \
-		\( -name '*.[ch]' -o -name '*.sh' -o -name Kbuild -o -name Makefile -o -name VERSION \) \
+	(cd "$VMFIX_ROOT" && find VERSION kernel tests/qemu/companion tests/qemu/btf-mutate.py -type f \
+		\( -name '*.[ch]' -o -name '*.sh' -o -name '*.py' -o -name Kbuild -o -name Makefile -o -name VERSION \) \
 		-not -path '*/generated/*' | LC_ALL=C sort | xargs sha256sum) | sha256sum | cut -c1-16
 }
 
-# Builds rdna1_vmfix.ko (from kernel/) and vmfix_companion.ko against LABEL's headers with that suite's
-# compiler; prints the directory holding both. The companion finds rdna1_vmfix's test entry points at
-# run time (symbol_get), so it builds and loads even while the module is absent.
+# One amdgpu BTF change per hook assumption; the guest checks that each build refuses to arm.
+QEMU_ABI_MUTATIONS="flags-index flags-type adev-offset other-build"
+
+# kbuild of WORK/kernel with the generated/abi.h already in place (LABEL's compiler, test build);
+# extra make arguments follow.
+_qemu_make_vmfix() {
+	local label=$1 kdir=$2 work=$3 log=$4
+	shift 4
+	kenv_run "$label" make -C "$work/kernel" KDIR="$kdir" VMFIX_GEN_ABI=0 VMFIX_WERROR=1 VMFIX_TEST=1 -j2 \
+		"$@" >>"$log" 2>&1
+}
+
+# Builds WORK/variants/rdna1_vmfix-M.ko for every mutation M: the same sources against an amdgpu.ko
+# copy whose BTF differs in one assumption. Built in place one after another (only the objects that
+# include generated/abi.h recompile), the real ABI is restored at the end.
+_qemu_build_variants() {
+	local label=$1 kdir=$2 host_kdir=$3 work=$4 log=$5 ko base m
+	ko=$(tree_amdgpu "$label") && base=$(kernel_base_btf "$label") || return 1
+	case "$ko" in
+	*.xz) xz -dc "$ko" >"$work/amdgpu.ko" ;;
+	*.zst) zstd -qdc "$ko" >"$work/amdgpu.ko" ;;
+	*) cp "$ko" "$work/amdgpu.ko" ;;
+	esac
+	mkdir -p "$work/variants"
+	cp "$work/kernel/generated/abi.h" "$work/abi-real.h"
+	for m in $QEMU_ABI_MUTATIONS; do
+		python3 "$VMFIX_ROOT/tests/qemu/btf-mutate.py" "$base" "$work/amdgpu.ko" "$work/amdgpu-$m.ko" "$m" &&
+			kernel_gen_abi "$label" "$host_kdir" "$work/kernel/generated/abi.h" "$work/amdgpu-$m.ko" >>"$log" &&
+			_qemu_make_vmfix "$label" "$kdir" "$work" "$log" CONFIG_DEBUG_INFO_BTF_MODULES= || return 1
+		cp "$work/kernel/rdna1_vmfix.ko" "$work/variants/rdna1_vmfix-$m.ko"
+		rm -f "$work/amdgpu-$m.ko"
+		# what the build derived, for the guest's reason column
+		sed -n 's/^  ABI     //p' "$log" | tail -n1 | sed 's/ from [^:]*:/:/' >"$work/variants/rdna1_vmfix-$m.abi"
+	done
+	cp "$work/abi-real.h" "$work/kernel/generated/abi.h"
+	_qemu_make_vmfix "$label" "$kdir" "$work" "$log"
+}
+
+# Builds rdna1_vmfix.ko (from kernel/, test build, hook ABI from the BTF of this kernel's amdgpu.ko),
+# its mutated-ABI variants and vmfix_companion.ko against LABEL's headers with that suite's compiler;
+# prints the directory holding them. The companion finds rdna1_vmfix's test entry points at run time
+# (symbol_get), so it builds and loads even while the module is absent.
 qemu_build_modules() {
-	local label=$1 rel kdir out work log ko
+	local label=$1 rel kdir host_kdir out work log
 	rel=$(kernel_release "$label")
 	out="$VMFIX_CACHE/qemu/mods/$rel-$(qemu_src_hash)"
 	if [ -s "$out/vmfix_companion.ko" ]; then
@@ -100,29 +141,28 @@ qemu_build_modules() {
 		return 0
 	fi
 	kdir=$(ensure_headers "$label")
+	host_kdir=$(host_headers "$label")
 	mkdir -p "$VMFIX_CACHE/qemu/mods"
 	work=$(mktemp -d "$VMFIX_CACHE/qemu/mods/.work.XXXXXX")
 	log="$work/build.log"
-	ko=$(find "$(qemu_moddir "$(fetch_kernel_tree "$label")" "$rel")" -name 'amdgpu.ko*' | head -n1)
 	cp "$VMFIX_ROOT/VERSION" "$work/VERSION"
 	cp -r "$VMFIX_ROOT/kernel" "$work/kernel"
 	rm -rf "$work/kernel/generated"
 	cp -r "$QEMU_COMPANION_DIR" "$work/companion"
-	if [ -f "$work/kernel/Makefile" ]; then
-		# kernel/Makefile derives the hook ABI from this kernel's amdgpu.ko BTF, then calls kbuild
-		if ! kenv_run "$label" make -C "$work/kernel" KDIR="$kdir" AMDGPU_KO="$ko" VMFIX_WERROR=1 >"$log" 2>&1; then
-			tail -n 40 "$log" >&2
-			die "rdna1_vmfix did not build against $rel (log: $log)"
-		fi
+	if ! kernel_gen_abi "$label" "$host_kdir" "$work/kernel/generated/abi.h" >>"$log" 2>&1 ||
+		! _qemu_make_vmfix "$label" "$kdir" "$work" "$log" ||
+		! _qemu_build_variants "$label" "$kdir" "$host_kdir" "$work" "$log"; then
+		tail -n 40 "$log" >&2
+		rm -f "$work"/*.ko
+		die "rdna1_vmfix did not build against $rel (log: $log)"
 	fi
 	if ! kenv_run "$label" make -C "$kdir" M="$work/companion" VMFIX_KERNEL_DIR="$work/kernel" modules >>"$log" 2>&1; then
 		tail -n 40 "$log" >&2
 		die "vmfix_companion did not build against $rel (log: $log)"
 	fi
 	mkdir -p "$out.tmp"
-	cp "$work/companion/vmfix_companion.ko" "$out.tmp/"
-	[ -f "$work/kernel/rdna1_vmfix.ko" ] && cp "$work/kernel/rdna1_vmfix.ko" "$out.tmp/"
-	cp "$log" "$out.tmp/build.log"
+	cp "$work/companion/vmfix_companion.ko" "$work/kernel/rdna1_vmfix.ko" "$log" "$out.tmp/"
+	cp -r "$work/variants" "$out.tmp/variants"
 	rm -rf "$out"
 	mv "$out.tmp" "$out"
 	rm -rf "$work"
@@ -140,6 +180,7 @@ qemu_overlay() {
 	cp "$QEMU_GUEST_DIR"/*.sh "$work/guest/"
 	chmod 0755 "$work/init" "$work"/guest/*.sh
 	cp "$mods"/*.ko "$work/modules/"
+	cp -r "$mods/variants" "$work/modules/variants"
 	printf '%s\n' "$scenario" >"$work/guest/scenario"
 	printf '%s\n' "${QEMU_GUEST_ENV:-}" >"$work/guest/env"
 	(cd "$work" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet) >"$out"

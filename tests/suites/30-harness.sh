@@ -6,8 +6,6 @@
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname "$0")/../../scripts/lib/common.sh"
-# shellcheck source=scripts/lib/sources.sh
-. "$(dirname "$0")/../../scripts/lib/sources.sh"
 maybe_verbose "$@"
 need_tools cmake ninja jq
 
@@ -25,10 +23,11 @@ if ! ninja -C "$build" rdna1-vmfix rdna1-vmfix-check-host >"$work/build.log" 2>&
 fi
 result harness-build PASS "rdna1-vmfix and rdna1-vmfix-check-host built"
 
-# check CMD... ; sets rc, output in $work/out, stderr in $work/err
+# check ARGS... ; sets rc, output in $work/out, stderr in $work/err. The run is the leader of a
+# session of its own (sid in $work/sid): its workers are counted there, never by name, so other
+# runs of the same binary on this machine do not disturb the test nor the test them.
 check() {
-	rc=0
-	"$tool" check --no-progress "$@" >"$work/out" 2>"$work/err" || rc=$?
+	capture "$work/out" "$work/err" in_session "$work/sid" "$tool" check --no-progress "$@"
 }
 
 # 1. quick profile on the host backend: every case passes, one JSON document, exit 0.
@@ -52,12 +51,13 @@ if [ "$rc" -eq 1 ] && [ "$verdicts" = "$want" ] && [ "$others" = "pass" ]; then
 else
 	result planted-faults FAIL "rc=$rc verdicts='$verdicts' others='$others'"
 fi
-# The hang's worker was killed as a group; nothing of this build may still run.
+# The hang's worker was killed as a group; nothing this run started may still be alive.
 sleep 0.2
-if pgrep -f "$build/userspace/rdna1-vmfix-check-host" >/dev/null; then
-	result no-orphans FAIL "a worker outlived the run: $(pgrep -af "$build/userspace/rdna1-vmfix-check-host" | head -n 2)"
+left=$(session_procs "$(cat "$work/sid")")
+if [ -n "$left" ]; then
+	result no-orphans FAIL "a worker outlived the run: $(head -n 2 <<<"$left")"
 else
-	result no-orphans PASS "no rdna1-vmfix-check-host process after the run"
+	result no-orphans PASS "no process of the run's session after it ended"
 fi
 max_err=$(jq '.runs[0].cases[] | select(.planted == "wrong") | .max_abs_err' "$work/out" 2>/dev/null || echo 0)
 if awk -v e="$max_err" 'BEGIN { exit !(e > 0.49 && e < 0.51) }'; then
@@ -80,17 +80,25 @@ if [ "$rc" -eq 1 ] && grep -qE '^planted.wrong +wrong_result +5.00e-01' "$work/o
 else
 	result text-report FAIL "rc=$rc: $(cat "$work/out")"
 fi
-"$tool" check --backend=host --cases='planted.hang' --timeout=60 --no-progress >"$work/out" 2>&1 &
-pid=$!
-sleep 1
-kill -TERM "$pid"
+rm -f "$work/sid"
+in_session "$work/sid" "$tool" check --backend=host --cases='planted.hang' --timeout=60 --no-progress >"$work/out" 2>&1 &
+job=$!
+# SIGTERM once the hanging worker runs (a process of the session other than the tool itself).
+for _ in $(seq 50); do
+	[ -s "$work/sid" ] && [ -n "$(session_procs "$(cat "$work/sid")" "$(cat "$work/sid")")" ] && break
+	sleep 0.1
+done
+sid=$(cat "$work/sid" 2>/dev/null || echo 0)
+workers=$(session_procs "$sid" "$sid" | wc -l)
+kill -TERM "$sid"
 rc=0
-wait "$pid" || rc=$?
+wait "$job" || rc=$?
 sleep 0.2
-if [ "$rc" -eq 4 ] && ! pgrep -f "$build/userspace/rdna1-vmfix-check-host" >/dev/null; then
-	result sigterm PASS "SIGTERM mid-case: exit 4, the hanging worker was killed"
+left=$(session_procs "$sid")
+if [ "$rc" -eq 4 ] && [ "$workers" -ge 1 ] && [ -z "$left" ]; then
+	result sigterm PASS "SIGTERM mid-case: exit 4, its $workers worker process(es) gone"
 else
-	result sigterm FAIL "rc=$rc, workers left: $(pgrep -af "$build/userspace/rdna1-vmfix-check-host" | head -n 2)"
+	result sigterm FAIL "rc=$rc, workers before: $workers, left: $(head -n 2 <<<"$left")"
 fi
 
 # 4. usage errors and missing backends.
@@ -166,32 +174,8 @@ else
 	result lab-plain-build FAIL "scripts/lab-cuda.sh --plain --build-only exited $rc"
 fi
 
-# 7. libFuzzer: kernel-log attribution and case ids on arbitrary input (VMFIX_FUZZ_SECONDS, default 10).
-fuzz_bin="$work/harness_kmsg_fuzz"
-rt=""
-command -v clang++-15 >/dev/null && rt=$(clang++-15 -print-resource-dir)/lib/linux/libclang_rt.fuzzer-x86_64.a
-if [ -z "$rt" ] || [ ! -f "$rt" ]; then
-	result fuzz-kmsg SKIP "clang-15 libFuzzer runtime missing (scripts/setup.sh fuzz)"
-else
-	src=()
-	userspace_sources src check-kmsg faults common
-	if clang++-15 -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -Wall -Wextra -Werror \
-		-I"$VMFIX_ROOT/userspace" -I"$VMFIX_ROOT/kernel" "$VMFIX_ROOT/tests/fuzz/harness_kmsg_fuzz.cpp" "${src[@]}" \
-		-lfmt -o "$fuzz_bin" >"$work/fuzz-build.log" 2>&1; then
-		mkdir -p "$work/corpus"
-		cp "$VMFIX_ROOT"/tests/data/harness/*.txt "$work/corpus/"
-		secs=${VMFIX_FUZZ_SECONDS:-10}
-		if "$fuzz_bin" -max_total_time="$secs" -rss_limit_mb=1024 "$work/corpus" >"$work/fuzz.log" 2>&1; then
-			result fuzz-kmsg PASS "$(grep -oE '#[0-9]+ +DONE.*' "$work/fuzz.log" | head -n1 || echo "${secs} s") without a crash"
-		else
-			tail -n 30 "$work/fuzz.log"
-			result fuzz-kmsg FAIL "the fuzzer found a crash (log above)"
-		fi
-	else
-		tail -n 20 "$work/fuzz-build.log"
-		result fuzz-kmsg FAIL "fuzz target did not build"
-	fi
-fi
+# 7. libFuzzer: kmsg records, kernel-log attribution and case ids on arbitrary input.
+fuzz_suite_run kmsg "${VMFIX_FUZZ_SECONDS:-10}"
 
 # 8. The HIP build: native worker with gfx1010/1011/1012 code objects, gfx1030 worker for the override
 # experiment; the dot2 kernel is v_dot2 on gfx1030 and absent from every gfx101x object.

@@ -25,9 +25,9 @@ fi
 
 # expect_rc ITEM WANT CMD...: runs CMD, checks its exit status.
 expect_rc() {
-	local item=$1 want=$2 rc=0
+	local item=$1 want=$2
 	shift 2
-	"$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+	capture "$tmp/out" "$tmp/err" "$@"
 	if [ "$rc" -eq "$want" ]; then
 		result "$item" PASS "exit $rc"
 	else
@@ -44,6 +44,13 @@ expect_grep() {
 		result "$1" FAIL "no '$2' in: $(head -c 300 "$file")"
 	fi
 }
+
+# --- the real-report corpus: every report well-formed, the recorded split unchanged
+if python3 "$VMFIX_ROOT/scripts/faults-corpus.py" check >"$tmp/corpus.out" 2>&1; then
+	result faults-corpus PASS "$(tail -n 1 "$tmp/corpus.out")"
+else
+	result faults-corpus FAIL "$(head -c 300 "$tmp/corpus.out")"
+fi
 
 # --- faults
 expect_rc faults-fixture-events 1 "$tool" faults "$data/022.txt"
@@ -79,6 +86,42 @@ if grep -q '"class":"vm_fault_bad_address"' "$tmp/follow.out" && grep -q '"class
 	result faults-follow PASS "events streamed as JSON lines while the file grew"
 else
 	result faults-follow FAIL "$(head -c 300 "$tmp/follow.out")"
+fi
+
+# --- faults on hostile logs: each under a time and address-space bound, nothing skipped silently.
+# bounded CMD...: at most 20 s and 1 GiB of address space.
+bounded() { timeout 20 prlimit --as=$((1 << 30)) -- "$@"; }
+body=$(tail -n +12 "$data/022.txt")
+{
+	head -c 9000 /dev/zero | tr '\0' x
+	printf ' %s\n' "$(head -n1 <<<"$body")"
+} >"$tmp/longline.log"
+expect_rc faults-long-line 1 bounded "$tool" faults --json "$tmp/longline.log"
+expect_grep faults-long-line-event '"class":' "a fault at the end of a 9 KB line is read"
+{
+	head -n 5 <<<"$body"
+	head -c 65536 /dev/zero
+	tail -n +6 <<<"$body"
+} >"$tmp/nulrun.log"
+expect_rc faults-nul-run 1 bounded "$tool" faults "$tmp/nulrun.log"
+expect_grep faults-nul-run-said 'skipped 65536 NUL bytes in 1 run' "the NUL run is skipped, said so, and the log read on"
+{
+	printf '\xff\xfe'
+	iconv -f UTF-8 -t UTF-16LE <<<"$body"
+} >"$tmp/utf16.log"
+expect_rc faults-utf16 1 bounded "$tool" faults "$tmp/utf16.log"
+expect_grep faults-utf16-said 'read as utf-16le' "UTF-16LE by its BOM"
+{
+	printf 'Jan 01 12:00:00 h\xf4te kernel: caf\xe9 d\xe9marr\xe9\n'
+	printf '%s\n' "$body"
+} >"$tmp/latin1.log"
+expect_rc faults-latin1 1 bounded "$tool" faults "$tmp/latin1.log"
+expect_grep faults-latin1-said 'read as latin-1' "Latin-1 decoded"
+expect_rc faults-latin1-json 1 bounded "$tool" faults --json "$tmp/latin1.log"
+if jq -e '.input.encoding == "latin-1"' "$tmp/out" >/dev/null 2>&1; then
+	result faults-latin1-json-input PASS "JSON names the encoding (.input.encoding)"
+else
+	result faults-latin1-json-input FAIL "$(head -c 300 "$tmp/out")"
 fi
 
 # --- status on fake sysfs trees
@@ -124,31 +167,17 @@ expect_rc doctor-missing-log 2 "$tool" doctor --no-libs --sysfs-root "$fake" --f
 printf 'schema 2\n' >"$fake/sys/kernel/rdna1_vmfix/status"
 expect_rc doctor-module-schema 4 env -u HSA_OVERRIDE_GFX_VERSION "$tool" doctor --no-libs --sysfs-root "$fake" --from-log "$tmp/quiet.log"
 expect_rc doctor-help 0 "$tool" doctor --help
-
-# --- libFuzzer: short runs of the fault-log reader and the sysfs parsers (long runs: bench/fuzz.sh)
-secs=${VMFIX_FUZZ_SECONDS:-20}
-fuzz="$build/fuzz-diag"
-if "$VMFIX_ROOT/tests/fuzz/build-diag.sh" "$fuzz" >"$tmp/fuzz-build.log" 2>&1; then
-	result fuzz-build PASS "fuzz_faults and fuzz_sysfs built with clang-15, ASan+UBSan"
-	for target in faults sysfs; do
-		work="$tmp/corpus-$target"
-		mkdir -p "$work"
-		cp "$fuzz/corpus-$target"/* "$work/"
-		fr=0
-		# -artifact_prefix keeps crash files with the build for inspection
-		"$fuzz/fuzz_$target" -max_total_time="$secs" -rss_limit_mb=2048 -max_len=16384 -timeout=10 \
-			-artifact_prefix="$fuzz/crash-$target-" "$work" >"$tmp/fuzz-$target.log" 2>&1 || fr=$?
-		runs=$(grep -oE '^Done [0-9]+ runs' "$tmp/fuzz-$target.log" | grep -oE '[0-9]+' || true)
-		if [ "$fr" -eq 0 ]; then
-			result "fuzz-$target" PASS "libFuzzer+ASan+UBSan, $secs s, ${runs:-?} runs, no finding"
-		else
-			tail -n 30 "$tmp/fuzz-$target.log"
-			result "fuzz-$target" FAIL "fuzzer exited $fr (artifacts: $fuzz/crash-$target-*)"
-		fi
-	done
+printf 'schema 1\nversion 0.1.0\nkernel 6.1.0-amd64\nstate armed\nreason -\nabi 6.1\nmode audit\ncc_to nc\ncoherent snoop\ndevices auto\n' \
+	>"$fake/sys/kernel/rdna1_vmfix/status"
+expect_rc doctor-override-invalid 0 env HSA_OVERRIDE_GFX_VERSION=banana "$tool" doctor --no-libs --sysfs-root "$fake" --from-log "$tmp/quiet.log"
+if grep -q 'HSA_OVERRIDE_GFX_VERSION=banana is set and invalid' "$tmp/out" && ! grep -q 'is not set' "$tmp/out"; then
+	result doctor-override-invalid-said PASS "HSA_OVERRIDE_GFX_VERSION=banana: reported as set and invalid, not as unset"
 else
-	tail -n 20 "$tmp/fuzz-build.log"
-	result fuzz-build FAIL "fuzz targets did not build (scripts/setup.sh fuzz)"
+	result doctor-override-invalid-said FAIL "$(head -c 400 "$tmp/out")"
 fi
 
+# --- libFuzzer: regression inputs, then short runs of the diagnostics parsers (long: make fuzz)
+for t in faults sysfs status policy_params; do
+	fuzz_suite_run "$t" "${VMFIX_FUZZ_SECONDS:-20}"
+done
 report_counts

@@ -23,29 +23,26 @@ fx="$build/isa-fixtures"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# rc CMD...: exit status of CMD without tripping set -e.
-rc() {
-	local r=0
-	"$@" >"$tmp/out" 2>"$tmp/err" || r=$?
-	echo "$r"
-}
-
 # --- CLI contract ---
-if [ "$(rc "$tool" isa --help)" = 0 ] && grep -q -- '--list-only' "$tmp/out" &&
-	cp "$tmp/out" "$tmp/help" && [ "$(rc "$tool" help isa)" = 0 ] && cmp -s "$tmp/out" "$tmp/help"; then
+capture "$tmp/help" "$tmp/err" "$tool" isa --help
+r1=$rc
+capture "$tmp/out" "$tmp/err" "$tool" help isa
+if [ "$r1" = 0 ] && [ "$rc" = 0 ] && grep -q -- '--list-only' "$tmp/help" && cmp -s "$tmp/out" "$tmp/help"; then
 	result isa-help PASS "isa --help equals help isa"
 else
 	result isa-help FAIL "help output missing or different"
 fi
 
-r=$(rc "$tool" isa --target gfx1010 "$fx/k1010")
+capture "$tmp/out" "$tmp/err" "$tool" isa --target gfx1010 "$fx/k1010"
+r=$rc
 if [ "$r" = 0 ] && grep -q 'verdict for gfx1010: ok' "$tmp/out"; then
 	result isa-gfx1010-build PASS "gfx1010 build: verdict ok, exit 0"
 else
 	result isa-gfx1010-build FAIL "exit $r: $(head -c 300 "$tmp/out")"
 fi
 
-r=$(rc "$tool" isa --json "$fx/k1030")
+capture "$tmp/out" "$tmp/err" "$tool" isa --json "$fx/k1030"
+r=$rc
 if [ "$r" = 1 ] && jq -e '.schema == 1 and .files[0].verdict == "would_misbehave_under_override"
 	and .files[0].code_objects[0].audit.undecodable_on_target == 1
 	and .files[0].code_objects[0].audit.different_meaning == 1
@@ -55,7 +52,8 @@ else
 	result isa-gfx1030-build FAIL "exit $r: $(head -c 400 "$tmp/out")"
 fi
 
-r=$(rc "$tool" isa --json "$fx/kmulti")
+capture "$tmp/out" "$tmp/err" "$tool" isa --json "$fx/kmulti"
+r=$rc
 if [ "$r" = 0 ] && jq -e '.files[0].verdict == "ok" and .files[0].override_10_3_0 == "would_misbehave"
 	and ([.files[0].code_objects[].target_id] | sort == ["gfx1010","gfx1012","gfx1030"])' "$tmp/out" >/dev/null; then
 	result isa-multi-arch PASS "multi-arch build: ok natively, would misbehave under override 10.3.0"
@@ -84,34 +82,98 @@ fi
 
 # --- Bad input: exit 2 and a clear error, never a crash ---
 head -c 20000 "$fx/kmulti" >"$tmp/cut"
-r=$(rc "$tool" isa "$tmp/cut")
+capture "$tmp/out" "$tmp/err" "$tool" isa "$tmp/cut"
+r=$rc
 if [ "$r" = 2 ] && grep -q "^rdna1-vmfix: error: $tmp/cut: corrupt ELF" "$tmp/err"; then
 	result isa-truncated PASS "truncated executable: exit 2, '$(head -n1 "$tmp/err" | cut -c1-90)...'"
 else
 	result isa-truncated FAIL "exit $r: $(head -c 300 "$tmp/err")"
 fi
-r=$(rc "$tool" isa --json /nonexistent.so)
+capture "$tmp/out" "$tmp/err" "$tool" isa --json /nonexistent.so
+r=$rc
 if [ "$r" = 2 ] && jq -e '.error.message == "No such file or directory"' "$tmp/out" >/dev/null; then
 	result isa-missing PASS "missing file: exit 2, JSON error document"
 else
 	result isa-missing FAIL "exit $r: $(head -c 300 "$tmp/out")"
 fi
-r=$(rc "$tool" isa --target gfx9999 "$fx/k1010")
+capture "$tmp/out" "$tmp/err" "$tool" isa --target gfx9999 "$fx/k1010"
+r=$rc
 if [ "$r" = 2 ]; then result isa-bad-target PASS "unknown --target: exit 2"; else result isa-bad-target FAIL "exit $r"; fi
+
+# --- Hostile input: each run bounded in time and address space; anything not audited is a finding.
+# bounded CMD...: at most 20 s and 1 GiB of address space (a 4 GiB allocation fails outright).
+bounded() { timeout 20 prlimit --as=$((1 << 30)) -- "$@"; }
+mkfifo "$tmp/fifo"
+capture "$tmp/out" "$tmp/err" bounded "$tool" isa "$tmp/fifo"
+if [ "$rc" = 2 ] && grep -q 'not a regular file' "$tmp/err"; then
+	result isa-fifo PASS "FIFO: exit 2 at once, '$(head -n1 "$tmp/err" | cut -c1-80)'"
+else
+	result isa-fifo FAIL "exit $rc (124 = hung): $(head -c 300 "$tmp/err")"
+fi
+capture "$tmp/out" "$tmp/err" bounded "$tool" isa /dev/zero
+if [ "$rc" = 2 ] && grep -q 'not a regular file' "$tmp/err"; then
+	result isa-dev-zero PASS "/dev/zero: exit 2, not read as an empty file"
+else
+	result isa-dev-zero FAIL "exit $rc: $(head -c 300 "$tmp/out" "$tmp/err")"
+fi
+python3 "$VMFIX_ROOT/tests/data/isa/make-hostile.py" "$fx" "$tmp"
+for f in bomb.ccob bombs-in-host.elf lying.ccob; do
+	start=$(date +%s)
+	capture "$tmp/out" "$tmp/err" bounded "$tool" isa "$tmp/$f"
+	if [ "$rc" = 2 ] && grep -qi 'corrupt' "$tmp/err" && [ $(($(date +%s) - start)) -le 5 ]; then
+		result "isa-bomb-$f" PASS "lying size header: exit 2 in $(($(date +%s) - start)) s under a 1 GiB limit, '$(head -n1 "$tmp/err" | cut -c1-100)'"
+	else
+		result "isa-bomb-$f" FAIL "exit $rc after $(($(date +%s) - start)) s: $(head -c 300 "$tmp/err")"
+	fi
+done
+capture "$tmp/out" "$tmp/err" bounded "$tool" isa --json "$tmp/ff-text.co"
+if [ "$rc" = 1 ] && jq -e '.files[0].code_objects[0].audit.undecodable_own > 0 and .files[0].override_10_3_0 == "partly_audited"
+	and (.files[0].code_objects[0].audit.problems | length > 0)' "$tmp/out" >/dev/null && ! grep -q 'decodes cleanly' "$tmp/out"; then
+	result isa-undecodable-text PASS "gfx1030 .text of 0xFF bytes: 'not audited' finding, override 'partly_audited', exit 1"
+else
+	result isa-undecodable-text FAIL "exit $rc: $(head -c 400 "$tmp/out")"
+fi
+capture "$tmp/out" "$tmp/err" bounded "$tool" isa --json "$tmp/sym-outside.co"
+if [ "$rc" = 1 ] && jq -e '[.files[0].code_objects[0].audit.problems[]? | select(test("outside"))] | length > 0' "$tmp/out" >/dev/null; then
+	result isa-symbols-outside PASS "symbols past the end of .text: reported as not audited, exit 1"
+else
+	result isa-symbols-outside FAIL "exit $rc: $(head -c 400 "$tmp/out")"
+fi
+capture "$tmp/out" "$tmp/err" bounded "$tool" isa --json "$tmp/zero-entry.hipfb"
+if [ "$rc" = 1 ] && jq -e '[.files[0].problems[]? | select(test("empty|0 bytes"))] | length > 0' "$tmp/out" >/dev/null; then
+	result isa-zero-size-entry PASS "a zero-size gfx1010 bundle entry: reported, exit 1"
+else
+	result isa-zero-size-entry FAIL "exit $rc: $(head -c 400 "$tmp/out")"
+fi
 
 # --- A real ROCm library from Debian bookworm ---
 debs="$VMFIX_CACHE/debs/bookworm"
-mkdir -p "$debs" "$VMFIX_CACHE/isa"
-deb=$(find "$debs" -maxdepth 1 -name 'librocrand1_*_amd64.deb' | sort | tail -n1)
-if [ -z "$deb" ]; then
-	(cd "$debs" && apt-get download -q librocrand1 >"$tmp/apt.log" 2>&1) || true
+mkdir -p "$debs" "$VMFIX_CACHE/isa" "$VMFIX_CACHE/locks"
+# The cache is shared by parallel runs: download and extraction happen under the package's lock
+# (the one scripts/lib/kernels.sh takes for downloads), extraction into a stage renamed into place.
+fetch_rocrand() {
+	local deb stage
 	deb=$(find "$debs" -maxdepth 1 -name 'librocrand1_*_amd64.deb' | sort | tail -n1)
-fi
+	if [ -z "$deb" ]; then
+		(cd "$debs" && apt-get download -q librocrand1 >"$tmp/apt.log" 2>&1) || return 1
+		deb=$(find "$debs" -maxdepth 1 -name 'librocrand1_*_amd64.deb' | sort | tail -n1)
+		[ -n "$deb" ] || return 1
+	fi
+	x="$VMFIX_CACHE/isa/$(basename "$deb" .deb)"
+	if [ ! -d "$x" ]; then
+		stage=$(mktemp -d "$VMFIX_CACHE/isa/.stage.XXXXXX")
+		dpkg-deb -x "$deb" "$stage" && mv "$stage" "$x" || return 1
+	fi
+	printf '%s\n' "$deb"
+}
+deb=$( (
+	flock 9
+	fetch_rocrand
+) 9>"$VMFIX_CACHE/locks/deb-librocrand1.lock") || deb=""
 if [ -z "$deb" ]; then
 	result isa-debian-rocrand FAIL "apt-get download librocrand1 failed: $(tail -n2 "$tmp/apt.log" 2>/dev/null)"
 else
 	x="$VMFIX_CACHE/isa/$(basename "$deb" .deb)"
-	[ -d "$x" ] || dpkg-deb -x "$deb" "$x"
 	lib=$(find "$x" -name 'librocrand.so.*' -type f | head -n1)
 	"$tool" isa --list-only --json "$lib" >"$tmp/rocrand.json"
 	jq -r '.files[0].code_objects[] | select(.container.index == 0) | .bundle_id' "$tmp/rocrand.json" | sort >"$tmp/ours"
@@ -134,7 +196,8 @@ else
 	else
 		result isa-debian-eflags FAIL "llvm-readelf '$flags' vs isa '$ours_flags'"
 	fi
-	r=$(rc "$tool" isa --json "$lib")
+	capture "$tmp/out" "$tmp/err" "$tool" isa --json "$lib"
+r=$rc
 	v=$(jq -r '.files[0].verdict + " " + .files[0].override_10_3_0' "$tmp/out" 2>/dev/null || true)
 	n=$(jq '[.files[0].code_objects[] | select(.audited)] | length' "$tmp/out" 2>/dev/null || echo 0)
 	if [ "$r" = 1 ] && [ "$n" -ge 1 ] && case "$v" in incompatible_not_loadable* | would_misbehave_under_override*) true ;; *) false ;; esac then
@@ -144,23 +207,6 @@ else
 	fi
 fi
 
-# --- libFuzzer: short run of the container/ELF reader ---
-if "$VMFIX_ROOT/tests/fuzz/build.sh" "$build/fuzz" >"$tmp/fuzz-build.log" 2>&1; then
-	corpus="$build/fuzz/corpus-isa"
-	mkdir -p "$corpus"
-	cp "$fx/gfx1030.co" "$fx/multi.hipfb" "$fx/gfx1030.offload" "$corpus/"
-	fr=0
-	"$build/fuzz/isa_container_fuzz" -max_total_time="${VMFIX_FUZZ_SECONDS:-30}" -rss_limit_mb=2048 \
-		-max_len=65536 "$corpus" >"$tmp/fuzz.log" 2>&1 || fr=$?
-	runs=$(grep -oE '#[0-9]+' "$tmp/fuzz.log" | tail -n1)
-	if [ "$fr" = 0 ]; then
-		result isa-fuzz PASS "libFuzzer+ASan, ${VMFIX_FUZZ_SECONDS:-30} s, ${runs:-?} runs, no finding"
-	else
-		tail -n 30 "$tmp/fuzz.log"
-		result isa-fuzz FAIL "fuzzer exited $fr"
-	fi
-else
-	tail -n 20 "$tmp/fuzz-build.log"
-	result isa-fuzz FAIL "fuzz target did not build"
-fi
+# --- libFuzzer: the container/ELF reader's regression inputs, then a short run (tests/fuzz/) ---
+fuzz_suite_run isa_containers "${VMFIX_FUZZ_SECONDS:-30}"
 report_counts

@@ -16,7 +16,7 @@
 
 namespace vmfix::harness {
 
-enum class Verdict { kPass, kWrongResult, kGpuFault, kHang, kUnsupported, kSkipped, kCrash };
+enum class Verdict { kPass, kWrongResult, kGpuFault, kHang, kUnsupported, kSkipped, kCrash, kMissingCodeObject };
 const char* verdict_name(Verdict v);
 // Failures make `check` exit 1; unsupported and skipped do not.
 bool is_failure(Verdict v);
@@ -53,6 +53,7 @@ Verdict classify(const ChildOutcome& o, std::string& reason);
 struct WorkerSpec {
   std::string variant;  // "native", "override", "audit", "enforce"
   std::string path;
+  std::vector<std::string> args;  // before the mode argument (the torch worker: its script, --device)
   std::map<std::string, std::string> env;  // set (empty value with unset=true below removes)
   std::vector<std::string> unset;
 };
@@ -63,6 +64,13 @@ struct RunOptions {
   int batch = 1;
   bool progress = false;
   std::string kmsg_path = "/dev/kmsg";
+  // A crash or GPU fault in a batch of several cases re-runs the blamed case alone, whose verdict
+  // counts: a GPU error may surface after the case that caused it (torch: seconds of start-up per
+  // worker make big batches necessary).
+  bool rerun_alone = false;
+  // Extra seconds before a worker's first case begins (torch: importing torch and initialising the GPU
+  // runtime take seconds; they must not count against the first case's timeout).
+  double startup_s = 0;
 };
 
 struct Probe {
@@ -71,6 +79,9 @@ struct Probe {
   std::string error;    // stderr when it failed
 };
 Probe probe_worker(const WorkerSpec& w, double timeout_s);
+// The case table of a worker that describes its own cases (`--list PROFILE`, one "VMFIX-CASE {json}"
+// line per case): CaseSpec with id, described and, for planted ids, plant.
+Result<std::vector<CaseSpec>> worker_cases(const WorkerSpec& w, const std::string& profile, double timeout_s);
 
 struct RunResult {
   WorkerSpec worker;

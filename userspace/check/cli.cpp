@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <optional>
 
 #include <CLI/CLI.hpp>
@@ -23,7 +24,7 @@ using namespace vmfix::harness;
 
 // Worker executables sit next to rdna1-vmfix in the build tree, or in ../libexec/rdna1-vmfix once
 // installed; $VMFIX_CHECK_WORKER_DIR overrides both.
-std::optional<std::string> find_worker(const std::string& name) {
+std::optional<std::string> find_worker(const std::string& name, int mode = X_OK) {
   std::vector<fs::path> dirs;
   if (const char* d = std::getenv("VMFIX_CHECK_WORKER_DIR")) dirs.emplace_back(d);
   std::error_code ec;
@@ -34,9 +35,96 @@ std::optional<std::string> find_worker(const std::string& name) {
   }
   for (const auto& d : dirs) {
     const fs::path p = d / name;
-    if (access(p.c_str(), X_OK) == 0) return p.string();
+    if (access(p.c_str(), mode) == 0) return p.string();
   }
   return std::nullopt;
+}
+
+// The first executable `name` in a PATH-style list.
+std::optional<std::string> search_path(const std::string& path_list, const std::string& name) {
+  std::size_t start = 0;
+  for (;;) {
+    const auto colon = path_list.find(':', start);
+    const std::string dir = path_list.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    if (!dir.empty() && access((fs::path(dir) / name).c_str(), X_OK) == 0) return (fs::path(dir) / name).string();
+    if (colon == std::string::npos) return std::nullopt;
+    start = colon + 1;
+  }
+}
+
+// Environment variables of a process, from /proc/PID/environ (NUL-separated).
+std::map<std::string, std::string> process_env(pid_t pid) {
+  std::map<std::string, std::string> env;
+  std::FILE* f = std::fopen(fmt::format("/proc/{}/environ", pid).c_str(), "rb");
+  if (f == nullptr) return env;
+  std::string all;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) all.append(buf, n);
+  std::fclose(f);
+  std::size_t pos = 0;
+  while (pos < all.size()) {
+    const auto end = all.find('\0', pos);
+    const std::string kv = all.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    if (const auto eq = kv.find('='); eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    if (end == std::string::npos) break;
+    pos = end + 1;
+  }
+  return env;
+}
+
+// The nearest ancestor process that runs as uid (the shell that called sudo), or 0.
+pid_t ancestor_of_uid(uid_t uid) {
+  pid_t pid = getppid();
+  for (int depth = 0; pid > 1 && depth < 16; ++depth) {
+    std::FILE* f = std::fopen(fmt::format("/proc/{}/status", pid).c_str(), "r");
+    if (f == nullptr) return 0;
+    char line[256];
+    pid_t ppid = 0;
+    long real_uid = -1;
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+      if (std::sscanf(line, "PPid: %d", &ppid) == 1) continue;
+      if (std::sscanf(line, "Uid: %ld", &real_uid) == 1) continue;
+    }
+    std::fclose(f);
+    if (real_uid == static_cast<long>(uid)) return pid;
+    pid = ppid;
+  }
+  return 0;
+}
+
+// The interpreter for --backend=torch: --python, else the active virtualenv's python, else python3 on
+// PATH; under sudo the invoking user's (their shell's VIRTUAL_ENV and PATH). how says which rule chose.
+std::optional<std::string> torch_python(const std::string& given, std::string& how) {
+  if (!given.empty()) {
+    how = "--python";
+    if (given.find('/') != std::string::npos) return given;
+    const char* path = std::getenv("PATH");
+    return search_path(path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin", given);
+  }
+  std::map<std::string, std::string> env;
+  const char* sudo_uid = std::getenv("SUDO_UID");
+  if (getuid() == 0 && sudo_uid != nullptr) {
+    if (const pid_t shell = ancestor_of_uid(static_cast<uid_t>(std::strtoul(sudo_uid, nullptr, 10))); shell > 0) {
+      env = process_env(shell);
+      how = fmt::format("the environment of the shell that ran sudo (pid {})", shell);
+    }
+  }
+  if (how.empty()) {
+    for (const char* k : {"VIRTUAL_ENV", "PATH"})
+      if (const char* v = std::getenv(k)) env[k] = v;
+    how = "this environment";
+  }
+  if (auto it = env.find("VIRTUAL_ENV"); it != env.end() && !it->second.empty()) {
+    for (const char* n : {"python", "python3"}) {
+      const fs::path p = fs::path(it->second) / "bin" / n;
+      if (access(p.c_str(), X_OK) == 0) {
+        how += ": VIRTUAL_ENV";
+        return p.string();
+      }
+    }
+  }
+  how += ": python3 on PATH";
+  return search_path(env.count("PATH") ? env["PATH"] : "/usr/local/bin:/usr/bin:/bin", "python3");
 }
 
 std::string getenv_or(const char* name, const std::string& fallback) {
@@ -74,12 +162,21 @@ int cmd_check(std::span<char*> args) {
                "Verdicts: pass, wrong_result, gpu_fault, hang, crash, unsupported, skipped.\n"
                "Exit: 0 all pass, 1 failures, 2 usage, 3 no suitable GPU/backend, 4 runtime error.",
                "rdna1-vmfix check"};
-  std::string backend = "hip", profile = "quick", cases_filter, format = "text", save_json;
+  std::string backend = "hip", profile = "quick", cases_filter, format = "text", save_json, python, torch_device = "gpu";
   double timeout_s = 10;
   int jobs = 0, batch = 0;
   bool json = false, pretty = false, compare_modes = false, override_exp = false, list = false, no_progress = false;
-  app.add_option("--backend", backend, "hip (AMD, gfx1010/1011/1012), cuda (NVIDIA lab) or host (CPU threads, CI)")
-      ->check(CLI::IsMember({"hip", "cuda", "host"}))
+  app.add_option("--backend", backend,
+                 "hip (AMD, gfx1010/1011/1012), cuda (NVIDIA lab), host (CPU threads, CI) or torch (your PyTorch's "
+                 "conv2d, forward and backward, through MIOpen/cuDNN)")
+      ->check(CLI::IsMember({"hip", "cuda", "host", "torch"}))
+      ->capture_default_str();
+  app.add_option("--python", python,
+                 "torch: the interpreter whose torch to test (default: the active virtualenv, else python3 on PATH; "
+                 "under sudo, the invoking user's)");
+  app.add_option("--torch-device", torch_device,
+                 "torch: gpu, or cpu (the CPU device of any torch: checks the pipeline, runs no GPU code)")
+      ->check(CLI::IsMember({"gpu", "cpu"}))
       ->capture_default_str();
   app.add_option("--profile", profile, "quick or full")->check(CLI::IsMember({"quick", "full"}))->capture_default_str();
   app.add_option("--timeout", timeout_s, "seconds per case before it counts as a hang")
@@ -88,10 +185,12 @@ int cmd_check(std::span<char*> args) {
   app.add_option("--cases", cases_filter,
                  "comma-separated shell patterns over case ids (see --list); the hidden planted-fault cases "
                  "(planted.segv, planted.hang, planted.wrong, planted.gpu_fault) need a pattern starting with 'planted'");
-  app.add_option("--jobs", jobs, "workers at a time (default: CPU count on host, 1 on a GPU)")->check(CLI::Range(1, 256));
+  app.add_option("--jobs", jobs, "workers at a time (default: CPU count on host, 1 on a GPU and for torch)")
+      ->check(CLI::Range(1, 256));
   app.add_option("--batch", batch,
                  "cases per worker process (default: 1 on host, 8 on a GPU, where each process pays the runtime's "
-                 "start-up); a crash blames its case and re-runs the rest of the batch in a fresh worker")
+                 "start-up, 256 for torch, whose start-up is seconds); a crash blames its case and re-runs the rest "
+                 "of the batch in a fresh worker (torch: the blamed case first, alone)")
       ->check(CLI::Range(1, 1000));
   app.add_option("--format", format, "text, json or markdown")->check(CLI::IsMember({"text", "json", "markdown"}));
   app.add_option("--save-json", save_json, "also write the JSON document to FILE (whatever --format prints)");
@@ -101,15 +200,40 @@ int cmd_check(std::span<char*> args) {
                "with rdna1_vmfix loaded, as root: run in mode audit, then enforce, restore the mode, and show the "
                "difference and the module's counters");
   app.add_flag("--override-experiment", override_exp,
-               "hip only: run the native gfx101x build and the gfx1030 build under HSA_OVERRIDE_GFX_VERSION=10.3.0 "
-               "side by side");
+               "hip: run the native gfx101x build and the gfx1030 build under HSA_OVERRIDE_GFX_VERSION=10.3.0 "
+               "side by side; torch: every case natively and under HSA_OVERRIDE_GFX_VERSION=10.3.0, side by side");
   app.add_flag("--list", list, "print the case ids of the profile and exit");
   app.add_flag("--no-progress", no_progress, "no progress line on stderr even on a terminal");
   if (auto rc = parse_cli(app, args); rc) return *rc;
   if (json || pretty) format = "json";
   const Output out(format == "json", pretty);
 
-  auto profile_list = profile_cases(profile);
+  if (backend != "torch" && (!python.empty() || torch_device != "gpu"))
+    return out.error(usage_error(!python.empty() ? "--python" : "--torch-device", "only with --backend=torch"));
+  // The torch worker is a Python script run by the user's interpreter; it owns its case table.
+  std::optional<WorkerSpec> torch_worker;
+  std::string python_how;
+  if (backend == "torch") {
+    const auto script = find_worker("torch_worker.py", R_OK);  // run by the interpreter, not exec'd
+    if (!script)
+      return out.error(Error{Exit::kNoGpu, "torch_worker.py", "worker not found next to rdna1-vmfix (broken build or install)"});
+    const auto py = torch_python(python, python_how);
+    if (!py || access(py->c_str(), X_OK) != 0)
+      return out.error(Error{Exit::kNoGpu, "--python",
+                             py ? fmt::format("{} is not an executable interpreter", *py)
+                                : fmt::format("no interpreter found ({}); pass --python PATH", python_how)});
+    torch_worker = WorkerSpec{"native", *py, {*script, "--device=" + torch_device}, {}, {}};
+  }
+
+  std::optional<std::vector<CaseSpec>> profile_list;
+  if (torch_worker) {
+    if (profile != "quick" && profile != "full") return out.error(usage_error("--profile", "unknown profile " + profile));
+    auto listed = worker_cases(*torch_worker, profile, 60);
+    if (!listed) return out.error(listed.error());
+    profile_list = std::move(*listed);
+  } else {
+    profile_list = profile_cases(profile);
+  }
   if (!profile_list) return out.error(usage_error("--profile", "unknown profile " + profile));
   const auto cases = select_cases(*profile_list, cases_filter);
   if (cases.empty()) return out.error(usage_error("--cases", fmt::format("no case of profile {} matches '{}'", profile, cases_filter)));
@@ -125,31 +249,40 @@ int cmd_check(std::span<char*> args) {
   }
   if (compare_modes && override_exp)
     return out.error(usage_error("check", "--compare-modes and --override-experiment are separate runs; pick one"));
-  if (override_exp && backend != "hip")
-    return out.error(usage_error("--override-experiment", "needs --backend=hip (it runs gfx1030 code on a gfx101x GPU)"));
+  if (override_exp && backend != "hip" && backend != "torch")
+    return out.error(usage_error("--override-experiment",
+                                 "needs --backend=hip or --backend=torch (it runs gfx1030 code on a gfx101x GPU)"));
 
-  const std::string worker_name = "rdna1-vmfix-check-" + backend;
-  const auto native = find_worker(worker_name);
-  if (!native)
-    return out.error(Error{Exit::kNoGpu, worker_name,
-                           backend == "host" ? "worker not found next to rdna1-vmfix (broken build or install)"
-                                             : fmt::format("this build has no {} backend (configure with -DVMFIX_HARNESS_{}=ON "
-                                                           "where {} is installed); --backend=host runs the pipeline on the CPU",
-                                                           backend, backend == "hip" ? "HIP" : "CUDA",
-                                                           backend == "hip" ? "hipcc" : "nvcc")});
-  WorkerSpec w{"native", *native, {}, {}};
-  if (backend == "hip") w.unset.push_back("HSA_OVERRIDE_GFX_VERSION");  // native means native
-  const Probe probe = probe_worker(w, 60);
+  WorkerSpec w{"native", "", {}, {}, {}};
+  if (torch_worker) {
+    w = *torch_worker;
+  } else {
+    const std::string worker_name = "rdna1-vmfix-check-" + backend;
+    const auto native = find_worker(worker_name);
+    if (!native)
+      return out.error(Error{Exit::kNoGpu, worker_name,
+                             backend == "host" ? "worker not found next to rdna1-vmfix (broken build or install)"
+                                               : fmt::format("this build has no {} backend (configure with -DVMFIX_HARNESS_{}=ON "
+                                                             "where {} is installed); --backend=host runs the pipeline on the CPU",
+                                                             backend, backend == "hip" ? "HIP" : "CUDA",
+                                                             backend == "hip" ? "hipcc" : "nvcc")});
+    w.path = *native;
+  }
+  if (backend == "hip" || backend == "torch") w.unset.push_back("HSA_OVERRIDE_GFX_VERSION");  // native means native
+  const Probe probe = probe_worker(w, torch_worker ? 120 : 60);
   if (probe.exit_code != 0) {
     const std::string msg = probe.error.empty() ? "probe failed" : probe.error;
     return out.error(Error{probe.exit_code == 3 ? Exit::kNoGpu : Exit::kRuntime, "--backend=" + backend,
-                           msg.substr(0, msg.find_last_not_of('\n') + 1)});
+                           msg.substr(0, msg.find_last_not_of('\n') + 1) +
+                               (torch_worker ? fmt::format(" [interpreter {}, chosen by {}]", w.path, python_how) : "")});
   }
 
   RunOptions opt;
   opt.timeout_s = timeout_s;
-  opt.batch = batch > 0 ? batch : backend == "host" ? 1 : 8;
+  opt.batch = batch > 0 ? batch : backend == "host" ? 1 : backend == "torch" ? 256 : 8;
   opt.jobs = jobs > 0 ? jobs : backend == "host" ? static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))) : 1;
+  opt.rerun_alone = backend == "torch";
+  opt.startup_s = backend == "torch" ? 120 : 0;
   opt.progress = !no_progress && isatty(2) != 0;
   opt.kmsg_path = getenv_or("VMFIX_KMSG", "/dev/kmsg");
 
@@ -157,6 +290,7 @@ int cmd_check(std::span<char*> args) {
   rep.backend = backend;
   rep.profile = profile;
   rep.device = probe.info;
+  if (torch_worker) rep.device["python_chosen_by"] = python_how;
   rep.options = opt;
   rep.filter = cases_filter;
 
@@ -183,15 +317,19 @@ int cmd_check(std::span<char*> args) {
     if (auto st = restorer.restore(); !st) return out.error(st.error());
     rep.restored_mode = *original;
   } else if (override_exp) {
-    const auto gfx1030 = find_worker("rdna1-vmfix-check-hip-gfx1030");
-    if (!gfx1030)
-      return out.error(Error{Exit::kNoGpu, "rdna1-vmfix-check-hip-gfx1030", "this build has no gfx1030 worker (-DVMFIX_HARNESS_HIP=ON builds it)"});
     const std::string arch = probe.info.value("arch", "");
     if (arch.rfind("gfx101", 0) != 0)
       fmt::print(stderr, "rdna1-vmfix: warning: the device is {}, not gfx101x: the experiment shows nothing about RDNA1\n", arch);
+    WorkerSpec wo{"override", w.path, w.args, {{"HSA_OVERRIDE_GFX_VERSION", "10.3.0"}}, {}};
+    if (!torch_worker) {
+      const auto gfx1030 = find_worker("rdna1-vmfix-check-hip-gfx1030");
+      if (!gfx1030)
+        return out.error(Error{Exit::kNoGpu, "rdna1-vmfix-check-hip-gfx1030", "this build has no gfx1030 worker (-DVMFIX_HARNESS_HIP=ON builds it)"});
+      wo.path = *gfx1030;
+      wo.args.clear();
+    }
     rep.comparison = "override_experiment";
     rep.runs.push_back(run_cases(w, cases, opt));
-    WorkerSpec wo{"override", *gfx1030, {{"HSA_OVERRIDE_GFX_VERSION", "10.3.0"}}, {}};
     if (!rep.runs.back().interrupted) rep.runs.push_back(run_cases(wo, cases, opt));
   } else {
     rep.runs.push_back(run_cases(w, cases, opt));

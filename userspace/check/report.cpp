@@ -29,7 +29,7 @@ std::vector<std::string> split_commas(const std::string& s) {
 std::map<std::string, int> tally(const RunResult& r) {
   std::map<std::string, int> t;
   for (Verdict v : {Verdict::kPass, Verdict::kWrongResult, Verdict::kGpuFault, Verdict::kHang, Verdict::kUnsupported,
-                    Verdict::kSkipped, Verdict::kCrash})
+                    Verdict::kSkipped, Verdict::kCrash, Verdict::kMissingCodeObject})
     t[verdict_name(v)] = 0;
   for (const auto& c : r.cases) ++t[verdict_name(c.verdict)];
   return t;
@@ -39,7 +39,8 @@ std::string summary_line(const RunResult& r) {
   const auto t = tally(r);
   std::string s = fmt::format("{} cases:", r.cases.size());
   bool first = true;
-  for (const char* k : {"pass", "wrong_result", "gpu_fault", "hang", "crash", "unsupported", "skipped"}) {
+  for (const char* k : {"pass", "wrong_result", "gpu_fault", "hang", "crash", "missing_code_object", "unsupported",
+                        "skipped"}) {
     if (t.at(k) == 0 && std::string(k) != "pass") continue;
     s += fmt::format("{} {} {}", first ? "" : ",", t.at(k), k);
     first = false;
@@ -59,23 +60,61 @@ std::string device_field(const nlohmann::json& d, const char* key) {
   return d.is_object() && d.contains(key) && d[key].is_string() ? d[key].get<std::string>() : "?";
 }
 
+// Which interpreter and torch a torch run used (from the worker's probe).
+std::string torch_line(const nlohmann::json& d) {
+  const auto str = [&](const char* k) {
+    return d.is_object() && d.contains(k) && d[k].is_string() ? d[k].get<std::string>() : std::string();
+  };
+  std::string build = !str("torch_hip").empty()    ? "HIP " + str("torch_hip")
+                      : !str("torch_cuda").empty() ? "CUDA " + str("torch_cuda")
+                                                   : "CPU-only build";
+  std::string s = fmt::format("interpreter: {} (Python {}); torch {} ({}) at {}", device_field(d, "python"),
+                              device_field(d, "python_version"), device_field(d, "torch_version"), build,
+                              device_field(d, "torch_path"));
+  if (d.is_object() && d.contains("dnn_version") && d["dnn_version"].is_number())
+    s += fmt::format("; {} {}", device_field(d, "dnn_library"), d["dnn_version"].get<long long>());
+  if (!str("hsa_override_gfx_version").empty()) s += "; HSA_OVERRIDE_GFX_VERSION=" + str("hsa_override_gfx_version");
+  if (!str("missing_code_object").empty()) s += "\nmissing code objects: " + str("missing_code_object");
+  return s;
+}
+
 std::string err_cell(const CaseResult& c) { return c.has_numbers ? fmt::format("{:.2e}", c.max_abs_err) : "-"; }
+
+// A case the worker described (torch): its own fields, as it listed them.
+nlohmann::json described_json(const CaseSpec& spec) {
+  const auto d = nlohmann::json::parse(spec.described, nullptr, false);
+  if (!d.is_object()) return {{"id", spec.id}};
+  return {{"id", spec.id},
+          {"kernel", fmt::format("conv2d.{}", d.value("pass", "?"))},
+          {"algo", d.value("algo", "")},
+          {"layout", d.value("layout", "")},
+          {"dtype", d.value("dtype", "")},
+          {"shape", d.value("shape", nlohmann::json::object())},
+          {"memory", d.value("mem", "")}};
+}
+
+// The memory kind's name of a case, whichever table it comes from.
+std::string case_mem_name(const CaseSpec& spec) {
+  if (spec.described.empty()) return mem_name(spec.mem);
+  const auto d = nlohmann::json::parse(spec.described, nullptr, false);
+  return d.is_object() ? d.value("mem", "?") : "?";
+}
 
 nlohmann::json case_json(const CaseResult& c) {
   const Shape& s = shapes()[static_cast<std::size_t>(c.spec.shape)];
-  nlohmann::json j = {{"id", c.spec.id},
+  nlohmann::json j = !c.spec.described.empty() ? described_json(c.spec) : nlohmann::json{{"id", c.spec.id},
                       {"kernel", algo_name(c.spec.algo)},
                       {"dtype", dtype_name(c.spec.dtype)},
                       {"accumulate", "fp32"},
                       {"shape",
                        {{"name", s.name}, {"origin", s.origin}, {"c", s.c}, {"h", s.h}, {"w", s.w}, {"k", s.k},
                         {"r", s.r}, {"s", s.s}, {"stride", s.stride}, {"pad", s.pad}, {"depthwise", s.depthwise}}},
-                      {"memory", mem_name(c.spec.mem)},
-                      {"memory_label", c.memory_label},
-                      {"verdict", verdict_name(c.verdict)},
-                      {"reason", c.reason},
-                      {"wall_ms", c.wall_ms},
-                      {"pid", c.pid}};
+                      {"memory", mem_name(c.spec.mem)}};
+  j["memory_label"] = c.memory_label;
+  j["verdict"] = verdict_name(c.verdict);
+  j["reason"] = c.reason;
+  j["wall_ms"] = c.wall_ms;
+  j["pid"] = c.pid;
   if (c.spec.hidden()) j["planted"] = plant_name(c.spec.plant);
   if (c.has_numbers) {
     j["max_abs_err"] = c.max_abs_err;
@@ -179,6 +218,7 @@ std::string painted(Verdict v) {
 std::string report_text(const Report& r) {
   std::string s = fmt::format("rdna1-vmfix check: backend {}, profile {}, device {} ({})\n", r.backend, r.profile,
                               device_field(r.device, "device"), device_field(r.device, "arch"));
+  if (r.backend == "torch") s += torch_line(r.device) + "\n";
   if (r.runs.size() == 2) {
     // Side by side: one row per case, one verdict column per variant.
     const auto& a = r.runs[0];
@@ -218,7 +258,7 @@ std::string report_text(const Report& r) {
   std::map<std::string, std::string> legend;
   for (const auto& run : r.runs)
     for (const auto& c : run.cases)
-      if (!c.memory_label.empty()) legend.emplace(mem_name(c.spec.mem), c.memory_label);
+      if (!c.memory_label.empty()) legend.emplace(case_mem_name(c.spec), c.memory_label);
   if (!legend.empty()) {
     s += "memory kinds:\n";
     for (const auto& [k, v] : legend) s += fmt::format("  {:<17} {}\n", k, v);
@@ -230,6 +270,7 @@ std::string report_text(const Report& r) {
 std::string report_markdown(const Report& r) {
   std::string s = fmt::format("### rdna1-vmfix check: backend `{}`, profile `{}`\n\n", r.backend, r.profile);
   s += fmt::format("Device: {} (`{}`)\n\n", device_field(r.device, "device"), device_field(r.device, "arch"));
+  if (r.backend == "torch") s += torch_line(r.device) + "\n\n";
   for (const auto& run : r.runs) {
     if (r.runs.size() > 1) s += fmt::format("#### {}\n\n", run.worker.variant);
     s += fmt::format("{}\n\n", summary_line(run));

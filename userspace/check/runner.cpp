@@ -87,6 +87,7 @@ struct Child {
   std::vector<CaseSpec> batch;
   std::vector<std::optional<CaseResult>> results;
   int current = -1;  // index in batch of the case that began and has no result yet
+  bool solo = false;
   Clock::time_point started, deadline;
   bool timed_out = false;
   int status = 0;
@@ -109,6 +110,7 @@ ExecImage make_image(const WorkerSpec& w, const std::vector<std::string>& args,
                      const std::map<std::string, std::string>& extra_env) {
   ExecImage im;
   im.args.push_back(w.path);
+  im.args.insert(im.args.end(), w.args.begin(), w.args.end());
   im.args.insert(im.args.end(), args.begin(), args.end());
   std::map<std::string, std::string> env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
@@ -275,6 +277,7 @@ void fill_from_json(CaseResult& r, const nlohmann::json& j) {
   const std::string v = j.value("verdict", "");
   r.verdict = v == "pass" ? Verdict::kPass : v == "wrong_result" ? Verdict::kWrongResult
               : v == "unsupported"                     ? Verdict::kUnsupported
+              : v == "missing_code_object"             ? Verdict::kMissingCodeObject
                                                        : Verdict::kCrash;
   r.memory_label = j.value("memory_label", "");
   r.reason = j.value("reason", "");
@@ -332,12 +335,14 @@ const char* verdict_name(Verdict v) {
     case Verdict::kUnsupported: return "unsupported";
     case Verdict::kSkipped: return "skipped";
     case Verdict::kCrash: return "crash";
+    case Verdict::kMissingCodeObject: return "missing_code_object";
   }
   return "?";
 }
 
 bool is_failure(Verdict v) {
-  return v == Verdict::kWrongResult || v == Verdict::kGpuFault || v == Verdict::kHang || v == Verdict::kCrash;
+  return v == Verdict::kWrongResult || v == Verdict::kGpuFault || v == Verdict::kHang || v == Verdict::kCrash ||
+         v == Verdict::kMissingCodeObject;
 }
 
 Verdict classify(const ChildOutcome& o, std::string& reason) {
@@ -380,14 +385,22 @@ Verdict classify(const ChildOutcome& o, std::string& reason) {
   return Verdict::kCrash;
 }
 
-Probe probe_worker(const WorkerSpec& w, double timeout_s) {
-  Probe p;
-  ExecImage im = make_image(w, {"--probe"}, {});
+namespace {
+
+// Runs the worker with args to its end (or the timeout): exit code, stdout and stderr.
+struct Captured {
+  int exit_code = 4;
+  bool timed_out = false;
+  std::string out, err;
+};
+
+Captured capture(const WorkerSpec& w, const std::vector<std::string>& args, double timeout_s) {
+  Captured r;
+  ExecImage im = make_image(w, args, {});
   auto c = spawn(im);
   if (!c) {
-    p.exit_code = 4;
-    p.error = c.error().message;
-    return p;
+    r.err = c.error().message;
+    return r;
   }
   const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
   bool timed_out = false;
@@ -406,16 +419,28 @@ Probe probe_worker(const WorkerSpec& w, double timeout_s) {
   while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR) {
   }
   kill_group(c->pid);
-  p.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 4;
-  p.error = tail(c->err_buf, 2000);
-  if (timed_out) {
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 4;
+  r.timed_out = timed_out;
+  r.out = std::move(c->out_buf);
+  r.err = std::move(c->err_buf);
+  return r;
+}
+
+}  // namespace
+
+Probe probe_worker(const WorkerSpec& w, double timeout_s) {
+  Probe p;
+  const Captured c = capture(w, {"--probe"}, timeout_s);
+  p.exit_code = c.exit_code;
+  p.error = tail(c.err, 2000);
+  if (c.timed_out) {
     p.exit_code = 4;
     p.error = "the worker's probe timed out";
   }
-  const auto at = c->out_buf.find("VMFIX-PROBE ");
+  const auto at = c.out.find("VMFIX-PROBE ");
   if (p.exit_code == 0 && at != std::string::npos) {
     try {
-      p.info = nlohmann::json::parse(c->out_buf.substr(at + 12, c->out_buf.find('\n', at) - at - 12));
+      p.info = nlohmann::json::parse(c.out.substr(at + 12, c.out.find('\n', at) - at - 12));
     } catch (const nlohmann::json::exception& e) {
       p.exit_code = 4;
       p.error = std::string("unreadable probe: ") + e.what();
@@ -425,6 +450,32 @@ Probe probe_worker(const WorkerSpec& w, double timeout_s) {
     p.error = "the worker printed no probe line";
   }
   return p;
+}
+
+Result<std::vector<CaseSpec>> worker_cases(const WorkerSpec& w, const std::string& profile, double timeout_s) {
+  const Captured c = capture(w, {"--list", profile}, timeout_s);
+  if (c.timed_out || c.exit_code != 0)
+    return runtime_error(w.path, fmt::format("the worker's case list failed (exit {}): {}", c.exit_code,
+                                             tail(c.err, 500)));
+  std::vector<CaseSpec> out;
+  std::size_t pos = 0;
+  while (pos < c.out.size()) {
+    const std::size_t nl = c.out.find('\n', pos);
+    const std::string line = c.out.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    pos = nl == std::string::npos ? c.out.size() : nl + 1;
+    if (line.rfind("VMFIX-CASE ", 0) != 0) continue;
+    try {
+      const auto j = nlohmann::json::parse(line.substr(11));
+      CaseSpec cs;
+      cs.id = j.at("id").get<std::string>();
+      cs.described = line.substr(11);
+      out.push_back(std::move(cs));
+    } catch (const nlohmann::json::exception& e) {
+      return runtime_error(w.path, std::string("unreadable case line: ") + e.what());
+    }
+  }
+  if (out.empty()) return runtime_error(w.path, "the worker listed no case for profile " + profile);
+  return out;
 }
 
 RunResult run_cases(const WorkerSpec& w, const std::vector<CaseSpec>& cases, const RunOptions& opt) {
@@ -438,7 +489,9 @@ RunResult run_cases(const WorkerSpec& w, const std::vector<CaseSpec>& cases, con
 
   struct Batch {
     std::vector<CaseSpec> cases;
+    bool solo = false;  // a re-run of a case blamed in a batch: its verdict counts
   };
+  std::map<std::string, std::string> batch_verdicts;  // id -> what the batch run said, for the re-run's reason
   std::deque<Batch> queue;
   const std::size_t bs = static_cast<std::size_t>(std::max(1, opt.batch));
   for (std::size_t i = 0; i < cases.size(); i += bs)
@@ -473,7 +526,7 @@ RunResult run_cases(const WorkerSpec& w, const std::vector<CaseSpec>& cases, con
     o.term_signal = WIFSIGNALED(c.status) ? WTERMSIG(c.status) : 0;
     o.stderr_text = tail(c.err_buf, kStderrKeep);
     o.kernel_log = fault_lines_for_pid(klog.records(), c.pid);
-    std::vector<CaseSpec> unrun;
+    std::vector<CaseSpec> unrun, rerun;
     bool blamed = false;
     for (std::size_t i = 0; i < c.batch.size(); ++i) {
       CaseResult r;
@@ -491,10 +544,18 @@ RunResult run_cases(const WorkerSpec& w, const std::vector<CaseSpec>& cases, con
         }
         r.wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - c.started).count();
         blamed = true;
+        if (opt.rerun_alone && !c.solo && c.batch.size() > 1 && g_stop == 0 &&
+            (r.verdict == Verdict::kCrash || r.verdict == Verdict::kGpuFault)) {
+          batch_verdicts[r.spec.id] = fmt::format("{} in a batch of {}", verdict_name(r.verdict), c.batch.size());
+          rerun.push_back(c.batch[i]);
+          continue;
+        }
       } else {
         unrun.push_back(c.batch[i]);
         continue;
       }
+      if (auto it = batch_verdicts.find(r.spec.id); it != batch_verdicts.end())
+        r.reason += fmt::format("{}(re-run alone; first {})", r.reason.empty() ? "" : " ", it->second);
       r.exit_code = o.exit_code;
       r.term_signal = o.term_signal;
       r.error_text = o.stderr_text;
@@ -504,6 +565,7 @@ RunResult run_cases(const WorkerSpec& w, const std::vector<CaseSpec>& cases, con
       report_progress(done[c.batch[i].id]);
     }
     if (!unrun.empty()) queue.push_front({unrun});
+    if (!rerun.empty()) queue.push_front({rerun, true});
   };
 
   while ((!queue.empty() || !running.empty()) && g_stop == 0) {
@@ -525,8 +587,10 @@ RunResult run_cases(const WorkerSpec& w, const std::vector<CaseSpec>& cases, con
         continue;
       }
       c->batch = b.cases;
+      c->solo = b.solo;
       c->results.resize(b.cases.size());
-      c->deadline = c->started + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.timeout_s));
+      c->deadline = c->started + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>(opt.timeout_s + opt.startup_s));
       running.push_back(std::move(*c));
     }
     std::vector<pollfd> fds;

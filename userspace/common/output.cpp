@@ -4,11 +4,15 @@
 #include <fmt/format.h>
 
 #include "common/term.hpp"
+#include "common/json_stamp.hpp"
 
 namespace vmfix {
 
 void Output::emit(const nlohmann::json& doc) const {
-  const std::string s = pretty_ ? doc.dump(2) : doc.dump();
+  // Every document names the tool, its version and its schema (common/json_stamp.hpp).
+  nlohmann::json stamped = doc;
+  stamp_document(stamped);
+  const std::string s = pretty_ ? stamped.dump(2) : stamped.dump();
   std::fputs(s.c_str(), stdout);
   std::fputc('\n', stdout);
 }

@@ -217,9 +217,12 @@ Report diagnose(Input in) {
   const std::string gfx = gpu != nullptr ? gpu->gfx : std::string();
   const auto ov = in.env.find("HSA_OVERRIDE_GFX_VERSION");
   faults::Context ctx{gfx, ov != in.env.end() ? ov->second : "", ov != in.env.end() ? "environment" : ""};
+  // A value that is set but no version (banana) is reported as such, never as "not set".
+  std::string invalid_override;
   if (!ctx.override_version.empty() && !faults::override_target(ctx.override_version)) {
-    r.notes.push_back(fmt::format("HSA_OVERRIDE_GFX_VERSION={} is malformed (expected MAJOR.MINOR.STEP)",
-                                  ctx.override_version));
+    invalid_override = text::printable(ctx.override_version, 64);
+    r.notes.push_back(fmt::format("HSA_OVERRIDE_GFX_VERSION={} is set and invalid (expected MAJOR.MINOR.STEP)",
+                                  invalid_override));
     ctx.override_version.clear();
   }
   // Re-judge the log with what is known about this machine.
@@ -239,9 +242,12 @@ Report diagnose(Input in) {
   if (!m.loaded && !m.has_status)
     r.notes.push_back("rdna1_vmfix is not loaded: MTYPE is not assessed (stock kernels map no cache-coherent "
                       "memory on gfx10 unless userspace asks for it)");
-  if (module_field(m, "state") == "refused" || module_field(m, "state") == "error")
-    r.notes.push_back(fmt::format("rdna1_vmfix {} to arm: {}", module_field(m, "state") == "refused" ? "refused" : "failed",
-                                  module_field(m, "reason")));
+  if (module_field(m, "state") == "refused" || module_field(m, "state") == "error") {
+    const std::string advice = module_reason_advice(module_field(m, "reason"));
+    r.notes.push_back(fmt::format("rdna1_vmfix {} to arm: {}{}{}",
+                                  module_field(m, "state") == "refused" ? "refused" : "failed",
+                                  module_field(m, "reason"), advice.empty() ? "" : "; ", advice));
+  }
   for (const auto& e : m.errors) r.notes.push_back("module: " + e);
   for (const auto& w : st.warnings) r.notes.push_back(w);
   std::vector<const Library*> device_libs;
@@ -367,7 +373,10 @@ Report diagnose(Input in) {
     v.cls = "healthy";
     v.summary = fmt::format("no problem found for {} ({})", gpu->bdf, gfx);
     v.advice = "Nothing to do.";
-    v.evidence.push_back(ctx.override_version.empty() ? "HSA_OVERRIDE_GFX_VERSION is not set"
+    v.evidence.push_back(!invalid_override.empty()
+                             ? fmt::format("HSA_OVERRIDE_GFX_VERSION={} is set and invalid (not MAJOR.MINOR.STEP)",
+                                           invalid_override)
+                         : ctx.override_version.empty() ? "HSA_OVERRIDE_GFX_VERSION is not set"
                                                       : fmt::format("HSA_OVERRIDE_GFX_VERSION={} is compatible with {}",
                                                                     ctx.override_version, gfx));
     if (!device_libs.empty())

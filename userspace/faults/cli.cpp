@@ -17,8 +17,9 @@ namespace vmfix {
 namespace {
 
 constexpr const char* kFaultsFooter =
-    "Classes: missing_code_object, isa_mismatch, vm_fault_bad_address, vm_fault_other,\n"
-    "hang_or_reset, out_of_memory, pcie_atomics, unknown (verdict: also none). See docs/faults.md.\n\n"
+    "Classes: missing_code_object, isa_mismatch, unsupported_gpu, vm_fault_bad_address,\n"
+    "graphics_fault, vm_fault_other, hang_or_reset, out_of_memory, pcie_atomics, unknown\n"
+    "(verdict: also none). See docs/faults.md.\n\n"
     "Exit codes:\n"
     "  0  the log was read and holds no event\n"
     "  1  events were found (the verdict names the most likely cause)\n"

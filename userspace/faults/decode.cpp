@@ -3,6 +3,7 @@
 // Sources: amdgpu gfxhub_v1_0/gmc_v9_0, gfxhub_v2_0/v2_1/v3_0/v11_5_0, gfxhub_v12_0 and gmc_v8_0
 // (print_l2_protection_fault_status, vm_decode_fault), and Documentation/gpu/amdgpu/debugging.rst.
 
+#include <algorithm>
 #include <array>
 #include <fmt/format.h>
 
@@ -25,6 +26,8 @@ constexpr std::array kClassNames = {
     ClassName{FaultClass::kHangOrReset, "hang_or_reset"},
     ClassName{FaultClass::kOutOfMemory, "out_of_memory"},
     ClassName{FaultClass::kPcieAtomics, "pcie_atomics"},
+    ClassName{FaultClass::kGraphicsFault, "graphics_fault"},
+    ClassName{FaultClass::kUnsupportedGpu, "unsupported_gpu"},
     ClassName{FaultClass::kUnknown, "unknown"},
     ClassName{FaultClass::kNone, "none"},
 };
@@ -166,6 +169,69 @@ bool isa_compatible(std::string_view native, std::string_view target) {
   if (native == target) return true;
   // Debian hipamd: gfx1010 code may load on gfx1011/gfx1012/gfx1013 (supersets); never the reverse.
   return target == "gfx1010" && (native == "gfx1011" || native == "gfx1012" || native == "gfx1013");
+}
+
+namespace {
+
+struct GfxId {
+  std::string_view major;  // "10", "9"
+  char minor = 0;
+  char step = 0;
+};
+
+std::optional<GfxId> split_gfx(std::string_view t) {
+  t = t.substr(0, t.find(':'));
+  if (!text::starts_with(t, "gfx")) return std::nullopt;
+  const std::string_view d = t.substr(3);
+  if (d.size() < 3 || d.size() > 4) return std::nullopt;
+  for (const char c : d)
+    if (std::isxdigit(static_cast<unsigned char>(c)) == 0) return std::nullopt;
+  return GfxId{d.substr(0, d.size() - 2), d[d.size() - 2], d[d.size() - 1]};
+}
+
+}  // namespace
+
+bool override_within_family(std::string_view native, std::string_view target) {
+  if (isa_compatible(native, target)) return true;
+  const auto n = split_gfx(native);
+  const auto t = split_gfx(target);
+  if (!n || !t || n->major != t->major || n->minor != t->minor) return false;
+  if (n->major == "10" && n->minor == '1') return false;  // gfx101x: strict superset rule only
+  if (n->major.size() == 1) {
+    // gfx9: gfx900 code on the GCN5 parts without matrix cores; gfx8 and older: exact targets only.
+    const std::string_view base = native.substr(0, native.find(':'));
+    constexpr std::array<std::string_view, 6> kGcn5 = {"gfx900", "gfx902", "gfx904", "gfx906", "gfx909", "gfx90c"};
+    return n->major == "9" && target.substr(0, target.find(':')) == "gfx900" &&
+           std::find(kGcn5.begin(), kGcn5.end(), base) != kGcn5.end();
+  }
+  return true;  // gfx103x, gfx110x, gfx115x, gfx120x: one ISA per family
+}
+
+bool unsupported_target(std::string_view gfx) {
+  const auto g = split_gfx(gfx);
+  if (!g) return false;
+  if (g->major.size() == 1 && g->major[0] <= '8') return true;
+  const std::string_view base = gfx.substr(0, gfx.find(':'));
+  return base == "gfx902" || base == "gfx909" || base == "gfx90c";
+}
+
+bool is_graphics_client(std::string_view process, std::string_view thread) {
+  // Mesa's winsys names its submission thread after the process plus ":cs0".
+  if (thread.find(":cs") != std::string_view::npos) return true;
+  constexpr std::array<std::string_view, 4> kThreads = {"vkd3d_queue", "dxvk-submit", "dxvk-queue", "dxvk-frame"};
+  for (const auto t : kThreads)
+    if (thread == t) return true;
+  // Windows executables under Wine/Proton ("game.exe", or cut by the 15-character comm limit).
+  if (process.find(".exe") != std::string_view::npos ||
+      (process.size() >= 15 && process.ends_with(".ex")))
+    return true;
+  constexpr std::array<std::string_view, 22> kProcesses = {
+      "Xorg", "X", "Xwayland", "gnome-shell", "kwin_wayland", "kwin_x11", "plasmashell", "sway", "weston", "mutter",
+      "cosmic-comp", "Hyprland", "labwc", "wayfire", "gamescope", "gamescope-wl", "firefox", "firefox-bin",
+      "chrome", "chromium", "steam", "steamwebhelper"};
+  for (const auto p : kProcesses)
+    if (process == p) return true;
+  return false;
 }
 
 }  // namespace vmfix::faults

@@ -25,6 +25,7 @@
 #include <fmt/format.h>
 
 #include "faults/faults.hpp"
+#include "common/log_decode.hpp"
 #include "common/output.hpp"
 #include "common/term.hpp"
 #include "common/text.hpp"
@@ -36,7 +37,6 @@ using text::icontains;
 
 namespace {
 
-constexpr std::size_t kMaxLine = 8192;        // longer lines are cut (a log line never is)
 constexpr std::size_t kMaxEvidence = 24;      // evidence lines kept per event
 constexpr std::size_t kMaxAddresses = 64;     // further fault addresses kept per event
 constexpr std::size_t kAttachLines = 16;      // a continuation may trail its header by this many lines
@@ -104,6 +104,7 @@ std::optional<std::uint64_t> hex_or_dec(std::string_view s) {
 // "process NAME pid N thread NAME pid M" (names may be empty or contain spaces).
 void parse_process(std::string_view line, Event& e) {
   auto p = line.find("process ");
+  if (p == std::string_view::npos) p = line.find("Process ");  // kernels 6.x: "amdgpu:  Process NAME pid N"
   if (p == std::string_view::npos) return;
   std::string_view rest = line.substr(p + 8);
   const auto pid_pos = rest.find(" pid ");
@@ -268,7 +269,6 @@ void Parser::note_override(std::string_view line) {
 
 void Parser::feed(std::string_view line) {
   ++line_no_;
-  if (line.size() > kMaxLine) line = line.substr(0, kMaxLine);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   const auto t = parse_time(line);
   const std::string dev = text::find_bdf(line);
@@ -349,7 +349,9 @@ bool Parser::try_kernel_vm(std::string_view line, std::string_view dev, std::opt
                        contains(line, "MAPPING_ERROR: 0x") || contains(line, "RW: 0x");
   const bool iommu = contains(line, "IO_PAGE_FAULT");
   const bool evict = contains(line, "Evicting PASID") || contains(line, "Evicting process");
-  const bool proc = (contains(line, " for process ") || contains(line, " in process ")) && contains(line, " pid ");
+  const bool proc =
+      (contains(line, " for process ") || contains(line, " in process ") || contains(line, " Process ")) &&
+      contains(line, " pid ");
   if (!page_line && l2 == std::string_view::npos && legacy_addr == std::string_view::npos &&
       legacy_status == std::string_view::npos && !legacy_vm && !decoded && !iommu && !evict && !proc)
     return false;
@@ -524,6 +526,9 @@ struct UserPattern {
 // Order matters: the first match names the event's kind.
 constexpr std::array kUserPatterns = {
     UserPattern{"Memory access fault by GPU", false, "hsa_memory_fault"},
+    // Mesa (RADV/radeonsi) reports of a lost context or a GPUVM fault: graphics clients.
+    UserPattern{"GPUVM fault detected", false, "graphics_vm_fault"},
+    UserPattern{"context is lost", false, "graphics_context_lost"},
     UserPattern{"HSA_STATUS_ERROR_MEMORY_APERTURE_VIOLATION", false, "hsa_aperture_violation"},
     UserPattern{"HSA_STATUS_ERROR_INVALID_ISA", false, "hsa_invalid_isa"},
     UserPattern{"HSA_STATUS_ERROR_ILLEGAL_INSTRUCTION", false, "hsa_illegal_instruction"},
@@ -538,7 +543,8 @@ constexpr std::array kUserPatterns = {
     UserPattern{"Unable to find code object", false, "no_code_object"},
     UserPattern{"hipErrorOutOfMemory", false, "out_of_memory"},
     UserPattern{"out of memory", true, "out_of_memory"},
-    UserPattern{"HSA_STATUS_ERROR_OUT_OF_RESOURCES", false, "out_of_memory"},
+    // ROCr's OUT_OF_RESOURCES also covers threads, events and queues: no evidence of memory by itself.
+    UserPattern{"HSA_STATUS_ERROR_OUT_OF_RESOURCES", false, "hsa_resources"},
     UserPattern{"-ENOMEM", false, "out_of_memory"},
     UserPattern{"rejects atomics", true, "pcie_atomics"},
     UserPattern{"atomics not supported", true, "pcie_atomics"},
@@ -558,6 +564,10 @@ constexpr std::array kUserPatterns = {
     UserPattern{"callbackQueue", false, "queue_abort"},
     UserPattern{"aborting with error", false, "queue_abort"},
     UserPattern{"HSA_STATUS_ERROR_", false, "hsa_error"},
+    // A process died without a GPU-side message in the log.
+    UserPattern{"Segmentation fault", false, "process_crash"},
+    UserPattern{"exit status 0xc0000005", false, "process_crash"},
+    UserPattern{"core dumped", false, "process_crash"},
 };
 
 std::string_view match_user_kind(std::string_view line) {
@@ -565,6 +575,11 @@ std::string_view match_user_kind(std::string_view line) {
     if (p.icase ? icontains(line, p.needle) : contains(line, p.needle)) return p.kind;
   // Patterns that need two parts.
   if (contains(line, "TensileLibrary") && (contains(line, "No such file") || contains(line, "Cannot read")))
+    return "no_code_object";
+  // A library's list of the targets it carries, without the device's (Ollama: "gfx1010 is not
+  // supported by .../rocm [gfx1030 ...]", "amdgpu is not supported (supported types:[...])").
+  if (contains(line, "not supported") && contains(line, "gfx") &&
+      (contains(line, "supported types") || contains(line, "not supported by")))
     return "no_code_object";
   if (icontains(line, "pcie atomic") &&
       (icontains(line, "not supported") || icontains(line, "unsupported") || icontains(line, "fail") ||
@@ -605,6 +620,7 @@ bool Parser::try_userspace(std::string_view line, std::string_view dev, std::opt
   e.device = std::string(dev);
   e.time = t;
   e.isa = find_isa(line);
+  if (const auto gt = text::after(line, "gpu_type=")) e.isa = find_isa(*gt);  // not a listed supported type
   e.hsa_status = find_token(line, "HSA_STATUS_ERROR_");
   if (e.hsa_status.empty()) e.hsa_status = find_token(line, "hipError");
 
@@ -613,16 +629,17 @@ bool Parser::try_userspace(std::string_view line, std::string_view dev, std::opt
       if (const auto v = text::parse_dec(*n); v && *v <= 0xffff) e.node = static_cast<unsigned>(*v);
     }
     if (const auto a = text::after(line, " on address ")) {
-      if (text::starts_with(*a, "(nil)"))
-        e.address = 0;
-      else if (const auto v = text::parse_hex(*a))
-        e.address = v;
+      // "(nil)" is ROCr printing a missing address, not a null pointer: leave the address unknown.
+      if (!text::starts_with(*a, "(nil)")) {
+        if (const auto v = text::parse_hex(*a)) e.address = v;
+      }
     }
     if (const auto r = text::after(line, "Reason: ")) {
       std::string_view reason = *r;
       const auto dot = reason.find('.');
       if (dot != std::string_view::npos) reason = reason.substr(0, dot);
       e.fault_reason = text::printable(text::trim(reason), 120);
+      if (e.fault_reason == "Unknown" || e.fault_reason == "unknown") e.fault_reason.clear();  // no reason given
     }
   }
 
@@ -660,7 +677,7 @@ std::string describe_address(const Event& e, std::string_view none) {
 std::optional<std::string> override_mismatch(const Context& ctx) {
   if (ctx.override_version.empty() || ctx.gfx.empty()) return std::nullopt;
   const auto target = override_target(ctx.override_version);
-  if (!target || isa_compatible(ctx.gfx, *target)) return std::nullopt;
+  if (!target || override_within_family(ctx.gfx, *target)) return std::nullopt;
   return fmt::format("HSA_OVERRIDE_GFX_VERSION={} makes the runtime load {} code on this {} GPU", ctx.override_version,
                      *target, ctx.gfx);
 }
@@ -701,6 +718,14 @@ void classify(Event& e, const Context& ctx) {
     }
     const std::string addr = describe_address(e, "an unknown address");
     const std::string access = e.rw ? (*e.rw != 0 ? "wrote" : "read") : "accessed";
+    if (is_graphics_client(e.process, e.thread)) {
+      e.cls = FaultClass::kGraphicsFault;
+      e.reason = fmt::format("graphics client {}{} faulted ({} {} {}): a graphics-stack problem, not HSA/ROCm compute",
+                             e.process.empty() ? "(unnamed)" : e.process,
+                             e.thread.empty() ? "" : fmt::format(" (thread {})", e.thread),
+                             e.client.empty() ? "client not named" : e.client, access, addr);
+      return;
+    }
     if (e.degenerate_status) {
       e.cls = FaultClass::kVmFaultOther;
       e.reason = fmt::format("the fault status register reads {} (every field saturated): the report is degenerate, "
@@ -753,6 +778,18 @@ void classify(Event& e, const Context& ctx) {
     if (mismatch) e.reason += "; " + *mismatch;
     return;
   }
+  if (e.kind == "graphics_vm_fault" || e.kind == "graphics_context_lost") {
+    e.cls = FaultClass::kGraphicsFault;
+    e.reason = e.kind == "graphics_vm_fault" ? "the Mesa graphics driver reports a GPUVM fault in its context"
+                                             : "the Mesa graphics driver reports its context lost to a GPU reset";
+    return;
+  }
+  if (e.kind == "no_code_object" && unsupported_target(ctx.gfx.empty() ? e.isa : ctx.gfx)) {
+    const std::string gfx = ctx.gfx.empty() ? e.isa : ctx.gfx;
+    e.cls = FaultClass::kUnsupportedGpu;
+    e.reason = fmt::format("no code object for {}, a target that current ROCm releases do not support", gfx);
+    return;
+  }
   if (e.kind == "no_code_object") {
     e.cls = FaultClass::kMissingCodeObject;
     e.reason = e.isa.empty() ? "a library or application has no code object for this GPU's ISA"
@@ -774,6 +811,17 @@ void classify(Event& e, const Context& ctx) {
     e.reason = "a ring or firmware stopped responding and the driver timed out or reset the GPU";
     return;
   }
+  if (e.kind == "hsa_resources") {
+    e.cls = FaultClass::kUnknown;
+    e.reason = "the runtime could not create its resources (HSA_STATUS_ERROR_OUT_OF_RESOURCES: memory, threads, "
+               "events or queues); the line names no single cause";
+    return;
+  }
+  if (e.kind == "process_crash") {
+    e.cls = FaultClass::kUnknown;
+    e.reason = "a process crashed without a GPU-side error in the log";
+    return;
+  }
   if (e.kind == "queue_abort" || e.kind == "hsa_error") {
     if (mismatch) {
       e.cls = FaultClass::kIsaMismatch;
@@ -792,10 +840,16 @@ void classify(Event& e, const Context& ctx) {
 namespace {
 
 constexpr std::array kPriority = {
-    FaultClass::kIsaMismatch,        FaultClass::kMissingCodeObject, FaultClass::kPcieAtomics,
-    FaultClass::kVmFaultBadAddress,  FaultClass::kVmFaultOther,      FaultClass::kOutOfMemory,
-    FaultClass::kHangOrReset,        FaultClass::kUnknown,
+    FaultClass::kIsaMismatch,       FaultClass::kUnsupportedGpu, FaultClass::kMissingCodeObject,
+    FaultClass::kPcieAtomics,       FaultClass::kVmFaultBadAddress, FaultClass::kGraphicsFault,
+    FaultClass::kVmFaultOther,      FaultClass::kOutOfMemory,    FaultClass::kHangOrReset,
+    FaultClass::kUnknown,
 };
+
+// Faults that a hang or reset earlier in the log explains (the reset is the event, they follow it).
+bool follows_reset(FaultClass c) {
+  return c == FaultClass::kVmFaultBadAddress || c == FaultClass::kGraphicsFault || c == FaultClass::kVmFaultOther;
+}
 
 constexpr std::string_view kNoMtype =
     "Nothing here implicates MTYPE or cache coherence: only the rdna1_vmfix module's audit counters "
@@ -830,6 +884,17 @@ std::string advice_for(FaultClass c, const Context& ctx, const std::string& isa)
           "The faulting client is not shader code (or the report is degenerate): update the kernel and linux-firmware, "
           "check IOMMU settings (e.g. iommu=pt) when IO_PAGE_FAULT lines appear, and report the full dmesg upstream. {}",
           kNoMtype);
+    case FaultClass::kGraphicsFault:
+      return "A graphics client (X server, compositor, Mesa RADV/radeonsi, a game under Wine/Proton) faulted: this is "
+             "a graphics-stack problem, not ROCm/HSA compute, and HSA_OVERRIDE_GFX_VERSION or ROCm libraries play no "
+             "part. Update Mesa, the kernel and linux-firmware, and report it with the full dmesg to the graphics "
+             "stack (Mesa/RADV, VKD3D-Proton/DXVK, or the compositor).";
+    case FaultClass::kUnsupportedGpu:
+      return fmt::format(
+          "{} is not supported by current ROCm releases (no code objects are built for it): use an older ROCm "
+          "release or a community build made for this target, or a Vulkan/OpenCL backend (llama.cpp and Ollama have "
+          "Vulkan). An HSA_OVERRIDE_GFX_VERSION outside the GPU's own family runs mismatched code.",
+          isa.empty() ? gfx : isa);
     case FaultClass::kOutOfMemory:
       return "Reduce the working set (batch size, resolution), check VRAM use (rocm-smi, amdgpu_top) and the GTT size "
              "(amdgpu.gttsize / ttm limits).";
@@ -857,7 +922,7 @@ Verdict make_verdict(const std::vector<Event>& events, const Context& ctx) {
     if (const auto m = override_mismatch(ctx)) v.evidence.push_back(*m + " (no failure in this log yet)");
     return v;
   }
-  for (const FaultClass c : kPriority) {
+  for (FaultClass c : kPriority) {
     std::size_t n = 0;
     const Event* first = nullptr;
     for (const auto& e : events)
@@ -866,6 +931,18 @@ Verdict make_verdict(const std::vector<Event>& events, const Context& ctx) {
         if (first == nullptr) first = &e;
       }
     if (first == nullptr) continue;
+    if (follows_reset(c)) {
+      // A hang or reset before the first such fault is the event; the faults are its consequences.
+      const Event* hang = nullptr;
+      for (const auto& e : events)
+        if (e.cls == FaultClass::kHangOrReset && (hang == nullptr || e.first_line < hang->first_line)) hang = &e;
+      if (hang != nullptr && hang->first_line < first->first_line) {
+        c = FaultClass::kHangOrReset;
+        first = hang;
+        n = 0;
+        for (const auto& e : events) n += e.cls == c ? 1 : 0;
+      }
+    }
     v.cls = c;
     v.summary = fmt::format("{}: {} ({} of {} events; first at line {})", class_name(c), first->reason, n,
                             events.size(), first->first_line);
@@ -934,8 +1011,35 @@ Context context_from_front_matter(std::string_view text) {
   return ctx;
 }
 
-Result<Report> parse_log(std::string_view text, const Context& ctx) {
-  if (auto st = check_text(text); !st) return st.error();
+namespace {
+// A fault storm is printed as many reports; rate limiting or a cut log leaves some without their
+// header (no process). Such fragments on the same device within a second of a report that names a
+// graphics client belong to that client.
+void inherit_graphics_storm(std::vector<Event>& events) {
+  for (auto& e : events) {
+    if (!is_vm_kind(e) || !e.process.empty() || e.pid || e.cls == FaultClass::kGraphicsFault) continue;
+    for (const auto& g : events) {
+      if (g.cls != FaultClass::kGraphicsFault || !is_vm_kind(g) || g.device != e.device) continue;
+      if (!e.time || !g.time || std::fabs(*e.time - *g.time) > 1.0) continue;
+      e.cls = FaultClass::kGraphicsFault;
+      e.reason = fmt::format("a report without its header in the same fault storm as graphics client {}", g.process);
+      break;
+    }
+  }
+}
+}  // namespace
+
+Result<Report> parse_log(std::string_view raw, const Context& ctx) {
+  // Any bytes: UTF-16 and Latin-1 are decoded, NUL runs and binary lines skipped (and said so),
+  // lines of any length read whole. Only an input with no text left is refused.
+  if (raw.empty()) return check_text(raw).error();
+  const DecodedLog decoded = decode_log(raw);
+  const std::string_view text = decoded.text;
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos)
+    return Error{Exit::kUsage, "",
+                 decoded.anything_skipped()
+                     ? fmt::format("input is binary, not a text log ({})", decoded.note())
+                     : std::string("input holds no log lines")};
   Parser p(ctx);
   const std::size_t skip = front_matter_lines(text);
   std::size_t pos = 0;
@@ -953,8 +1057,11 @@ Result<Report> parse_log(std::string_view text, const Context& ctx) {
   r.events = p.take_finished();
   r.context = p.context();
   r.lines = p.lines();
+  r.input = InputInfo{decoded.encoding, decoded.nul_bytes, decoded.nul_runs, decoded.binary_lines,
+                      decoded.binary_bytes, decoded.note()};
   // An override found in the log applies to events classified before it was seen.
   for (auto& e : r.events) classify(e, r.context);
+  inherit_graphics_storm(r.events);
   r.verdict = make_verdict(r.events, r.context);
   return r;
 }
@@ -1037,8 +1144,12 @@ nlohmann::json report_json(const Report& r) {
   ctx["gfx"] = r.context.gfx.empty() ? json(nullptr) : json(r.context.gfx);
   ctx["override"] = r.context.override_version.empty() ? json(nullptr) : json(r.context.override_version);
   if (!r.context.override_source.empty()) ctx["override_source"] = r.context.override_source;
+  const json input = {{"encoding", r.input.encoding},     {"nul_bytes_skipped", r.input.nul_bytes},
+                      {"nul_runs", r.input.nul_runs},       {"binary_lines_skipped", r.input.binary_lines},
+                      {"binary_bytes_skipped", r.input.binary_bytes}};
   return {{"schema", kSchema},
           {"lines", r.lines},
+          {"input", input},
           {"context", ctx},
           {"events", events},
           {"verdict",
@@ -1100,6 +1211,7 @@ std::string event_text(const Event& e) {
 
 std::string report_text(const Report& r) {
   std::string s;
+  if (!r.input.note.empty()) s += fmt::format("input: {}\n", r.input.note);
   for (std::size_t i = 0; i < r.events.size(); ++i) s += fmt::format("event {}: {}", i + 1, event_text(r.events[i]));
   if (!r.events.empty()) s += "\n";
   // The class that opens the summary is coloured on a terminal (none: green, a fault: red).

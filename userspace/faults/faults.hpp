@@ -31,6 +31,8 @@ enum class FaultClass {
   kHangOrReset,        // ring timeout, GPU reset, MES/firmware hang
   kOutOfMemory,
   kPcieAtomics,        // KFD skipped the device: PCIe atomics unsupported on the path
+  kGraphicsFault,      // a graphics client (X server, compositor, Mesa, Wine game) faulted: not HSA
+  kUnsupportedGpu,     // the GPU's target has no current ROCm support (pre-Vega, GCN5 APUs)
   kUnknown,
   kNone,  // verdict only: the log holds no event
 };
@@ -144,6 +146,15 @@ std::optional<std::string> override_target(std::string_view version);
 std::optional<std::string> override_mismatch(const Context& ctx);
 // True when code built for `target` may run on `native` (equal, or gfx1010 code on gfx1011-1013).
 bool isa_compatible(std::string_view native, std::string_view target);
+// True when an override that loads `target` code stays within `native`'s ISA family: isa_compatible,
+// or the same gfx<major><minor> family where one ISA serves every member (gfx103x, gfx110x, gfx115x,
+// gfx120x; gfx900 code on the GCN5 parts without matrix cores). gfx101x keeps the strict superset rule.
+bool override_within_family(std::string_view native, std::string_view target);
+// True for targets no current ROCm release supports: gfx8 and older, GCN5 APUs (gfx902/909/90c).
+bool unsupported_target(std::string_view gfx);
+// True when a process or thread name is a graphics client: X servers, Wayland compositors, desktop
+// shells, Mesa winsys submission threads (NAME:cs0), Wine/Proton games (.exe, vkd3d/dxvk threads), browsers.
+bool is_graphics_client(std::string_view process, std::string_view thread);
 
 struct Verdict {
   FaultClass cls = FaultClass::kUnknown;
@@ -152,11 +163,19 @@ struct Verdict {
   std::vector<std::string> evidence;
 };
 
+// How the bytes of the input became text (common/log_decode.hpp): encoding and what was skipped.
+struct InputInfo {
+  std::string encoding = "utf-8";
+  std::size_t nul_bytes = 0, nul_runs = 0, binary_lines = 0, binary_bytes = 0;
+  std::string note;  // one sentence, empty when nothing was converted or skipped
+};
+
 struct Report {
   std::vector<Event> events;
   Verdict verdict;
   Context context;        // as given, plus an override found in the log
   std::size_t lines = 0;  // input lines read
+  InputInfo input;
 };
 
 // Rejects input that is not a text log: empty, NUL bytes, mostly invalid UTF-8.

@@ -29,6 +29,7 @@
 #include <llvm/Support/raw_ostream.h>
 
 #include "isa/elf.hpp"
+#include "common/text.hpp"
 
 namespace vmfix {
 namespace {
@@ -270,10 +271,22 @@ Result<ObjectAudit> audit_object(const CodeObject& obj, const AuditOptions& opt)
               funcs.end());
   thread_local std::map<std::pair<std::string, std::string>, DecodeCache> caches;
   auto& cache = caches[{obj.info.processor, opt.target}];
+  for (const auto& s : *syms)
+    if (s.type == elf::kSttFunc && s.shndx != 0 && s.shndx < 0xff00 && s.shndx >= f->sections.size())
+      r.problems.push_back(fmt::format("function {} names section {}, which does not exist",
+                                       text::printable(s.name, 80), s.shndx));
+  std::uint64_t covered = 0, code_size = 0;
+  for (const auto& sec : f->sections)
+    if ((sec.flags & 0x4) != 0 && sec.type != elf::kShtNobits) code_size += sec.size;
   for (std::size_t i = 0; i < funcs.size(); ++i) {
     const auto& s = funcs[i];
     const auto& sec = f->sections[s.shndx];
-    if (s.value < sec.addr || s.value - sec.addr >= sec.size) continue;
+    if (s.value < sec.addr || s.value - sec.addr >= sec.size) {
+      r.problems.push_back(fmt::format("function {} at 0x{:x} lies outside its section {} [0x{:x}, 0x{:x})",
+                                       text::printable(s.name, 80), s.value, text::printable(sec.name, 40), sec.addr,
+                                       sec.addr + sec.size));
+      continue;
+    }
     const std::uint64_t start = s.value - sec.addr;
     std::uint64_t len = s.size;
     if (len == 0) {
@@ -287,6 +300,8 @@ Result<ObjectAudit> audit_object(const CodeObject& obj, const AuditOptions& opt)
     k.address = s.value;
     k.size = len;
     walk(*own, *tgt, cache, f->data.subspan(sec.offset + start, len), s.value, opt.max_examples, k);
+    covered += len;
+    r.undecodable_own += k.undecodable_own;
     r.instructions += k.instructions;
     r.undecodable_on_target += k.undecodable_on_target;
     r.different_meaning += k.different_meaning;
@@ -294,8 +309,15 @@ Result<ObjectAudit> audit_object(const CodeObject& obj, const AuditOptions& opt)
     r.kernels.push_back(std::move(k));
   }
   r.audited = true;
+  if (code_size > 0 && covered == 0)
+    r.problems.push_back(fmt::format("no function symbol covers the {} bytes of code", code_size));
+  if (r.undecodable_own > 0)
+    r.problems.push_back(fmt::format("{} word(s) of code do not decode even for {}", r.undecodable_own,
+                                     obj.info.processor));
   if (r.undecodable_on_target + r.different_meaning + r.inst_prefetch > 0)
     r.verdict = "would_misbehave_under_override";
+  else if (!r.problems.empty())
+    r.note = fmt::format("partly audited for {} ({} problem(s))", opt.target, r.problems.size());
   else if (obj.info.processor.rfind("gfx101", 0) == 0)
     r.note = fmt::format("decodes cleanly for {}", opt.target);
   else
@@ -315,6 +337,7 @@ Result<FileAudit> audit_file(const std::string& path, const AuditOptions& opt) {
   fa.size = set->input_size;
   fa.containers = set->groups;
   fa.rejected_hits = set->rejected_hits;
+  fa.problems = set->problems;
   const std::size_t n = set->objects.size();
   std::vector<std::optional<Result<ObjectAudit>>> res(n);
   std::atomic<std::size_t> next{0};
@@ -337,7 +360,7 @@ Result<FileAudit> audit_file(const std::string& path, const AuditOptions& opt) {
   // File verdict: every container needs an object that runs natively.
   std::map<std::size_t, std::vector<const ObjectAudit*>> groups;
   for (const auto& o : fa.objects) groups[o.info.group].push_back(&o);
-  fa.verdict = groups.empty() ? "no_code_objects" : "ok";
+  fa.verdict = groups.empty() ? (fa.problems.empty() ? "no_code_objects" : "not_audited") : "ok";
   for (const auto& [g, objs] : groups) {
     if (std::any_of(objs.begin(), objs.end(), [](const ObjectAudit* o) { return o->verdict == "ok"; })) continue;
     ++fa.containers_without_target;
@@ -355,9 +378,13 @@ Result<FileAudit> audit_file(const std::string& path, const AuditOptions& opt) {
     if (o.info.processor != "gfx1030" || fa.override_10_3_0 == "not_applicable") continue;
     if (o.verdict == "would_misbehave_under_override")
       fa.override_10_3_0 = "would_misbehave";
-    else if (fa.override_10_3_0 == "no_gfx1030_code")
-      fa.override_10_3_0 = o.audited ? "decodes_cleanly" : "not_audited";
+    else if (fa.override_10_3_0 == "no_gfx1030_code" || fa.override_10_3_0 == "decodes_cleanly")
+      fa.override_10_3_0 = !o.audited ? "not_audited" : !o.problems.empty() ? "partly_audited" : "decodes_cleanly";
   }
+  // What could not be audited is a finding: a file with nothing else wrong is not "ok".
+  bool partly = !fa.problems.empty();
+  for (const auto& o : fa.objects) partly = partly || !o.problems.empty();
+  if (partly && fa.verdict == "ok") fa.verdict = "partly_audited";
   return fa;
 }
 

@@ -73,6 +73,8 @@ struct ObjectAudit {
   std::uint64_t undecodable_on_target = 0;
   std::uint64_t different_meaning = 0;
   std::uint64_t inst_prefetch = 0;
+  std::uint64_t undecodable_own = 0;   // words of code that do not decode for the object's own CPU
+  std::vector<std::string> problems;   // what could not be audited, and why (a finding, never "clean")
   std::vector<KernelAudit> kernels;
 };
 
@@ -83,6 +85,7 @@ struct FileAudit {
   std::size_t containers = 0;
   std::size_t containers_without_target = 0;
   std::size_t rejected_hits = 0;
+  std::vector<std::string> problems;  // container entries that could not be audited
   std::string verdict;
   std::string override_10_3_0;
   std::vector<ObjectAudit> objects;

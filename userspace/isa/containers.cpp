@@ -16,6 +16,7 @@
 #include <array>
 #include <cerrno>
 #include <climits>
+#include <memory>
 #include <optional>
 #include <cstring>
 #include <utility>
@@ -25,6 +26,7 @@
 #include "isa/elf.hpp"
 #include "isa/scan.hpp"
 #include "isa/isa.hpp"
+#include "common/text.hpp"
 
 namespace vmfix {
 
@@ -32,7 +34,8 @@ namespace vmfix {
 // MappedFile
 
 Result<MappedFile> MappedFile::open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; only regular files are read (mapped).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return usage_error(path, std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
@@ -43,6 +46,14 @@ Result<MappedFile> MappedFile::open(const std::string& path) {
   if (S_ISDIR(st.st_mode)) {
     ::close(fd);
     return usage_error(path, "is a directory");
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    const char* kind = S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISCHR(st.st_mode) ? "a character device"
+                       : S_ISBLK(st.st_mode)  ? "a block device"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                                              : "not a file";
+    return usage_error(path, fmt::format("not a regular file ({}): isa reads files it can map", kind));
   }
   MappedFile m;
   m.path_ = path;
@@ -190,6 +201,7 @@ class Scanner {
 
   std::span<const std::uint8_t> d_;
   const ScanOptions& opt_;
+  bool corrupt_ = false;  // a container header was valid and what it describes is not
   CodeObjectSet& out_;
   std::unique_ptr<std::vector<std::uint8_t>> pending_payload_;
 };
@@ -217,7 +229,13 @@ Result<std::uint64_t> Scanner::parse_bundle(std::span<const std::uint8_t> buf, s
     const std::string id(reinterpret_cast<const char*>(idb.data()), idb.size());
     p += idlen;
     end = std::max(end, p);
-    if (esize == 0) continue;
+    if (esize == 0) {
+      // Host entries are empty by design; an empty GPU entry is code the auditor never sees.
+      if (const auto e = parse_bundle_id(id); e && e->triple.rfind("amdgcn", 0) == 0)
+        out_.problems.push_back(fmt::format("bundle entry '{}' is empty (0 bytes): no code object to audit",
+                                            text::printable(id, 120)));
+      continue;
+    }
     if (eoff > limit - off || limit - off - eoff < esize)
       return bad(off, fmt::format("offload bundle entry '{}' [+0x{:x}, 0x{:x} bytes] lies beyond the end: truncated?",
                                   id, eoff, esize));
@@ -239,34 +257,70 @@ Result<std::uint64_t> Scanner::parse_bundle(std::span<const std::uint8_t> buf, s
   return end;
 }
 
-// zlib or zstd into exactly `want` bytes; `consumed` gets the compressed bytes used.
-Status decompress(int method, std::span<const std::uint8_t> src, std::vector<std::uint8_t>& dst,
+// zlib or zstd, streamed: `dst` grows only with what the stream really produces, and never past
+// `want` + 1 bytes (one more shows a stream longer than its header says). A header that claims
+// 4 GiB over a 64-byte stream costs what the stream holds, and is reported as a mismatch.
+// `consumed` gets the compressed bytes used.
+Status decompress(int method, std::span<const std::uint8_t> src, std::uint64_t want, std::vector<std::uint8_t>& dst,
                   std::uint64_t& consumed) {
+  constexpr std::uint64_t kChunk = std::uint64_t{1} << 20;
+  std::uint64_t produced = 0;
+  dst.clear();
+  // Room for at least one more byte, growing geometrically; false once `want` + 1 is reached.
+  auto grow = [&]() {
+    if (dst.size() > want) return false;
+    const std::uint64_t add = std::min<std::uint64_t>(std::max<std::uint64_t>(kChunk, dst.size()), want + 1 - dst.size());
+    dst.resize(static_cast<std::size_t>(dst.size() + add));
+    return true;
+  };
+  const char* what = method == 1 ? "zstd" : "zlib";
   if (method == 1) {
-    const std::size_t frame = ZSTD_findFrameCompressedSize(src.data(), src.size());
-    if (ZSTD_isError(frame) != 0u) return usage_error("", fmt::format("zstd: {}", ZSTD_getErrorName(frame)));
-    const std::size_t got = ZSTD_decompress(dst.data(), dst.size(), src.data(), frame);
-    if (ZSTD_isError(got) != 0u) return usage_error("", fmt::format("zstd: {}", ZSTD_getErrorName(got)));
-    if (got != dst.size())
-      return usage_error("", fmt::format("zstd payload is {} bytes, header says {}", got, dst.size()));
-    consumed = frame;
-    return ok_status();
+    const std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> z(ZSTD_createDCtx(), ZSTD_freeDCtx);
+    if (!z) return runtime_error("zstd", "cannot create a decompression context");
+    ZSTD_inBuffer in{src.data(), src.size(), 0};
+    for (;;) {
+      if (produced == dst.size() && !grow()) break;
+      ZSTD_outBuffer out{dst.data(), dst.size(), static_cast<std::size_t>(produced)};
+      const std::size_t ret = ZSTD_decompressStream(z.get(), &out, &in);
+      produced = out.pos;
+      if (ZSTD_isError(ret) != 0u) return usage_error("", fmt::format("zstd: {}", ZSTD_getErrorName(ret)));
+      if (ret == 0) break;  // frame complete
+      if (in.pos == in.size && produced < dst.size()) return usage_error("", "zstd: stream truncated");
+    }
+    consumed = in.pos;
+  } else {
+    z_stream z{};
+    if (inflateInit(&z) != Z_OK) return runtime_error("zlib", "inflateInit failed");
+    z.next_in = const_cast<Bytef*>(src.data());
+    z.avail_in = static_cast<uInt>(std::min<std::uint64_t>(src.size(), UINT_MAX));
+    int rc = Z_OK;
+    for (;;) {
+      if (produced == dst.size() && !grow()) break;
+      z.next_out = dst.data() + produced;
+      z.avail_out = static_cast<uInt>(std::min<std::uint64_t>(dst.size() - produced, UINT_MAX));
+      rc = inflate(&z, Z_NO_FLUSH);
+      produced = z.total_out;
+      if (rc == Z_STREAM_END) break;
+      if (rc != Z_OK && rc != Z_BUF_ERROR) break;
+      if (z.avail_in == 0 && z.avail_out != 0) break;  // input used up before the stream ended
+    }
+    consumed = z.total_in;
+    inflateEnd(&z);
+    if (rc != Z_STREAM_END && produced <= want)
+      return usage_error("", rc == Z_OK || rc == Z_BUF_ERROR ? "zlib: stream truncated" : "zlib: corrupt stream");
   }
-  z_stream z{};
-  if (inflateInit(&z) != Z_OK) return runtime_error("zlib", "inflateInit failed");
-  z.next_in = const_cast<Bytef*>(src.data());
-  z.avail_in = static_cast<uInt>(std::min<std::uint64_t>(src.size(), UINT_MAX));
-  z.next_out = dst.data();
-  z.avail_out = static_cast<uInt>(std::min<std::uint64_t>(dst.size(), UINT_MAX));
-  const int rc = inflate(&z, Z_FINISH);
-  const auto out = z.total_out;
-  consumed = z.total_in;
-  inflateEnd(&z);
-  if (rc != Z_STREAM_END)
-    return usage_error("", fmt::format("zlib: {}", rc == Z_BUF_ERROR ? "payload larger than the header says or truncated"
-                                                                     : "corrupt stream"));
-  if (out != dst.size()) return usage_error("", fmt::format("zlib payload is {} bytes, header says {}", out, dst.size()));
+  if (produced > want) return usage_error("", fmt::format("{} payload is larger than the {} bytes its header says", what, want));
+  if (produced != want)
+    return usage_error("", fmt::format("{} payload is {} bytes, its header says {}", what, produced, want));
+  dst.resize(static_cast<std::size_t>(produced));
   return ok_status();
+}
+
+// Does `s` open with a zstd frame (magic 28 b5 2f fd) or a zlib header (deflate, check bits)? A
+// "CCOB" string in ordinary data rarely does; a real bundle always does.
+bool starts_like_stream(int method, std::span<const std::uint8_t> s) {
+  if (method == 1) return s.size() >= 4 && s[0] == 0x28 && s[1] == 0xb5 && s[2] == 0x2f && s[3] == 0xfd;
+  return s.size() >= 2 && (s[0] & 0x0f) == 8 && ((s[0] << 8) | s[1]) % 31 == 0;
 }
 
 Result<std::uint64_t> Scanner::parse_ccob(std::uint64_t off, std::uint64_t limit, std::vector<CodeObjectInfo>& objs,
@@ -302,12 +356,26 @@ Result<std::uint64_t> Scanner::parse_ccob(std::uint64_t off, std::uint64_t limit
   if (total < header || total > limit - off)
     return bad(off, fmt::format("compressed bundle of {} bytes does not fit (0x{:x} bytes left): truncated?", total,
                                 limit - off));
-  if (raw < 32 || raw > opt_.max_uncompressed)
-    return bad(off, fmt::format("compressed bundle claims {} uncompressed bytes (limit {})", raw, opt_.max_uncompressed));
-  auto payload = std::make_unique<std::vector<std::uint8_t>>(raw);
+  // From here on the header is a compressed bundle's: what fails is a corrupt one, reported even
+  // outside the sections where bundles live (corrupt_), never counted as a stray magic string.
+  // Memory: the payload is at most kMaxRatio times its compressed size (real code objects compress
+  // 3-20:1) and at most max_uncompressed.
+  constexpr std::uint64_t kMaxRatio = 1024;
+  if (!starts_like_stream(method, d_.subspan(off + header, total - header)))
+    return bad(off, fmt::format("compressed bundle: no {} stream after the header", method == 1 ? "zstd" : "zlib"));
+  const std::uint64_t cap = std::min(opt_.max_uncompressed, kMaxRatio * (total - header) + (std::uint64_t{1} << 16));
+  if (raw < 32 || raw > cap) {
+    corrupt_ = true;
+    return bad(off, fmt::format("corrupt compressed bundle: its header claims {} uncompressed bytes from {} compressed "
+                                "(limit {})",
+                                raw, total - header, cap));
+  }
+  auto payload = std::make_unique<std::vector<std::uint8_t>>();
   std::uint64_t used = 0;
-  if (auto st = decompress(method, d_.subspan(off + header, total - header), *payload, used); !st)
-    return bad(off, "compressed bundle: " + st.error().message);
+  if (auto st = decompress(method, d_.subspan(off + header, total - header), raw, *payload, used); !st) {
+    corrupt_ = true;
+    return bad(off, "corrupt compressed bundle: " + st.error().message);
+  }
   const std::span<const std::uint8_t> pl(*payload);
   if (pl.size() < kBundleMagic.size() || std::memcmp(pl.data(), kBundleMagic.data(), kBundleMagic.size()) != 0)
     return bad(off, "compressed bundle payload is not an offload bundle");
@@ -430,7 +498,7 @@ Status Scanner::run() {
     else
       end = parse_offload_binary(h.off, limit, objs, elfs);
     if (!end) {
-      if (must) {
+      if (must || corrupt_) {
         Error e = end.error();
         if (sec != nullptr) e.message = std::string(sec->name) + " " + e.message;
         return e;

@@ -101,6 +101,7 @@ class CodeObjectSet {
   std::vector<CodeObject> objects;
   std::uint64_t input_size = 0;
   std::size_t rejected_hits = 0;  // magic strings found that were not containers (e.g. data in libamdhip64.so)
+  std::vector<std::string> problems;  // what the scan found but could not hand on (empty GPU entries)
   std::size_t groups = 0;         // number of containers
 
   // Owned storage behind the spans above.

@@ -65,6 +65,8 @@ nlohmann::json object_json(const ObjectAudit& o) {
                   {"undecodable_on_target", o.undecodable_on_target},
                   {"different_meaning", o.different_meaning},
                   {"inst_prefetch", o.inst_prefetch},
+                  {"undecodable_own", o.undecodable_own},
+                  {"problems", o.problems},
                   {"functions_with_findings", ks}};
   }
   return j;
@@ -84,6 +86,7 @@ nlohmann::json isa_json(const std::vector<FileAudit>& files, const AuditOptions&
                   {"containers", f.containers},
                   {"containers_without_target", f.containers_without_target},
                   {"rejected_magic_hits", f.rejected_hits},
+                  {"problems", f.problems},
                   {"code_objects", objs}});
   }
   return {{"schema", 1}, {"target", opt.target}, {"list_only", opt.list_only}, {"files", fs}};
@@ -111,6 +114,7 @@ std::string isa_text(const FileAudit& f, const AuditOptions& opt) {
                      opt.target, o.instructions, o.kernels.size(), o.undecodable_on_target, o.different_meaning,
                      o.inst_prefetch);
     if (!o.note.empty()) s += fmt::format("       {}\n", o.note);
+    for (const auto& p : o.problems) s += fmt::format("       not audited: {}\n", p);
     for (const auto& k : o.kernels) {
       if (k.undecodable_on_target + k.different_meaning + k.inst_prefetch == 0) continue;
       s += fmt::format("       {} {}: {} undecodable, {} different meaning, {} s_inst_prefetch\n",
@@ -121,6 +125,7 @@ std::string isa_text(const FileAudit& f, const AuditOptions& opt) {
                          e.on_target.empty() ? std::string("(does not decode)") : e.on_target);
     }
   }
+  for (const auto& p : f.problems) s += fmt::format("  not audited: {}\n", p);
   if (!opt.list_only) {
     s += fmt::format("  verdict for {}: {}", opt.target, term::paint(f.verdict, f.verdict == "ok" ? term::Tone::kGood : f.verdict == "no_code_objects" ? term::Tone::kInfo : term::Tone::kBad, term::out_colour()));
     if (f.containers_without_target > 0)

@@ -8,6 +8,7 @@
 
 #include "common/cli.hpp"
 #include "commands.hpp"
+#include "status/postupgrade.hpp"
 #include "status/signing.hpp"
 #include "status/status.hpp"
 
@@ -36,15 +37,22 @@ int cmd_status(std::span<char*> args) {
   if (auto st = check_dir_option("--sysfs-root", root); !st) return out.error(st.error());
   const Sysfs fs(root);
   const SystemStatus s = collect_status(fs, fs.is_real() ? drm_marketing_name : nullptr);
-  // Secure Boot / signing of the installed module: this machine only (not under --sysfs-root).
+  // Secure Boot / signing of the installed module: this machine only (not under --sysfs-root), and
+  // only where there is an AMD GPU: without one there is nothing to install.
   std::optional<ModuleSigning> sig;
-  if (root.empty()) sig = module_signing_state(host_probe());
+  if (root.empty() && s.any_amd()) sig = module_signing_state(host_probe());
+  // The post-upgrade check's last result (DIR/var/lib/rdna1-vmfix/last-result under --sysfs-root).
+  const std::optional<PostUpgradeResult> last = read_postupgrade_result(root);
   if (out.json()) {
     nlohmann::json doc = status_json(s);
     if (sig) doc["signing"] = signing_json(*sig);
+    doc["postupgrade"] = postupgrade_json(last);
     out.emit(doc);
   } else {
-    out.text(status_text(s) + (sig ? "Secure Boot and module signing:\n" + signing_text(*sig) : std::string()));
+    std::string text = status_text(s);
+    if (sig) text += "Secure Boot and module signing:\n" + signing_text(*sig);
+    if (last) text += "Last post-upgrade check:\n" + postupgrade_text(*last);
+    out.text(text);
   }
   if (!s.module.errors.empty()) {
     // Under --json the document above already carries module.errors; say it on stderr too.

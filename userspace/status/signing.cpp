@@ -292,13 +292,21 @@ std::vector<std::string> find_refusals(const std::string& log) {
 
 namespace {
 
-bool is_ubuntu(const SystemProbe& p) {
+// "ubuntu", "debian" or "" from /etc/os-release: DKMS's default key and its enrolment differ.
+std::string distribution(const SystemProbe& p) {
   const auto osr = p.read_file("/etc/os-release", 64 * 1024);
-  if (!osr) return false;
-  for (const auto& l : lines_of(*osr))
-    if (l == "ID=ubuntu" || (l.rfind("ID_LIKE=", 0) == 0 && contains(l, "ubuntu"))) return true;
-  return false;
+  if (!osr) return "";
+  bool debian = false;
+  for (const auto& raw : lines_of(*osr)) {
+    std::string l = raw;
+    l.erase(std::remove(l.begin(), l.end(), '"'), l.end());
+    if (l == "ID=ubuntu" || (l.rfind("ID_LIKE=", 0) == 0 && contains(l, "ubuntu"))) return "ubuntu";
+    if (l == "ID=debian" || (l.rfind("ID_LIKE=", 0) == 0 && contains(l, "debian"))) debian = true;
+  }
+  return debian ? "debian" : "";
 }
+
+bool is_ubuntu(const SystemProbe& p) { return distribution(p) == "ubuntu"; }
 
 // DKMS reads mok_certificate from framework.conf and framework.conf.d/*.conf (later files win).
 std::string dkms_certificate(const SystemProbe& p) {
@@ -404,8 +412,14 @@ void read_logs(const SystemProbe& p, ModuleSigning& s) {
 }
 
 std::vector<std::string> enrol_steps(const ModuleSigning& s) {
+  // Ubuntu's DKMS key is shim-signed's MOK; update-secureboot-policy enrols it (docs/install.md section 4).
+  const std::string import =
+      s.certificate == kUbuntuCert
+          ? "sudo update-secureboot-policy --enroll-key   # enrols " + s.certificate +
+                "; choose a one-time password (8-16 characters)"
+          : fmt::format("sudo mokutil --import {}   # choose a one-time password (8-16 characters)", s.certificate);
   return {
-      fmt::format("sudo mokutil --import {}   # choose a one-time password (8-16 characters)", s.certificate),
+      import,
       "sudo reboot   # MOK manager (blue screen, press a key within 10 s): Enroll MOK -> Continue -> Yes -> "
       "password -> Reboot",
       fmt::format("mokutil --test-key {}   # must print: ... is already enrolled", s.certificate),
@@ -426,7 +440,14 @@ void decide(ModuleSigning& s) {
   s.problem = true;
   if (s.module_path.empty()) {
     s.verdict = V::kNotInstalled;
-    s.summary = fmt::format("no rdna1_vmfix module is installed for the running kernel {}", s.kernel);
+    if (!s.dkms_added) {
+      s.summary = "the rdna1_vmfix module is not installed: it comes in the package rdna1-vmfix-dkms";
+      s.steps = {"make deb   # in the source tree: out/deb/rdna1-vmfix-dkms_<version>_all.deb (docs/install.md section 2)",
+                 fmt::format("sudo apt install linux-headers-{} ./out/deb/rdna1-vmfix-dkms_*_all.deb", s.kernel),
+                 "dkms status rdna1-vmfix   # must show: installed"};
+      return;
+    }
+    s.summary = fmt::format("rdna1-vmfix-dkms is installed, but not built for the running kernel {}", s.kernel);
     s.steps = {fmt::format("sudo apt install linux-headers-{}", s.kernel),
                fmt::format("sudo dkms autoinstall -k {}", s.kernel),
                "dkms status rdna1-vmfix   # must show: installed"};
@@ -522,6 +543,8 @@ ModuleSigning module_signing_state(const SystemProbe& probe, const std::string& 
   read_firmware(probe, s);
   if (const auto ld = probe.read_file("/sys/kernel/security/lockdown", 256)) s.lockdown = parse_lockdown(*ld);
   read_module(probe, s);
+  s.distribution = distribution(probe);
+  s.dkms_added = probe.exists("/var/lib/dkms/rdna1-vmfix");
   read_certificate(probe, s);
   if (!s.loaded) read_logs(probe, s);
   decide(s);
@@ -538,6 +561,8 @@ nlohmann::json signing_json(const ModuleSigning& s) {
       {"loaded", s.loaded},
       {"taint", s.taint},
       {"module_path", s.module_path},
+      {"distribution", s.distribution},
+      {"dkms_added", s.dkms_added},
       {"module_signed", tri_name(s.module_signed)},
       {"signer", s.signer},
       {"sig_key", s.sig_key},

@@ -88,6 +88,8 @@ struct ModuleSigning {
   Tri module_signed = Tri::kUnknown;
   std::string signer;                  // modinfo -F signer
   std::string sig_key;                 // modinfo -F sig_key, upper-case hex without colons
+  std::string distribution;            // "ubuntu" | "debian" | "" (ID/ID_LIKE of /etc/os-release)
+  bool dkms_added = false;             // DKMS knows rdna1-vmfix (package rdna1-vmfix-dkms or make install)
   std::string certificate;             // the DKMS MOK certificate path used for signing
   bool certificate_present = false;
   std::string certificate_serial;      // upper-case hex without colons (openssl x509 -serial)

@@ -410,6 +410,33 @@ nlohmann::json status_json(const SystemStatus& s) {
   return {{"schema", 1}, {"gpus", gpus}, {"module", mod}, {"warnings", s.warnings}};
 }
 
+std::string module_reason_advice(std::string_view reason) {
+  const auto starts = [&](std::string_view p) { return reason.substr(0, p.size()) == p; };
+  if (reason == "amdgpu_not_the_analysed_build")
+    return "the loaded amdgpu is not the amdgpu.ko rdna1_vmfix was built against (e.g. amdgpu-dkms was installed "
+           "or updated since): rebuild it with 'sudo dkms autoinstall -k $(uname -r)' (or reinstall "
+           "rdna1-vmfix-dkms), then 'sudo modprobe -r rdna1_vmfix && sudo modprobe rdna1_vmfix'";
+  if (starts("amdgpu_btf_unreadable_"))
+    return "the kernel has no BTF for the loaded amdgpu (/sys/kernel/btf/amdgpu), so the module cannot verify it "
+           "and stays off; nothing to rebuild";
+  if (starts("abi_unknown_no_base_btf"))
+    return "the build could not decode amdgpu's BTF: rebuild while running that kernel, with bpftool and its "
+           "headers installed ('sudo dkms autoinstall -k $(uname -r)')";
+  if (starts("abi_unknown_no_amdgpu_ko") || starts("abi_unknown_amdgpu_ko_has_no_btf"))
+    return "the build found no amdgpu.ko with BTF for this kernel: install the kernel's modules, then rebuild "
+           "('sudo dkms autoinstall -k $(uname -r)')";
+  if (starts("abi_unknown_"))
+    return "amdgpu's hook functions differ from what rdna1_vmfix understands (the token names the check that "
+           "failed): it stays off on this kernel; please report it with 'rdna1-vmfix report'";
+  if (starts("missing_symbol_"))
+    return "amdgpu lacks a function rdna1_vmfix hooks: it stays off on this kernel; please report it";
+  if (starts("register_"))
+    return "the kernel refused a probe (kprobes disabled or restricted?): see 'sudo dmesg | grep rdna1_vmfix'";
+  if (reason == "mode_off") return "mode is off, so no probe is armed: 'echo enforce | sudo tee "
+                                   "/sys/module/rdna1_vmfix/parameters/mode' arms it";
+  return "";
+}
+
 std::string status_text(const SystemStatus& s) {
   std::string out = "GPUs:\n";
   if (s.gpus.empty()) out += "  no AMD GPU found (KFD topology and PCI)\n";
@@ -437,6 +464,8 @@ std::string status_text(const SystemStatus& s) {
     if (f("reason") != "-" && f("reason") != "?") out += fmt::format(" ({})", f("reason"));
     out += fmt::format(", abi {}, mode {}, cc_to {}, coherent {}, devices {}\n", f("abi"), f("mode"), f("cc_to"),
                        f("coherent"), f("devices"));
+    if (const std::string advice = module_reason_advice(f("reason")); !advice.empty())
+      out += fmt::format("  what to do: {}\n", advice);
     for (const auto& h : m.status->hooks) {
       auto g = [&](const char* k) {
         const auto it = h.find(k);

@@ -100,4 +100,8 @@ SystemStatus collect_status(const Sysfs& fs, MarketingNameFn marketing = nullptr
 nlohmann::json status_json(const SystemStatus& s);
 std::string status_text(const SystemStatus& s);
 
+// What the user can do about rdna1_vmfix's status "reason" token (docs/status-abi.md), or "" when
+// there is nothing to do or the token is unknown.
+std::string module_reason_advice(std::string_view reason);
+
 }  // namespace vmfix

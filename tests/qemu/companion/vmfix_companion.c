@@ -25,6 +25,9 @@
  *                            a kprobe with rdna1_vmfix's real pre-handler: shows whether the
  *                            handler's r8 change reaches the probed function on this kernel
  *   probe none|kretprobe|fprobe   own empty probe on gmc_v10_0_get_vm_pte (mechanism cost)
+ *   benchstandin N none|empty|vmfix  N calls of the stand-in (rdna1 device, CC flags) with no
+ *                            probe, an empty kprobe, or a kprobe with rdna1_vmfix's real pre-handler:
+ *                            the chokepoint's cost against the bare kprobe mechanism
  *
  * rdna1_vmfix's test entry points are taken with symbol_get() only while attached, so this
  * module loads without rdna1_vmfix and never pins it except between attach and detach.
@@ -50,7 +53,7 @@
 #include <linux/fprobe.h>
 #endif
 
-#include "compat.h"	/* VMFIX_KERNEL_BEFORE() */
+#include "compat.h"	/* VMFIX_KERNEL_BEFORE(), generated/abi.h */
 #include "vmfix_policy.h"
 #include "vmfix_test.h"
 
@@ -416,7 +419,8 @@ static int vmc_cmd_standin(const char *dev_name, const char *in_s)
 	ret = register_kprobe(&kp);
 	if (ret)
 		return ret;
-	params[0] = d->adev;	/* amdgpu_vm_update_params.adev */
+	/* amdgpu_vm_update_params.adev, where rdna1_vmfix's generated ABI says it is */
+	params[VMFIX_ABI_PARAMS_ADEV_OFF / sizeof(void *)] = d->adev;
 	vmc_standin_seen = 0;
 	OPTIMIZER_HIDE_VAR(fn);	/* a real indirect call, as amdgpu's caller makes a real call */
 	fn(params, 0x100000, 0x100010, 0, in);
@@ -425,6 +429,53 @@ static int vmc_cmd_standin(const char *dev_name, const char *in_s)
 		  "standin dev=%s in=0x%016llx seen=0x%016llx missed=%lu\n",
 		  d->name, in, READ_ONCE(vmc_standin_seen), kp.nmissed);
 	return 0;
+}
+
+static int vmc_empty_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	return 0;
+}
+
+NOKPROBE_SYMBOL(vmc_empty_pre);
+
+static void *vmc_standin_params[8];
+
+static u64 vmc_one_standin(void)
+{
+	int (*fn)(void *params, u64 start, u64 end, u64 dst, u64 flags) = vmc_standin_ptes_update;
+
+	OPTIMIZER_HIDE_VAR(fn);
+	fn(vmc_standin_params, 0x100000, 0x100010, 0, 0x2000000000073ULL);
+	return READ_ONCE(vmc_standin_seen);
+}
+
+static int vmc_cmd_benchstandin(const char *n_s, const char *kind)
+{
+	struct kprobe kp = { .symbol_name = "vmc_standin_ptes_update" };
+	char what[32];
+	int ret;
+
+	if (!vmc_attached)
+		return -ENODEV;
+	vmc_standin_params[VMFIX_ABI_PARAMS_ADEV_OFF / sizeof(void *)] = vmc_devs[0].adev;
+	if (!strcmp(kind, "empty"))
+		kp.pre_handler = vmc_empty_pre;
+	else if (!strcmp(kind, "vmfix"))
+		kp.pre_handler = vmc_pre_handler();
+	else if (strcmp(kind, "none"))
+		return -EINVAL;
+	if (strcmp(kind, "none")) {
+		if (!kp.pre_handler)
+			return -EPERM;
+		ret = register_kprobe(&kp);
+		if (ret)
+			return ret;
+	}
+	snprintf(what, sizeof(what), "benchstandin-%s", kind);
+	ret = vmc_time(what, n_s, vmc_one_standin);
+	if (strcmp(kind, "none"))
+		unregister_kprobe(&kp);
+	return ret;
 }
 
 static void vmc_detach(void)
@@ -503,6 +554,8 @@ static int vmc_run(char *cmd)
 		ret = vmc_cmd_standin(argv[1], argv[2]);
 	} else if (!strcmp(argv[0], "benchchk") && argc == 2) {
 		ret = vmc_cmd_benchchk(argv[1]);
+	} else if (!strcmp(argv[0], "benchstandin") && argc == 3) {
+		ret = vmc_cmd_benchstandin(argv[1], argv[2]);
 	} else if (!strcmp(argv[0], "probe") && argc == 2) {
 		ret = vmc_cmd_probe(argv[1]);
 	} else {
@@ -596,7 +649,8 @@ static int __init vmc_init(void)
 			ret = -ENOMEM;
 			goto free_devs;
 		}
-		*(struct device **)vmc_devs[i].adev = vmc_devs[i].dev;
+		*(struct device **)((u8 *)vmc_devs[i].adev + VMFIX_ABI_ADEV_DEV_OFF) =
+			vmc_devs[i].dev;
 	}
 	ret = register_module_notifier(&vmc_module_nb);
 	if (ret)

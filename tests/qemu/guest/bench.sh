@@ -1,8 +1,10 @@
 # shellcheck shell=sh
 # Hook cost in the guest (bench/hookcost.sh): N calls of the real gmc_v10_0_get_vm_pte (via the
-# companion) with no hook, with rdna1_vmfix armed in audit and in enforce (a scoped synthetic Navi10,
-# so the handlers take their full path), with the companion's own empty kretprobe and fprobe, and
-# rdna1_vmfix's chokepoint handler on its own. Prints "BENCHRAW name ns_per_call" lines.
+# companion) with no hook, with rdna1_vmfix loaded in off, audit and enforce (a scoped synthetic
+# Navi10, so the handlers take their full path), with the companion's own empty kretprobe and fprobe;
+# N calls of a stand-in with amdgpu_vm_ptes_update's prototype bare, under an empty kprobe and under
+# a kprobe with rdna1_vmfix's chokepoint pre-handler; and that handler called directly.
+# Prints "BENCHRAW name ns_per_call" lines.
 N=${BENCH_N:-20000}
 
 raw() { echo "BENCHRAW $1 $(kv "$2" ns_per_call) $(kv "$2" calls)"; }
@@ -14,10 +16,15 @@ fi
 raw unhooked "$(comp bench "$N")"
 if insmod_vmfix mode=audit && wait_state armed && comp attach >/dev/null; then
 	for _ in 1 2 3; do
+		echo off >"$VMFIX_PARAMS/mode"
+		raw off "$(comp bench "$N")"
 		echo audit >"$VMFIX_PARAMS/mode"
 		raw audit "$(comp bench "$N")"
 		echo enforce >"$VMFIX_PARAMS/mode"
 		raw enforce "$(comp bench "$N")"
+		for k in none empty vmfix; do
+			raw "standin-$k" "$(comp benchstandin "$N" $k)"
+		done
 	done
 	raw chokepoint-handler "$(comp benchchk "$N")"
 	echo "BENCHRAW hits $(vhook get_vm_pte hits) $(vhook get_vm_pte missed)"

@@ -26,6 +26,14 @@ check() {
 	if "$@"; then tap ok "$_n" "$_ok"; else tap fail "$_n" "$_bad"; fi
 }
 
+# run CMD...: its output (stdout and stderr) in OUT, its exit status in RC; never stops the caller
+run() {
+	OUT=$("$@" 2>&1)
+	RC=$?
+}
+# seconds since the /proc/uptime value T0
+elapsed() { awk -v a="$1" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.1f", b - a }'; }
+
 # amdgpu and its dependencies, in the order modprobe --show-depends gave on the host.
 load_amdgpu() {
 	while read -r m; do
@@ -50,7 +58,11 @@ counter() {
 }
 vparam() { cat "$VMFIX_PARAMS/$1"; }
 # vset NAME VALUE: prints the write error (empty on success), returns the write status
-vset() { ( echo "$2" >"$VMFIX_PARAMS/$1" ) 2>&1; }
+vset() {
+	run sh -c "echo '$2' >$VMFIX_PARAMS/$1"
+	printf '%s' "$OUT"
+	return "$RC"
+}
 vreset() { echo 1 >"$VMFIX_SYS/reset"; }
 
 # comp CMD...: runs a companion command and prints its output line

@@ -116,6 +116,24 @@ TEST_CASE("a module that refused to arm is reported with its reason", "[diag][st
   CHECK(vmfix::status_text(s).find("state refused (abi_unknown)") != std::string::npos);
 }
 
+TEST_CASE("a refusal reason comes with what to do", "[diag][status]") {
+  FakeSysfs t;
+  t.add_gpu(1, 3, 0x731f, 100100, 128);
+  t.add_module("refused", "amdgpu_not_the_analysed_build");
+  const auto s = vmfix::collect_status(vmfix::Sysfs(t.root()));
+  const std::string text = vmfix::status_text(s);
+  CHECK(text.find("state refused (amdgpu_not_the_analysed_build)") != std::string::npos);
+  CHECK(text.find("what to do: ") != std::string::npos);
+  CHECK(text.find("dkms autoinstall") != std::string::npos);
+  CHECK(vmfix::module_reason_advice("abi_unknown_amdgpu_vm_ptes_update_flags_not_u64").find("report") !=
+        std::string::npos);
+  CHECK(vmfix::module_reason_advice("abi_unknown_no_base_btf_for_6.1.0-57-amd64").find("bpftool") !=
+        std::string::npos);
+  CHECK(vmfix::module_reason_advice("mode_off").find("enforce") != std::string::npos);
+  CHECK(vmfix::module_reason_advice("-").empty());
+  CHECK(vmfix::module_reason_advice("no_such_token").empty());
+}
+
 TEST_CASE("malformed and unknown-schema files give clear errors, not crashes", "[diag][status]") {
   FakeSysfs t;
   t.add_gpu(1, 3, 0x731f, 100100, 128);

@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-WorkerSpec host_worker() { return {"native", std::string(VMFIX_WORKER_DIR) + "/rdna1-vmfix-check-host", {}, {}}; }
+WorkerSpec host_worker() { return {"native", std::string(VMFIX_WORKER_DIR) + "/rdna1-vmfix-check-host", {}, {}, {}}; }
 
 std::vector<CaseSpec> ids(std::initializer_list<const char*> l) {
   std::vector<CaseSpec> out;
@@ -130,10 +130,49 @@ TEST_CASE("a crash inside a batch blames its case and re-runs the rest of the ba
   CHECK(find(r, "gemm1x1.fp32.unet_out_1x1.host_coherent").pid != find(r, "planted.segv").pid);
 }
 
+TEST_CASE("with rerun_alone, a crash in a batch is confirmed by the case alone; a pass elsewhere is not re-run",
+          "[harness][pipeline]") {
+  RunOptions opt;
+  opt.timeout_s = 20;
+  opt.batch = 4;
+  opt.rerun_alone = true;
+  opt.kmsg_path = "/nonexistent/kmsg";
+  const auto cases = ids({"direct.fp32.unet_out_1x1.dev_coarse", "planted.segv", "gemm1x1.fp32.unet_out_1x1.host_coherent"});
+  const RunResult r = run_cases(host_worker(), cases, opt);
+  const auto& segv = find(r, "planted.segv");
+  CHECK(segv.verdict == Verdict::kCrash);
+  CHECK(segv.reason.find("(re-run alone; first crash in a batch of 3)") != std::string::npos);
+  // The crash's final verdict comes from a worker of its own, neither the batch's nor the rest's.
+  CHECK(segv.pid != find(r, "direct.fp32.unet_out_1x1.dev_coarse").pid);
+  CHECK(segv.pid != find(r, "gemm1x1.fp32.unet_out_1x1.host_coherent").pid);
+  CHECK(find(r, "direct.fp32.unet_out_1x1.dev_coarse").verdict == Verdict::kPass);
+  CHECK(find(r, "direct.fp32.unet_out_1x1.dev_coarse").reason.empty());
+  CHECK(find(r, "gemm1x1.fp32.unet_out_1x1.host_coherent").verdict == Verdict::kPass);
+}
+
+TEST_CASE("a worker's own case table (--list) and its extra arguments", "[harness][pipeline]") {
+  // A stand-in worker: a shell script that lists two cases and reports what it was called with.
+  const fs::path dir = fs::temp_directory_path() / ("vmfix-lister-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "w.sh") << "[ \"$1 $2 $3\" = '--device=cpu --list quick' ] || exit 9\n"
+                                 "echo 'VMFIX-CASE {\"id\":\"fwd.fp32.nchw.heur.mbv2_conv1.device\",\"mem\":\"device\"}'\n"
+                                 "echo 'noise'\n"
+                                 "echo 'VMFIX-CASE {\"id\":\"planted.wrong\"}'\n";
+  const WorkerSpec w{"native", "/bin/sh", {(dir / "w.sh").string(), "--device=cpu"}, {}, {}};
+  const auto listed = worker_cases(w, "quick", 10);
+  REQUIRE(listed);
+  REQUIRE(listed->size() == 2);
+  CHECK((*listed)[0].id == "fwd.fp32.nchw.heur.mbv2_conv1.device");
+  CHECK((*listed)[0].described.find("\"mem\":\"device\"") != std::string::npos);
+  const WorkerSpec bad{"native", "/bin/sh", {(dir / "w.sh").string(), "--device=gpu"}, {}, {}};
+  CHECK_FALSE(worker_cases(bad, "quick", 10));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("a missing worker executable makes every case a crash, not a hang", "[harness][pipeline]") {
   RunOptions opt;
   opt.timeout_s = 5;
-  WorkerSpec w{"native", "/nonexistent/rdna1-vmfix-check-host", {}, {}};
+  WorkerSpec w{"native", "/nonexistent/rdna1-vmfix-check-host", {}, {}, {}};
   const RunResult r = run_cases(w, ids({"direct.fp32.unet_out_1x1.dev_coarse"}), opt);
   REQUIRE(r.cases.size() == 1);
   CHECK(r.cases[0].verdict == Verdict::kCrash);
@@ -167,8 +206,8 @@ TEST_CASE("side-by-side reports: differences are marked; only the native run dec
           "[harness][report]") {
   const auto cs = ids({"dot2.fp16.mbv2_conv1.dev_coarse", "direct.fp32.mbv2_conv1.dev_coarse"});
   RunResult native, over;
-  native.worker = {"native", "/x/rdna1-vmfix-check-hip", {}, {}};
-  over.worker = {"override", "/x/rdna1-vmfix-check-hip-gfx1030", {{"HSA_OVERRIDE_GFX_VERSION", "10.3.0"}}, {}};
+  native.worker = {"native", "/x/rdna1-vmfix-check-hip", {}, {}, {}};
+  over.worker = {"override", "/x/rdna1-vmfix-check-hip-gfx1030", {}, {{"HSA_OVERRIDE_GFX_VERSION", "10.3.0"}}, {}};
   for (const auto& c : cs) {
     CaseResult r;
     r.spec = c;

@@ -239,6 +239,7 @@ TEST_CASE("a loaded module is fine whatever the signing state", "[pkg][signing]"
 TEST_CASE("no module for the running kernel: install headers and let DKMS build", "[pkg][signing]") {
   FakeSystem sys;
   sys.write("/lib/modules/6.0.0-1-amd64/updates/dkms/rdna1_vmfix.ko", "other kernel");
+  sys.mkdir("/var/lib/dkms/rdna1-vmfix/0.1.0");  // the package is installed, built for another kernel
   const auto s = sys.state();
   CHECK(s.module_path.empty());
   CHECK(s.verdict == vmfix::SigningVerdict::kNotInstalled);
@@ -324,6 +325,47 @@ TEST_CASE("run_command reports missing commands and captures output", "[pkg][sig
 // Run by tests/suites/60-deb.sh against a root where the package made DKMS build and sign the real
 // module: VMFIX_SIGNING_ROOT is that root, VMFIX_SIGNING_KERNEL the headers' kernel there; real
 // modinfo/openssl run on its files.
+TEST_CASE("never installed: install the rdna1-vmfix-dkms package, not dkms autoinstall", "[pkg][signing]") {
+  FakeSystem sys;
+  const auto s = sys.state();
+  CHECK(s.verdict == vmfix::SigningVerdict::kNotInstalled);
+  CHECK_FALSE(s.dkms_added);
+  CHECK_THAT(s.summary, ContainsSubstring("rdna1-vmfix-dkms"));
+  CHECK(has_step(s, "./out/deb/rdna1-vmfix-dkms_*_all.deb"));
+  CHECK_FALSE(has_step(s, "autoinstall"));
+}
+
+TEST_CASE("Ubuntu: the MOK.der key is enrolled with update-secureboot-policy", "[pkg][signing]") {
+  FakeSystem sys;
+  sys.write("/etc/os-release", "NAME=\"Ubuntu\"\nVERSION_ID=\"24.04\"\nID=ubuntu\nID_LIKE=debian\n");
+  sys.efi_secure_boot(true);
+  sys.module(true);
+  sys.certificate("/var/lib/shim-signed/mok/MOK.der");
+  sys.answer("mokutil --test-key <root>/var/lib/shim-signed/mok/MOK.der", 0,
+             "/var/lib/shim-signed/mok/MOK.der is not enrolled\n");
+  const auto s = sys.state();
+  CHECK(s.distribution == "ubuntu");
+  CHECK(s.verdict == vmfix::SigningVerdict::kKeyNotEnrolled);
+  REQUIRE_FALSE(s.steps.empty());
+  CHECK_THAT(s.steps[0], StartsWith("sudo update-secureboot-policy --enroll-key"));
+  CHECK_FALSE(has_step(s, "mokutil --import"));
+  CHECK(has_step(s, "mokutil --test-key /var/lib/shim-signed/mok/MOK.der"));
+  CHECK(vmfix::signing_json(s)["distribution"] == "ubuntu");
+}
+
+TEST_CASE("Ubuntu with a framework.conf key: mokutil --import of that certificate", "[pkg][signing]") {
+  FakeSystem sys;
+  sys.write("/etc/os-release", "ID=ubuntu\n");
+  sys.write("/etc/dkms/framework.conf", "mok_certificate=/etc/keys/mine.der\n");
+  sys.efi_secure_boot(true);
+  sys.module(true);
+  sys.certificate("/etc/keys/mine.der");
+  sys.answer("mokutil --test-key <root>/etc/keys/mine.der", 0, "/etc/keys/mine.der is not enrolled\n");
+  const auto s = sys.state();
+  CHECK(has_step(s, "sudo mokutil --import /etc/keys/mine.der"));
+  CHECK_FALSE(has_step(s, "update-secureboot-policy"));
+}
+
 TEST_CASE("a DKMS-built module in a test root is seen as signed with the DKMS key", "[.chroot][pkg][signing]") {
   const char* root = std::getenv("VMFIX_SIGNING_ROOT");
   const char* kernel = std::getenv("VMFIX_SIGNING_KERNEL");

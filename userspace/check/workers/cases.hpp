@@ -44,6 +44,9 @@ struct CaseSpec {
   int shape = 0;  // index into shapes()
   Mem mem = Mem::kDevCoarse;
   Plant plant = Plant::kNone;
+  // A case the worker describes itself (the torch worker's table): its VMFIX-CASE JSON document.
+  // Empty for this table's cases; when set, only id and plant above mean anything.
+  std::string described;
   [[nodiscard]] bool hidden() const { return plant != Plant::kNone; }
 };
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
-// libFuzzer target: the check driver's kernel-log attribution and fault summary on arbitrary kernel
-// log records (what /dev/kmsg hands the driver is not ours to trust), and case-id parsing.
-// Built and run briefly by tests/suites/30-harness.sh; seeds: tests/data/harness/.
+// libFuzzer target: kmsg records (what /dev/kmsg hands us is not ours to trust): the record to log
+// line converter, the check driver's kernel-log attribution and fault summary, and case-id parsing.
+// Run briefly by tests/suites/30-harness.sh; seeds: tests/fuzz/corpus/kmsg/ and tests/data/harness/.
 
 #include <cstddef>
 #include <cstdint>
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "check/check.hpp"
+#include "common/kmsg.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
@@ -26,6 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (lines.size() > records.size()) __builtin_trap();
     (void)vmfix::harness::decode_fault_lines(lines);
   }
+  for (const auto& r : records) (void)vmfix::kmsg_record_to_line(r);
   if (const auto c = vmfix::harness::parse_case_id(records.front()); c && c->id != records.front()) __builtin_trap();
   return 0;
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 // libFuzzer target: the container scanner (bundle, CCOB, OffloadBinary, ELF) and the ISA audit's
-// ELF/symbol walk on whatever objects it accepts. Built by tests/fuzz/build.sh.
+// ELF/symbol walk on whatever objects it accepts. Seeds: tests/fuzz/corpus/isa_containers/.
 
 #include <cstddef>
 #include <cstdint>

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The shell the other suites stand on (scripts/lib/common.sh, tests/run.sh): the runner lists every
+# skip with its reason and fails a required suite that skipped; in_session/session_procs count only
+# the processes a test started; parse_args; the checkpatch preparation keeps downloads out of the
+# judged output. Seconds, no root, no network.
+set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname "$0")/../../scripts/lib/common.sh"
+maybe_verbose "$@"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# --- tests/run.sh on a suites directory of its own: one suite passes, one skips
+mkdir -p "$tmp/suites"
+cat >"$tmp/suites/10-good.sh" <<'SUITE'
+. "$VMFIX_ROOT/scripts/lib/common.sh"
+result one PASS "fine"
+report_counts
+SUITE
+cat >"$tmp/suites/20-rooty.sh" <<'SUITE'
+. "$VMFIX_ROOT/scripts/lib/common.sh"
+result dkms SKIP "needs root and dkms"
+report_counts
+SUITE
+capture "$tmp/out" "$tmp/err" env VMFIX_SUITES_DIR="$tmp/suites" "$VMFIX_ROOT/tests/run.sh"
+if [ "$rc" -eq 0 ] && grep -q '^=== skipped (1): what did not run, and why ===$' "$tmp/out" &&
+	grep -qE '^rooty +dkms: needs root and dkms$' "$tmp/out" && [ "$(tail -n1 "$tmp/out")" = "1 passed, 0 failed, 1 skipped" ]; then
+	result runner-lists-skips PASS "a skip is listed with suite, item and reason before the closing line"
+else
+	result runner-lists-skips FAIL "rc=$rc: $(tail -n 4 "$tmp/out")"
+fi
+capture "$tmp/out" "$tmp/err" env VMFIX_SUITES_DIR="$tmp/suites" "$VMFIX_ROOT/tests/run.sh" --require=all
+if [ "$rc" -ne 0 ] && grep -q '^dkms FAIL skipped, but suite rooty must run in full' "$tmp/out" &&
+	[ "$(tail -n1 "$tmp/out")" = "1 passed, 1 failed, 0 skipped" ]; then
+	result runner-required-skip PASS "--require=all: the skip of a required suite is a failure, exit $rc"
+else
+	result runner-required-skip FAIL "rc=$rc: $(tail -n 4 "$tmp/out")"
+fi
+capture "$tmp/out" "$tmp/err" env VMFIX_SUITES_DIR="$tmp/suites" VMFIX_REQUIRED_SUITES=rooty \
+	VMFIX_ALLOWED_SKIPS='^rooty/dkms$' "$VMFIX_ROOT/tests/run.sh"
+if [ "$rc" -eq 0 ] && [ "$(tail -n1 "$tmp/out")" = "1 passed, 0 failed, 1 skipped" ]; then
+	result runner-allowed-skip PASS "a skip matching VMFIX_ALLOWED_SKIPS stays a skip"
+else
+	result runner-allowed-skip FAIL "rc=$rc: $(tail -n 4 "$tmp/out")"
+fi
+
+# --- in_session / session_procs: a child that outlives its parent is found in the session, and
+# a look-alike process outside the session (same command line) is not counted.
+sleep 30 &
+lookalike=$!
+capture "$tmp/out" "$tmp/err" in_session "$tmp/sid" sh -c 'sleep 30 & exit 3'
+sid=$(cat "$tmp/sid")
+left=$(session_procs "$sid")
+n=$(grep -c 'sleep 30' <<<"$left" || true)
+if [ "$rc" -eq 3 ] && [ "$n" -eq 1 ] && ! grep -qw "$lookalike" <<<"$(awk '{print $1}' <<<"$left")"; then
+	result session-counts-own PASS "exit status kept (3); the orphaned child found in session $sid, the look-alike outside not"
+else
+	result session-counts-own FAIL "rc=$rc n=$n left='$left'"
+fi
+while read -r p _; do kill "$p" 2>/dev/null || true; done <<<"$left"
+kill "$lookalike" 2>/dev/null || true
+wait "$lookalike" 2>/dev/null || true
+
+# shellcheck disable=SC2016 # the inner shells expand their own variables
+# --- parse_args: switches, values in both spellings, positionals, unknown option = exit 2
+capture "$tmp/out" "$tmp/err" bash -c '. "$VMFIX_ROOT/scripts/lib/common.sh"; opt_fresh="" opt_runs=5
+parse_args "runs= fresh" --runs 7 a --fresh -- --b; echo "$opt_runs $opt_fresh ${ARGS[*]}"
+parse_args "runs=" --runs=9; echo "$opt_runs"'
+# shellcheck disable=SC2016
+capture "$tmp/out2" "$tmp/err2" bash -c '. "$VMFIX_ROOT/scripts/lib/common.sh"; parse_args "runs=" --walk'
+if [ "$(tr '\n' '|' <"$tmp/out")" = "7 1 a --b|9|" ] && [ "$rc" -eq 2 ] && grep -q 'unknown option --walk' "$tmp/err2"; then
+	result parse-args PASS "switch, --opt V, --opt=V, --, positionals; unknown option exits 2"
+else
+	result parse-args FAIL "$(cat "$tmp/out") rc=$rc $(cat "$tmp/err2")"
+fi
+
+# --- checkpatch.sh: what the download prints never reaches its output (a fake fetch that talks)
+fake="$tmp/root"
+mkdir -p "$fake/scripts/lib" "$fake/kernel"
+cp "$VMFIX_ROOT/scripts/checkpatch.sh" "$fake/scripts/"
+cp "$VMFIX_ROOT/scripts/lib/common.sh" "$fake/scripts/lib/"
+mkdir -p "$tmp/src/linux/scripts"
+printf '#!/usr/bin/perl\nprint "total: 0 errors, 0 warnings, 0 checks, 1 lines checked\\n";\n' >"$tmp/src/linux/scripts/checkpatch.pl"
+: >"$tmp/src/linux/scripts/spelling.txt"
+: >"$tmp/src/linux/scripts/const_structs.checkpatch"
+tar -cJf "$tmp/linux-source.tar.xz" -C "$tmp/src" linux
+cat >"$fake/scripts/lib/kernels.sh" <<STUB
+fetch_linux_source() {
+	echo "Get:1 http://archive linux-source-7.2 [150 MB]" >&2
+	echo "W: download is performed unsandboxed" >&2
+	echo "$tmp/linux-source.tar.xz"
+}
+STUB
+printf 'int x;\n' >"$fake/kernel/x.c"
+capture "$tmp/out" "$tmp/err" env VMFIX_ROOT="$fake" VMFIX_CACHE="$tmp/cache" "$fake/scripts/checkpatch.sh" "$fake/kernel/x.c"
+if [ "$rc" -eq 0 ] && [ "$(cat "$tmp/out" "$tmp/err")" = "total: 0 errors, 0 warnings, 0 checks, 1 lines checked" ] &&
+	[ -f "$tmp/cache/checkpatch/7.2/.vmfix-ready" ]; then
+	result checkpatch-quiet-download PASS "first run: apt's lines kept out of stdout and stderr, only checkpatch's verdict"
+else
+	result checkpatch-quiet-download FAIL "rc=$rc: $(head -c 300 "$tmp/out") / $(head -c 300 "$tmp/err")"
+fi
+report_counts
