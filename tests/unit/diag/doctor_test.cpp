@@ -221,7 +221,7 @@ TEST_CASE("doctor: no RDNA1 GPU, module errors and the environment filter", "[di
     CHECK(m.at("HSA_OVERRIDE_GFX_VERSION") == "10.3.0");
     CHECK(m.count("PATH") == 0);
   }
-  SECTION("a malformed override is a note, not a verdict") {
+  SECTION("a malformed override is reported as set and invalid, not as a verdict of its own") {
     FakeSysfs t;
     t.add_gpu(1, 3, 0x731f, 100100, 128);
     auto in = machine(t, {{"HSA_OVERRIDE_GFX_VERSION", "gfx1030"}});
@@ -229,6 +229,6 @@ TEST_CASE("doctor: no RDNA1 GPU, module errors and the environment filter", "[di
     const auto r = doctor::diagnose(std::move(in));
     CHECK(r.verdict.cls == "healthy");
     CHECK(std::any_of(r.notes.begin(), r.notes.end(),
-                      [](const std::string& n) { return n.find("malformed") != std::string::npos; }));
+                      [](const std::string& n) { return n.find("gfx1030 is set and invalid") != std::string::npos; }));
   }
 }

@@ -117,7 +117,7 @@ TEST_CASE("a PyTorch without gfx101x code in alice's venv is the verdict when no
   CHECK(pip);
 }
 
-TEST_CASE("--lib-dir and --python that do not exist are usage errors (exit 2), never 'healthy, 0 libraries'") {
+TEST_CASE("doctor options --lib-dir and --python that do not exist are usage errors (exit 2), never 'healthy, 0 libraries'") {
   const SudoMachine m;
   auto o = m.sudo_options();
   o.lib_dirs = {m.root.root() + "/no/such/dir"};

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 // Container readers on hipcc-built objects with known contents, CCOB round trips, bad input.
 
+#include <unistd.h>
 #include <algorithm>
 #include <random>
 #include <set>
@@ -212,7 +213,7 @@ TEST_CASE("corrupted bundle headers never crash and never yield objects that dis
   CHECK(errors > 0);
 }
 
-TEST_CASE("unreadable inputs are usage errors; an empty file has no code objects", "[isa][bad]") {
+TEST_CASE("unreadable inputs and devices are usage errors; an empty file has no code objects", "[isa][bad]") {
   auto missing = vmfix::list_code_objects("/nonexistent/file.so");
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().code == vmfix::Exit::kUsage);
@@ -220,7 +221,15 @@ TEST_CASE("unreadable inputs are usage errors; an empty file has no code objects
   auto dir = vmfix::list_code_objects("/");
   REQUIRE_FALSE(dir.ok());
   CHECK(dir.error().message == "is a directory");
-  auto empty = vmfix::list_code_objects("/dev/null");
+  auto device = vmfix::list_code_objects("/dev/null");
+  REQUIRE_FALSE(device.ok());
+  CHECK(device.error().code == vmfix::Exit::kUsage);
+  char path[] = "/tmp/vmfix-empty-XXXXXX";
+  const int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  close(fd);
+  auto empty = vmfix::list_code_objects(path);
+  unlink(path);
   REQUIRE(empty.ok());
   CHECK(empty->empty());
 }
