@@ -140,4 +140,19 @@ std::string printable(std::string_view s, std::size_t max_len) {
   return out;
 }
 
+std::map<std::string, std::string> parse_key_values(std::string_view t) {
+  std::map<std::string, std::string> out;
+  while (!t.empty()) {
+    const auto nl = t.find('\n');
+    const std::string_view line = trim(t.substr(0, nl));
+    t = nl == std::string_view::npos ? std::string_view() : t.substr(nl + 1);
+    const auto eq = line.find('=');
+    if (line.empty() || line.front() == '#' || eq == std::string_view::npos) continue;
+    std::string_view v = line.substr(eq + 1);
+    if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) v = v.substr(1, v.size() - 2);
+    out[std::string(line.substr(0, eq))] = printable(v, 200);
+  }
+  return out;
+}
+
 }  // namespace vmfix::text

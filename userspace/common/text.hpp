@@ -3,6 +3,7 @@
 // Small bounds-checked scanners shared by the log and sysfs parsers (no std::regex).
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,5 +26,8 @@ std::optional<std::uint64_t> parse_number(std::string_view s);
 std::string find_bdf(std::string_view s);
 // Replaces control characters and invalid UTF-8 so a string is safe to print and to put in JSON.
 std::string printable(std::string_view s, std::size_t max_len = 400);
+// KEY=value lines as in os-release(5): comments and lines without '=' skipped, one level of
+// matching quotes removed, values made printable.
+std::map<std::string, std::string> parse_key_values(std::string_view t);
 
 }  // namespace vmfix::text

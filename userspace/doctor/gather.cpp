@@ -31,21 +31,6 @@ std::string os_field(const std::map<std::string, std::string>& os, const char* k
   return it == os.end() ? std::string() : it->second;
 }
 
-std::map<std::string, std::string> parse_kv(std::string_view t) {
-  std::map<std::string, std::string> out;
-  while (!t.empty()) {
-    const auto nl = t.find('\n');
-    const std::string_view line = text::trim(t.substr(0, nl));
-    t = nl == std::string_view::npos ? std::string_view() : t.substr(nl + 1);
-    const auto eq = line.find('=');
-    if (line.empty() || line.front() == '#' || eq == std::string_view::npos) continue;
-    std::string_view v = line.substr(eq + 1);
-    if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) v = v.substr(1, v.size() - 2);
-    out[std::string(line.substr(0, eq))] = std::string(v);
-  }
-  return out;
-}
-
 // The environment prefix of --python: PREFIX, or PREFIX/bin/python*.
 std::string python_prefix(const std::string& p) {
   const auto slash = p.rfind('/');
@@ -228,7 +213,7 @@ Result<Extended> gather(const GatherOptions& opt) {
     for (auto& e : pyenv::find_python_envs(host, sys)) envs.push_back(std::move(e));
   }
   auto torch = pyenv::find_torch(py_prefix.empty() ? host : HostFiles(), envs, scan);
-  auto os = parse_kv(host.read("/etc/os-release", 64 * 1024).value_or(host.read("/usr/lib/os-release", 64 * 1024).value_or("")));
+  auto os = text::parse_key_values(host.read("/etc/os-release", 64 * 1024).value_or(host.read("/usr/lib/os-release", 64 * 1024).value_or("")));
   const std::string running_kernel = in.kernel_release;
   Extended x = extend(diagnose(std::move(in)), std::move(env), std::move(torch), std::move(os));
   // The census result, when `rdna1-vmfix census` has run on this machine (issue 17).

@@ -75,20 +75,7 @@ json census_doc(const CensusCache& c) {
 
 }  // namespace
 
-std::map<std::string, std::string> parse_os_release(std::string_view t) {
-  std::map<std::string, std::string> out;
-  while (!t.empty()) {
-    const auto nl = t.find('\n');
-    const std::string_view line = text::trim(t.substr(0, nl));
-    t = nl == std::string_view::npos ? std::string_view() : t.substr(nl + 1);
-    const auto eq = line.find('=');
-    if (line.empty() || line.front() == '#' || eq == std::string_view::npos) continue;
-    std::string_view v = line.substr(eq + 1);
-    if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) v = v.substr(1, v.size() - 2);
-    out[std::string(line.substr(0, eq))] = text::printable(v, 200);
-  }
-  return out;
-}
+std::map<std::string, std::string> parse_os_release(std::string_view t) { return text::parse_key_values(t); }
 
 SystemInfo read_system(const HostFiles& host) {
   SystemInfo s;
