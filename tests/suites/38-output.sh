@@ -93,8 +93,8 @@ cols=()
 for m in 0 1 2 3 4 5 6 7; do
 	v=$(printf '0x%016x' $(((m << 48) | 0x73)))
 	"$tool" pte "$v" >"$tmp/pte-$m.txt"
-	# column where the rules column starts on the mode=off line (after the MTYPE column)
-	c=$(awk '/mode=off/ { print index($0, "no rule") }' "$tmp/pte-$m.txt")
+	# column where the rules column starts on the mode=off row (after the MTYPE column)
+	c=$(awk '$1 == "off" { print index($0, "no rule") }' "$tmp/pte-$m.txt")
 	cols+=("${c:-0}")
 done
 if [ "$(printf '%s\n' "${cols[@]}" | sort -u | wc -l)" -eq 1 ] && [ "${cols[0]}" -gt 0 ]; then

@@ -159,7 +159,7 @@ std::string pte_report_text(std::uint64_t flags) {
   std::vector<term::TableRow> rows;
   for (const auto& o : evaluate_all_policies(flags)) {
     const auto rules = rule_names(o.out.rules);
-    const std::string fired = rules.empty() ? "no rule" : fmt::format("{}", fmt::join(rules, ","));
+    const std::string fired = rules.empty() ? "no rule" : fmt::format("{}", fmt::join(rules, ", "));
     std::string verdict;
     if (o.policy.mode == VMFIX_MODE_OFF)
       verdict = "untouched";
@@ -171,11 +171,21 @@ std::string pte_report_text(std::uint64_t flags) {
     // The MTYPE column shows a change as "CC -> NC" and an unchanged type once.
     const std::string in = vmfix_mtype_name(o.out.mtype_in);
     const std::string out = vmfix_mtype_name(vmfix_pte_mtype(o.out.flags));
-    rows.push_back({{"", policy_label(o.policy), in == out ? in : in + " -> " + out, fired, verdict}, ""});
+    rows.push_back({{"", vmfix_mode_name(o.policy.mode), vmfix_cc_to_name(o.policy.cc_to),
+                     vmfix_coherent_name(o.policy.coherent), in == out ? in : in + " -> " + out, fired, verdict},
+                    ""});
   }
   // The MTYPE column is as wide as its widest possible cell ("RSVD4 -> UC"), so the columns after it
-  // stand in the same place whatever the PTE.
-  s += term::table({{""}, {"policy"}, {fmt::format("{:<11}", "MTYPE")}, {"rules", false, true}, {"result", false, true}},
+  // stand in the same place whatever the PTE. The policy takes three short columns and the rules
+  // wrap at ", " so the whole table fits 80 columns: a line wider than the output would be re-wrapped
+  // word by word and lose its columns.
+  s += term::table({{""},
+                    {"mode"},
+                    {"cc_to"},
+                    {"coherent"},
+                    {fmt::format("{:<11}", "MTYPE")},
+                    {"rules", false, true},
+                    {"result", false, true}},
                    rows,
                    width);
   return s;
