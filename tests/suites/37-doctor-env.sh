@@ -72,7 +72,8 @@ check doctor-sudo-json "$ok" "JSON: finding with file and line, tool and schema"
 
 sed -i 's/10\.3\.0/banana/' "$root/home/alice/.bashrc"
 rc=$(run as_sudo "$tool" doctor --sysfs-root "$root" --no-libs)
-grep -q '^Verdict: override_invalid: HSA_OVERRIDE_GFX_VERSION=banana at /home/alice/.bashrc:3 (.*) is set but invalid' "$tmp/out" &&
+# human output wraps to 80 columns: fold it back into one line before matching the verdict
+tr -s '\n' ' ' <"$tmp/out" | grep -q 'Verdict: override_invalid: HSA_OVERRIDE_GFX_VERSION=banana at /home/alice/.bashrc:3 (.*) is set but invalid' &&
 	[ "$rc" -eq 1 ] && ! grep -q 'not set' "$tmp/out" && ok=0 || ok=1
 check doctor-banana-invalid "$ok" "banana is set and invalid (exit $rc)"
 sed -i 's/banana/10.3.0/' "$root/home/alice/.bashrc"
