@@ -169,7 +169,7 @@ expect_rc doctor-module-schema 4 env -u HSA_OVERRIDE_GFX_VERSION "$tool" doctor 
 expect_rc doctor-help 0 "$tool" doctor --help
 printf 'schema 1\nversion 0.1.0\nkernel 6.1.0-amd64\nstate armed\nreason -\nabi 6.1\nmode audit\ncc_to nc\ncoherent snoop\ndevices auto\n' \
 	>"$fake/sys/kernel/rdna1_vmfix/status"
-expect_rc doctor-override-invalid 0 env HSA_OVERRIDE_GFX_VERSION=banana "$tool" doctor --no-libs --sysfs-root "$fake" --from-log "$tmp/quiet.log"
+expect_rc doctor-override-invalid 1 env HSA_OVERRIDE_GFX_VERSION=banana "$tool" doctor --no-libs --sysfs-root "$fake" --from-log "$tmp/quiet.log"
 if grep -q 'HSA_OVERRIDE_GFX_VERSION=banana is set and invalid' "$tmp/out" && ! grep -q 'is not set' "$tmp/out"; then
 	result doctor-override-invalid-said PASS "HSA_OVERRIDE_GFX_VERSION=banana: reported as set and invalid, not as unset"
 else

@@ -1035,7 +1035,9 @@ Result<Report> parse_log(std::string_view raw, const Context& ctx) {
   if (raw.empty()) return check_text(raw).error();
   const DecodedLog decoded = decode_log(raw);
   const std::string_view text = decoded.text;
-  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos)
+  // Binary lines that make up most of the input mean a file that is not a log at all (a binary or
+  // random data), not a log with a damaged stretch: refuse it rather than report "no faults".
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos || decoded.binary_bytes * 2 > decoded.input_bytes)
     return Error{Exit::kUsage, "",
                  decoded.anything_skipped()
                      ? fmt::format("input is binary, not a text log ({})", decoded.note())
