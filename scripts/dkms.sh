@@ -40,6 +40,14 @@ action=$1
 case "$action" in install | uninstall | build) ;; *) usage >&2; exit 2 ;; esac
 command -v dkms >/dev/null 2>&1 || die "dkms is not installed: sudo scripts/setup.sh module"
 need_root "dkms $action"
+# The build derives the hook ABI from the kernel's BTF (kernel/gen-abi.sh): without these tools DKMS
+# fails deep in its make.log, so name the packages here instead.
+if [ "$action" != uninstall ]; then
+	for t in bpftool objcopy; do
+		command -v "$t" >/dev/null 2>&1 ||
+			die "$t is not installed; the module build needs bpftool and binutils: sudo scripts/setup.sh module"
+	done
+fi
 # Without headers DKMS fails deep in its log; say what to install instead (names per distribution).
 if [ "$action" != uninstall ] && [ -z "$ksrc" ] && [ -z "$root" ] && [ ! -e "/lib/modules/$kver/build" ]; then
 	die "no kernel headers for $kver (/lib/modules/$kver/build): sudo scripts/setup.sh module --kernel $kver"

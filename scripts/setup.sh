@@ -100,7 +100,7 @@ fill_groups() {
 	pk[user]="build-essential cmake ninja-build pkg-config libcli11-dev nlohmann-json3-dev libfmt-dev libzstd-dev zlib1g-dev llvm-15-dev libdrm-dev libhsakmt-dev"
 	pk[module]=""
 	! wants_group module || check_kernel_release
-	! wants_group module || pk[module]="dkms kmod openssl $(headers_for) $(bpftool_pkgs)"
+	! wants_group module || pk[module]="dkms kmod openssl binutils xz-utils zstd $(headers_for) $(bpftool_pkgs)"
 	pk[core]="${pk[user]} git ca-certificates clang-tidy shellcheck zstd xz-utils jq $catch2"
 	local kheaders=linux-headers-amd64
 	[ "$distro" != ubuntu24.04 ] || kheaders=linux-headers-generic

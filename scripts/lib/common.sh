@@ -41,7 +41,10 @@ result() {
 	printf '%s %s %s\n' "$what" "$verdict" "$*"
 	case "$verdict" in
 	PASS) VMFIX_PASSED=$((VMFIX_PASSED + 1)) ;;
-	FAIL) VMFIX_FAILED=$((VMFIX_FAILED + 1)) ;;
+	FAIL)
+		VMFIX_FAILED=$((VMFIX_FAILED + 1))
+		[ -z "${VMFIX_FAIL_FILE:-}" ] || printf '%s\t%.300s\n' "$what" "$*" >>"$VMFIX_FAIL_FILE"
+		;;
 	SKIP)
 		VMFIX_SKIPPED=$((VMFIX_SKIPPED + 1))
 		[ -z "${VMFIX_SKIP_FILE:-}" ] || printf '%s\t%s\n' "$what" "$*" >>"$VMFIX_SKIP_FILE"

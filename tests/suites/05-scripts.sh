@@ -9,6 +9,9 @@ set -euo pipefail
 maybe_verbose "$@"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# The runs of tests/run.sh below judge their own suites: CI's requirements (.ci/run exports them)
+# must not reach them.
+unset VMFIX_REQUIRED_SUITES VMFIX_ALLOWED_SKIPS
 
 # --- tests/run.sh on a suites directory of its own: one suite passes, one skips
 mkdir -p "$tmp/suites"
@@ -42,6 +45,22 @@ if [ "$rc" -eq 0 ] && [ "$(tail -n1 "$tmp/out")" = "1 passed, 0 failed, 1 skippe
 	result runner-allowed-skip PASS "a skip matching VMFIX_ALLOWED_SKIPS stays a skip"
 else
 	result runner-allowed-skip FAIL "rc=$rc: $(tail -n 4 "$tmp/out")"
+fi
+
+# A failure is listed again, with its reason, before the closing line (a CI log shows only its end).
+mkdir -p "$tmp/suites-fail"
+cp "$tmp/suites/10-good.sh" "$tmp/suites-fail/"
+cat >"$tmp/suites-fail/30-bad.sh" <<'SUITE'
+. "$VMFIX_ROOT/scripts/lib/common.sh"
+result broken FAIL "the reason it broke"
+report_counts
+SUITE
+capture "$tmp/out" "$tmp/err" env VMFIX_SUITES_DIR="$tmp/suites-fail" "$VMFIX_ROOT/tests/run.sh"
+if [ "$rc" -ne 0 ] && [ "$(tail -n 3 "$tmp/out" | head -n 2 | tr '\n' '|')" = "=== failed (1) ===|bad      broken: the reason it broke|" ] &&
+	[ "$(tail -n1 "$tmp/out")" = "1 passed, 1 failed, 0 skipped" ]; then
+	result runner-lists-failures PASS "a failure is listed with suite, item and reason right before the closing line"
+else
+	result runner-lists-failures FAIL "rc=$rc: $(tail -n 4 "$tmp/out")"
 fi
 
 # --- in_session / session_procs: a child that outlives its parent is found in the session, and

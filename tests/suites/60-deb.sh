@@ -264,9 +264,16 @@ test_make_install() {
 	# systemd ships /etc/modules-load.d on every real system; the minbase root lacks it, and
 	# scripts/dkms.sh creates it (mkdir -p) without removing it again.
 	mkdir -p "$root/etc/modules-load.d" "$root/tmp/src"
-	snapshot >"$tmp/before-make"
 	rsync -a --exclude=/.git --exclude=/out --exclude=/build --filter=':- .gitignore' "$VMFIX_ROOT"/ "$root/tmp/src"/
-	if in_root make -C /tmp/src install KVER="$kver" >"$work/make-install.log" 2>&1 &&
+	# As docs/install.md says: the module group first (the purge above took bpftool with it). The
+	# snapshot follows it: uninstall must restore the root as the prerequisites left it.
+	if ! in_root /tmp/src/scripts/setup.sh module --kernel "$kver" >"$work/make-install.log" 2>&1; then
+		tail -n 30 "$work/make-install.log"
+		result make-install FAIL "scripts/setup.sh module in the test root failed (log: $work/make-install.log)"
+		return
+	fi
+	snapshot >"$tmp/before-make"
+	if in_root make -C /tmp/src install KVER="$kver" >>"$work/make-install.log" 2>&1 &&
 		dkms_state | grep -q "^rdna1-vmfix/$v1, $kver, x86_64: installed" && [ -f "$ko" ] &&
 		[ -f "$root/etc/modprobe.d/rdna1-vmfix.conf" ] && [ -f "$root/etc/modules-load.d/rdna1-vmfix.conf" ]; then
 		result make-install PASS "make install KVER=$kver: DKMS build/install, modprobe.d and modules-load.d written"
