@@ -40,11 +40,14 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 verdict() { awk -v r="$1" -v l="$2" 'BEGIN { print (r != "nan" && r <= l) ? "PASS" : "FAIL" }'; }
 
 broken=0
+hc_work=$(mktemp -d)
+trap 'rm -rf "$hc_work"' EXIT
 for label in "${labels[@]}"; do
-	log_file="$VMFIX_CACHE/qemu/logs/$label-bench.log"
-	rm -f "$log_file"
+	# private log (a parallel run boots the same kernel); a copy goes to the shared cache after
+	log_file="$hc_work/$label-bench.log"
 	rc=0
 	(QEMU_GUEST_ENV="BENCH_N=$calls" qemu_run "$label" bench "$log_file" 400) || rc=$?
+	[ ! -f "$log_file" ] || publish_log "$log_file" "$VMFIX_CACHE/qemu/logs/$label-bench.log" || true
 	kver=$(kernel_release "$label")
 	raw=$(tr -d '\r' <"$log_file" 2>/dev/null | grep -a '^BENCH' || true)
 	# best (lowest) sample of a series; a non-number (e.g. "unsupported") if that is all there is

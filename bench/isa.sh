@@ -25,16 +25,33 @@ mkdir -p "$debs" "$VMFIX_CACHE/isa"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# fetch PKG GLOB: prints the path of the extracted library file.
-fetch() {
-	local pkg=$1 glob=$2 deb x
+# fetch_locked PKG: the .deb of PKG in the cache, downloaded and extracted (into a stage renamed into
+# place) if missing; prints the extraction directory. Runs under the package's lock.
+fetch_locked() {
+	local pkg=$1 deb x stage
 	deb=$(find "$debs" -maxdepth 1 -name "${pkg}_*_amd64.deb" | sort | tail -n1)
 	if [ -z "$deb" ]; then
-		(cd "$debs" && apt-get download -q "$pkg" >&2) || die "apt-get download $pkg failed"
+		(cd "$debs" && apt-get download -q "$pkg" >&2) || return 1
 		deb=$(find "$debs" -maxdepth 1 -name "${pkg}_*_amd64.deb" | sort | tail -n1)
+		[ -n "$deb" ] || return 1
 	fi
 	x="$VMFIX_CACHE/isa/$(basename "$deb" .deb)"
-	[ -d "$x" ] || dpkg-deb -x "$deb" "$x"
+	if [ ! -d "$x" ]; then
+		stage=$(mktemp -d "$VMFIX_CACHE/isa/.stage.XXXXXX")
+		dpkg-deb -x "$deb" "$stage" && mv "$stage" "$x" || return 1
+	fi
+	printf '%s\n' "$x"
+}
+
+# fetch PKG GLOB: prints the path of the extracted library file. The cache is shared by parallel
+# runs: download and extraction hold the lock the isa suite and scripts/lib/kernels.sh take.
+fetch() {
+	local pkg=$1 glob=$2 x
+	mkdir -p "$VMFIX_CACHE/locks"
+	x=$( (
+		flock 9
+		fetch_locked "$pkg"
+	) 9>"$VMFIX_CACHE/locks/deb-$pkg.lock") || die "apt-get download $pkg failed"
 	find "$x" -name "$glob" -type f | head -n1
 }
 

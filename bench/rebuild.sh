@@ -110,7 +110,9 @@ measure_amdgpu() {
 	[ -f "$s/drivers/gpu/drm/amd/amdgpu/amdgpu.ko" ] || return 1
 	mkdir -p "$(dirname "$cache")"
 	# wall cpu date release debian-version load-before load-after
-	printf '%s %s %s %s %s %s\n' "$(cat "$tmp/amdgpu.times")" "$(date -u +%Y-%m-%dT%H:%MZ)" "$rel" "$pkgver" "$l0" "$(load)" >"$cache"
+	# written under another name and renamed: a parallel run reads the old figure or the new, whole
+	printf '%s %s %s %s %s %s\n' "$(cat "$tmp/amdgpu.times")" "$(date -u +%Y-%m-%dT%H:%MZ)" "$rel" "$pkgver" "$l0" "$(load)" >"$cache.$$"
+	mv -f "$cache.$$" "$cache"
 	rm -rf "$s"
 }
 if [ "$amdgpu" = remeasure ] || { [ "$amdgpu" = auto ] && [ ! -s "$cache" ]; }; then

@@ -57,8 +57,8 @@ tool="$VMFIX_ROOT/build/userspace/rdna1-vmfix"
 if [ ! -x "$tool" ]; then
 	log "demo: building the rdna1-vmfix command (once)"
 	{ cmake -S "$VMFIX_ROOT" -B "$VMFIX_ROOT/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
-		ninja -C "$VMFIX_ROOT/build" rdna1-vmfix; } >"$VMFIX_CACHE/demo-build.log" 2>&1 ||
-		log "demo: rdna1-vmfix did not build ($VMFIX_CACHE/demo-build.log); PTE decodes will be brief"
+		ninja -C "$VMFIX_ROOT/build" rdna1-vmfix; } >"${build_log:=$(mktemp "$VMFIX_CACHE/demo-build.XXXXXX.log")}" 2>&1 ||
+		log "demo: rdna1-vmfix did not build ($build_log); PTE decodes will be brief"
 fi
 mtype_name() { case $(((($1) >> 48) & 7)) in 0) echo NC ;; 1) echo WC ;; 2) echo CC ;; 3) echo UC ;; *) echo reserved ;; esac; }
 decode() {
@@ -72,9 +72,10 @@ decode() {
 }
 
 # --- boot, with progress lines while the guest works
-log_file="$VMFIX_CACHE/qemu/logs/demo-$label.log"
-mkdir -p "$(dirname "$log_file")"
-rm -f "$log_file"
+# a log of this run's own (two demos on one machine never share one), kept for the reader
+mkdir -p "$VMFIX_CACHE/qemu/logs"
+log_file=$(mktemp "$VMFIX_CACHE/qemu/logs/demo-$label.XXXXXX.log")
+chmod 644 "$log_file"
 say "rdna1-vmfix demo: Debian kernel $(kernel_release "$label") under QEMU (TCG, software CPU: slow, no GPU)"
 rc_file=$(mktemp)
 (

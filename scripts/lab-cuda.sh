@@ -103,13 +103,16 @@ fi
 
 # --- runs -----------------------------------------------------------------------------------------
 # run NAME ARGS...: text to $OUT/NAME.txt, JSON to $OUT/NAME.json; sets rc and secs.
+sidfile=$(mktemp)
+trap 'rm -f "$sidfile"' EXIT
 run() {
 	local name=$1
 	shift
 	local t
 	t=$(date +%s.%N)
 	rc=0
-	"${tool[@]}" --no-progress --save-json="$OUT/$name.json" "$@" >"$OUT/$name.txt" 2>>"$OUT/$name.txt" || rc=$?
+	# a session of its own (id in $sidfile): the orphan check counts only this run's workers
+	in_session "$sidfile" "${tool[@]}" --no-progress --save-json="$OUT/$name.json" "$@" >"$OUT/$name.txt" 2>>"$OUT/$name.txt" || rc=$?
 	secs=$(since "$t")
 	say "run $name: exit $rc in ${secs} s: $(grep -E '^[0-9]+ cases:' "$OUT/$name.txt" | head -n1)"
 }
@@ -149,12 +152,11 @@ if [ "$after" = pass ]; then
 else
 	expect cuda-run-continues FAIL "normal case verdict '$after'"
 fi
-if ! command -v pgrep >/dev/null; then
-	say "cuda-no-orphans SKIP pgrep not installed"
-elif pgrep -f "$bin/rdna1-vmfix-check-cuda" >/dev/null; then
-	expect cuda-no-orphans FAIL "worker processes left: $(pgrep -af "$bin/rdna1-vmfix-check-cuda" | head -n 3)"
+left=$(session_procs "$(cat "$sidfile")")
+if [ -n "$left" ]; then
+	expect cuda-no-orphans FAIL "processes of the planted run left: $(printf '%s\n' "$left" | head -n 3)"
 else
-	expect cuda-no-orphans PASS "no worker process left"
+	expect cuda-no-orphans PASS "no process of the planted run's session left"
 fi
 
 # The host backend on this machine's CPUs, for the time-to-verdict table.

@@ -79,6 +79,18 @@ capture() {
 	"$@" >"$out" 2>"$err" || rc=$?
 }
 
+# publish_log SRC DEST: a copy of this run's log SRC at DEST (in the shared cache) for people to read
+# afterwards. Runs write their logs privately; the copy appears whole (a unique name, then renamed),
+# so parallel runs replace each other's copy at DEST and never write into one file together.
+publish_log() {
+	local part
+	mkdir -p "$(dirname "$2")" || return 1
+	part=$(mktemp "$2.XXXXXX") || return 1
+	if cp "$1" "$part" && chmod 644 "$part" && mv -f "$part" "$2"; then return 0; fi
+	rm -f "$part"
+	return 1
+}
+
 # in_session PIDFILE CMD...: runs CMD as the leader of a new session and writes its pid, which is
 # also the session id, to PIDFILE first. Everything CMD starts stays in that session (process
 # groups do not leave it), so a test can count exactly its own processes (session_procs) however

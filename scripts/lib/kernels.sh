@@ -105,19 +105,29 @@ kenv_run() {
 	' _ "$env" "$PWD" "${#binds[@]}" "${binds[@]}" "$@"
 }
 
-# Refreshes the package lists of LABEL's environment at most once a day.
+# Under the environment's apt lock: updates unless another run did so while we waited for the lock.
+_kernels_update_locked() { # LABEL STAMP LOG
+	[ -z "$(find "$2" -mmin -1440 2>/dev/null)" ] || return 0
+	kenv_run "$1" apt-get -q -o APT::Sandbox::User=root update >"$3" 2>&1 || return 1
+	! grep -q '^E:' "$3" || return 1
+	touch "$2"
+}
+
+# Refreshes the package lists of LABEL's environment at most once a day. The log is this run's own
+# (a parallel run on the machine writes its own), opened only once the lock is held.
 _kernels_update() {
-	local label=$1 env stamp
+	local label=$1 env stamp log
 	env=$(kernel_env "$label")
 	stamp="$VMFIX_CACHE/.apt-updated"
 	[ "$env" = host ] || stamp="$env/.vmfix-apt-updated"
 	[ -n "$(find "$stamp" -mmin -1440 2>/dev/null)" ] && return 0
-	if ! with_lock "apt-$(basename "$env")" kenv_run "$label" apt-get -q -o APT::Sandbox::User=root update >"$VMFIX_CACHE/apt-update.log" 2>&1 ||
-		grep -q '^E:' "$VMFIX_CACHE/apt-update.log"; then
-		cat "$VMFIX_CACHE/apt-update.log" >&2
+	log=$(mktemp "${TMPDIR:-/tmp}/vmfix-apt-update.XXXXXX")
+	if ! with_lock "apt-$(basename "$env")" _kernels_update_locked "$label" "$stamp" "$log"; then
+		cat "$log" >&2
+		rm -f "$log"
 		die "apt-get update failed for $label"
 	fi
-	touch "$stamp"
+	rm -f "$log"
 }
 
 # The Debian version of LABEL's kernel (e.g. 6.1.192-2, 6.12.95-1~bpo12+1, 7.2.13-1, 7.3~rc7-1~exp1),

@@ -28,7 +28,12 @@ while true; do
 done
 kernel_suite "$label" >/dev/null
 [ -f "$QEMU_GUEST_DIR/$scenario.sh" ] || die "unknown scenario '$scenario'" 2
-[ -n "$log" ] || log="$VMFIX_CACHE/qemu/logs/$label-$scenario.log"
+if [ -z "$log" ]; then
+	# a name of this run's own: a parallel run of the same kernel and scenario writes another
+	mkdir -p "$VMFIX_CACHE/qemu/logs"
+	log=$(mktemp "$VMFIX_CACHE/qemu/logs/$label-$scenario.XXXXXX.log")
+	log "qemu: guest log $log"
+fi
 mkdir -p "$(dirname "$log")"
 
 rc=0

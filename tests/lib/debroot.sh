@@ -48,8 +48,24 @@ index_mentions() { grep -l rdna1_vmfix "$root/lib/modules/$1"/modules.* 2>/dev/n
 
 # apt (as a user would: apt install ./*.deb) fetches the tool's library dependencies; the .debs it
 # downloaded are kept in $VMFIX_CACHE between runs.
+# The cache directory is shared by parallel runs: both directions hold its lock (shared to read,
+# exclusive to add), and a package enters it whole (copied under a temporary name, then renamed).
 apt_cache_restore() {
-	mkdir -p "$1"
-	cp -n "$1"/*.deb "$root/var/cache/apt/archives/" 2>/dev/null || true
+	mkdir -p "$1" "$VMFIX_CACHE/locks"
+	(
+		flock -s 9
+		cp -n "$1"/*.deb "$root/var/cache/apt/archives/" 2>/dev/null || true
+	) 9>"$VMFIX_CACHE/locks/debcache-$(basename "$1").lock"
 }
-apt_cache_save() { cp -n "$root"/var/cache/apt/archives/*.deb "$1/" 2>/dev/null || true; }
+apt_cache_save() {
+	local f name
+	mkdir -p "$1" "$VMFIX_CACHE/locks"
+	(
+		flock 9
+		for f in "$root"/var/cache/apt/archives/*.deb; do
+			name=${f##*/}
+			if [ ! -f "$f" ] || [ -e "$1/$name" ]; then continue; fi
+			if ! { cp "$f" "$1/.$name.part" && mv "$1/.$name.part" "$1/$name"; }; then rm -f "$1/.$name.part"; fi
+		done
+	) 9>"$VMFIX_CACHE/locks/debcache-$(basename "$1").lock"
+}

@@ -162,12 +162,13 @@ if ! ninja -C "$build" rdna1-vmfix >"$work/build.log" 2>&1 || [ ! -r "$build/use
 	report_counts
 	exit 1
 fi
-# check ARGS...: rc, stdout in $work/out, stderr in $work/err, seconds in $secs.
+# check ARGS...: rc, stdout in $work/out, stderr in $work/err, seconds in $secs. The command runs
+# as the leader of a session of its own (id in $work/sid): the orphan check counts only its workers.
 check() {
 	rc=0
 	local t0
 	t0=$(date +%s%N)
-	"$tool" check --no-progress --backend=torch "$@" >"$work/out" 2>"$work/err" || rc=$?
+	in_session "$work/sid" "$tool" check --no-progress --backend=torch "$@" >"$work/out" 2>"$work/err" || rc=$?
 	secs=$((($(date +%s%N) - t0) / 1000000))
 	secs="$((secs / 1000)).$(printf '%03d' $((secs % 1000)))"
 }
@@ -200,10 +201,11 @@ else
 	result torch-cli-planted FAIL "rc=$rc verdicts='$verdicts' others='$others': $(tail -n 3 "$work/err")"
 fi
 sleep 0.2
-if pgrep -f "$build/userspace/torch_worker.py" >/dev/null; then
-	result torch-cli-no-orphans FAIL "a worker outlived the run: $(pgrep -af "$build/userspace/torch_worker.py" | head -n 2)"
+left=$(session_procs "$(cat "$work/sid")")
+if [ -n "$left" ]; then
+	result torch-cli-no-orphans FAIL "a worker of this run outlived it: $(printf '%s\n' "$left" | head -n 2)"
 else
-	result torch-cli-no-orphans PASS "no torch worker process after the run"
+	result torch-cli-no-orphans PASS "no process of the run's session after it (its torch workers included)"
 fi
 
 # Missing or broken torch, a bad interpreter, options of another backend.

@@ -19,12 +19,14 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 need_tools qemu-system-x86_64 busybox cpio xz depmod modprobe
 
+# Each run writes its guest logs privately (a parallel run on the machine boots the same kernels);
+# a copy of each goes to $VMFIX_CACHE/qemu/logs/ afterwards (publish_log), for people to read.
 logs="$VMFIX_CACHE/qemu/logs"
-mkdir -p "$logs"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 read -r -a labels <<<"${VMFIX_QEMU_KERNELS:-$(matrix_labels)}"
 for label in "${labels[@]}"; do
-	log_file="$logs/$label-checks.log"
-	rm -f "$log_file"
+	log_file="$work/$label-checks.log"
 	if ! kver=$(kernel_release "$label"); then
 		result "$label" FAIL "kernel release unknown (archive unreachable?)"
 		continue
@@ -32,6 +34,7 @@ for label in "${labels[@]}"; do
 	rc=0
 	# a subshell: a failed download or build ends this kernel's run, not the suite
 	(qemu_run "$label" checks "$log_file" 480) || rc=$?
+	[ ! -f "$log_file" ] || publish_log "$log_file" "$logs/$label-checks.log" || log "qemu: could not copy the log to $logs"
 	if [ ! -s "$log_file" ]; then
 		result "$kver setup" FAIL "no boot (download or module build failed, status $rc)"
 		continue
