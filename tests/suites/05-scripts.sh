@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The shell the other suites stand on (scripts/lib/common.sh, tests/run.sh): the runner lists every
 # skip with its reason and fails a required suite that skipped; in_session/session_procs count only
-# the processes a test started; parse_args; the checkpatch preparation keeps downloads out of the
+# the processes a test started; publish_log's copies are whole; parse_args; the checkpatch preparation keeps downloads out of the
 # judged output. Seconds, no root, no network.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
@@ -79,6 +79,30 @@ fi
 while read -r p _; do kill "$p" 2>/dev/null || true; done <<<"$left"
 kill "$lookalike" 2>/dev/null || true
 wait "$lookalike" 2>/dev/null || true
+
+# --- publish_log: two runs publishing their logs to one name at once; every read of that name
+# finds one run's whole log (never a mix or a cut), and no temporary copy is left.
+head -c 300000 /dev/zero | tr '\0' a >"$tmp/log-a"
+head -c 300000 /dev/zero | tr '\0' b >"$tmp/log-b"
+mkdir -p "$tmp/pub"
+publish_log "$tmp/log-a" "$tmp/pub/x.log"
+(for _ in $(seq 15); do publish_log "$tmp/log-a" "$tmp/pub/x.log"; done) &
+pa=$!
+(for _ in $(seq 15); do publish_log "$tmp/log-b" "$tmp/pub/x.log"; done) &
+pb=$!
+reads=0 torn=0
+while kill -0 "$pa" 2>/dev/null || kill -0 "$pb" 2>/dev/null; do
+	reads=$((reads + 1))
+	cp "$tmp/pub/x.log" "$tmp/seen"
+	cmp -s "$tmp/seen" "$tmp/log-a" || cmp -s "$tmp/seen" "$tmp/log-b" || torn=$((torn + 1))
+done
+wait "$pa" "$pb"
+left=$(find "$tmp/pub" -type f ! -name x.log | wc -l)
+if [ "$torn" -eq 0 ] && [ "$left" -eq 0 ] && [ "$(stat -c %a "$tmp/pub/x.log")" = 644 ]; then
+	result publish-log-whole PASS "2 writers x 15 copies of 300 kB: $reads reads, every one a whole log, no temporary left"
+else
+	result publish-log-whole FAIL "$torn of $reads reads torn, $left temporary file(s) left"
+fi
 
 # shellcheck disable=SC2016 # the inner shells expand their own variables
 # --- parse_args: switches, values in both spellings, positionals, unknown option = exit 2
