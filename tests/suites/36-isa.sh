@@ -116,6 +116,42 @@ if [ "$rc" = 2 ] && grep -q 'not a regular file' "$tmp/err"; then
 else
 	result isa-dev-zero FAIL "exit $rc: $(head -c 300 "$tmp/out" "$tmp/err")"
 fi
+# FILE "-": standard input, mapped when it is a regular file, read from a pipe up to --stdin-limit.
+capture "$tmp/out" "$tmp/err" bounded "$tool" isa - <"$fx/k1010"
+if [ "$rc" = 0 ] && grep -q '^-: .* 1 code object' "$tmp/out" && grep -q 'verdict for gfx1010: ok' "$tmp/out"; then
+	result isa-stdin-file PASS "isa - <k1010: read from standard input, verdict ok, exit 0"
+else
+	result isa-stdin-file FAIL "exit $rc: $(head -c 300 "$tmp/out" "$tmp/err")"
+fi
+"$tool" isa --json "$fx/k1030" >"$tmp/byname.json" || true
+rc=0
+# shellcheck disable=SC2002 # a pipe is the point: stdin must not be a regular file here
+cat "$fx/k1030" | bounded "$tool" isa --json - >"$tmp/out" 2>"$tmp/err" || rc=$?
+if [ "$rc" = 1 ] && jq -e '.files[0].path == "-"' "$tmp/out" >/dev/null &&
+	cmp -s <(jq -S '.files[0] | del(.path)' "$tmp/out") <(jq -S '.files[0] | del(.path)' "$tmp/byname.json"); then
+	result isa-stdin-pipe PASS "cat k1030 | isa -: the same findings as by name, exit 1"
+else
+	result isa-stdin-pipe FAIL "exit $rc: $(head -c 300 "$tmp/out" "$tmp/err")"
+fi
+rc=0
+head -c $((3 << 20)) "$fx/kmulti" /dev/zero | bounded "$tool" isa --stdin-limit 1M - >"$tmp/out" 2>"$tmp/err" || rc=$?
+if [ "$rc" = 2 ] && grep -q 'more than 1048576 bytes on standard input' "$tmp/err"; then
+	result isa-stdin-limit PASS "3 MiB piped with --stdin-limit 1M: exit 2, '$(head -n1 "$tmp/err" | cut -c1-90)'"
+else
+	result isa-stdin-limit FAIL "exit $rc: $(head -c 300 "$tmp/err")"
+fi
+capture "$tmp/out" "$tmp/err" bounded "$tool" isa --stdin-limit 1M - </dev/zero
+if [ "$rc" = 2 ] && grep -q 'more than 1048576 bytes' "$tmp/err"; then
+	result isa-stdin-dev-zero PASS "isa - </dev/zero: stops at the limit, exit 2"
+else
+	result isa-stdin-dev-zero FAIL "exit $rc (124 = hung): $(head -c 300 "$tmp/err")"
+fi
+capture "$tmp/out" "$tmp/err" bounded "$tool" isa - - <"$fx/k1010"
+if [ "$rc" = 2 ] && grep -q 'only once' "$tmp/err"; then
+	result isa-stdin-twice PASS "isa - -: exit 2"
+else
+	result isa-stdin-twice FAIL "exit $rc: $(head -c 300 "$tmp/err")"
+fi
 python3 "$VMFIX_ROOT/tests/data/isa/make-hostile.py" "$fx" "$tmp"
 for f in bomb.ccob bombs-in-host.elf lying.ccob; do
 	start=$(date +%s)

@@ -329,7 +329,9 @@ Result<ObjectAudit> audit_object(const CodeObject& obj, const AuditOptions& opt)
 int verdict_exit_code(const std::string& v) { return v == "ok" || v == "no_code_objects" ? 0 : 1; }
 
 Result<FileAudit> audit_file(const std::string& path, const AuditOptions& opt) {
-  auto set = scan_file(path);
+  ScanOptions so;
+  so.max_stdin = opt.max_stdin;
+  auto set = scan_file(path, so);
   if (!set) return set.error();
   FileAudit fa;
   fa.path = path;

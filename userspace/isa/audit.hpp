@@ -40,6 +40,7 @@ struct AuditOptions {
   std::string target = "gfx1010";
   bool list_only = false;        // no disassembly: listing and native-compatibility verdicts only
   std::size_t max_examples = 8;  // findings shown per kernel
+  std::uint64_t max_stdin = std::uint64_t{1} << 30;  // FILE "-": at most this many bytes from a pipe
 };
 
 struct IsaFinding {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 // rdna1-vmfix isa FILE...: list the GPU code objects in binaries and audit them for an RDNA1 target.
 
+#include <algorithm>
+
 #include <CLI/CLI.hpp>
 
 #include "common/cli.hpp"
@@ -22,7 +24,14 @@ int cmd_isa(std::span<char*> args) {
   std::vector<std::string> files;
   AuditOptions opt;
   JsonFlags json_flags;
-  app.add_option("FILE", files, "binaries to inspect (.so, executables, .hsaco/.co, .hipfb bundles)")->required();
+  app.add_option("FILE", files,
+                 "binaries to inspect (.so, executables, .hsaco/.co, .hipfb bundles); - reads standard input "
+                 "(only regular files are read by name: a FIFO or device is refused)")
+      ->required();
+  app.add_option("--stdin-limit", opt.max_stdin,
+                 "most bytes read from a pipe on standard input (FILE -), e.g. 64M, 2G; more is an error "
+                 "(exit 2) [default: 1G]")
+      ->transform(CLI::AsSizeValue(false));
   app.add_option("--target", opt.target, "GPU the code must run on [default: gfx1010]");
   app.add_flag("--list-only", opt.list_only, "list code objects; no disassembly, exit 0 unless input is bad");
   app.add_option("--examples", opt.max_examples, "findings shown per function [default: 8]");
@@ -32,6 +41,8 @@ int cmd_isa(std::span<char*> args) {
   Output out = json_flags.output();
   if (!is_known_processor(opt.target) || opt.target.find("generic") != std::string::npos)
     return out.error(usage_error("--target", "unknown GPU '" + opt.target + "' (e.g. gfx1010, gfx1011, gfx1012)"));
+  if (std::count(files.begin(), files.end(), "-") > 1)
+    return out.error(usage_error("FILE", "standard input (-) can be read only once"));
 
   std::vector<FileAudit> done;
   std::vector<std::pair<std::string, Error>> failed;

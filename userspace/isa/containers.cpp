@@ -3,6 +3,7 @@
 // zlib/zstd), LLVM OffloadBinary, bare AMDGPU ELF. See isa/isa.hpp.
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -37,6 +38,11 @@ Result<MappedFile> MappedFile::open(const std::string& path) {
   // O_NONBLOCK: opening a FIFO must not wait for a writer; only regular files are read (mapped).
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return usage_error(path, std::strerror(errno));
+  return map_fd(fd, path);
+}
+
+// Takes ownership of fd (closed on every path).
+Result<MappedFile> MappedFile::map_fd(int fd, const std::string& path) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     const int e = errno;
@@ -72,21 +78,72 @@ Result<MappedFile> MappedFile::open(const std::string& path) {
   return m;
 }
 
+Result<MappedFile> MappedFile::read_stdin(std::uint64_t limit) {
+  const std::string path = "-";
+  struct stat st {};
+  if (::fstat(STDIN_FILENO, &st) != 0) return usage_error(path, fmt::format("standard input: {}", std::strerror(errno)));
+  if (S_ISREG(st.st_mode)) {
+    // `isa - <file`: map it like a named file (no copy, no limit needed).
+    const int fd = ::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) return usage_error(path, std::strerror(errno));
+    return map_fd(fd, path);
+  }
+  if (::isatty(STDIN_FILENO) == 1)
+    return usage_error(path, "standard input is a terminal: pipe a code object or binary into it");
+  if (S_ISDIR(st.st_mode)) return usage_error(path, "standard input is a directory");
+  MappedFile m;
+  m.path_ = path;
+  std::vector<std::uint8_t>& buf = m.owned_;
+  std::size_t used = 0;
+  for (;;) {
+    if (buf.size() - used < 65536) buf.resize(std::max<std::size_t>(buf.size() * 2, 1 << 20));
+    // Read at most one byte past the limit: enough to know the input is too large.
+    const std::size_t room = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size() - used, limit + 1 - used));
+    const ssize_t n = ::read(STDIN_FILENO, buf.data() + used, room);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {  // stdin inherited in non-blocking mode
+        pollfd p{STDIN_FILENO, POLLIN, 0};
+        ::poll(&p, 1, -1);
+        continue;
+      }
+      return usage_error(path, fmt::format("reading standard input: {}", std::strerror(errno)));
+    }
+    used += static_cast<std::size_t>(n);
+    if (used > limit)
+      return usage_error(path, fmt::format("more than {} bytes on standard input (--stdin-limit; a file "
+                                           "given by name is mapped and has no such limit)",
+                                           limit));
+  }
+  buf.resize(used);
+  buf.shrink_to_fit();
+  if (used > 0) {
+    m.data_ = buf.data();
+    m.size_ = used;
+  }
+  return m;
+}
+
 MappedFile::MappedFile(MappedFile&& o) noexcept
-    : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)), path_(std::move(o.path_)) {}
+    : data_(std::exchange(o.data_, nullptr)),
+      size_(std::exchange(o.size_, 0)),
+      path_(std::move(o.path_)),
+      owned_(std::move(o.owned_)) {}  // a moved vector keeps its buffer: data_ stays valid
 
 MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
   if (this != &o) {
-    if (data_ != nullptr) ::munmap(const_cast<std::uint8_t*>(data_), size_);
+    if (data_ != nullptr && owned_.data() != data_) ::munmap(const_cast<std::uint8_t*>(data_), size_);
     data_ = std::exchange(o.data_, nullptr);
     size_ = std::exchange(o.size_, 0);
     path_ = std::move(o.path_);
+    owned_ = std::move(o.owned_);
   }
   return *this;
 }
 
 MappedFile::~MappedFile() {
-  if (data_ != nullptr) ::munmap(const_cast<std::uint8_t*>(data_), size_);
+  if (data_ != nullptr && owned_.data() != data_) ::munmap(const_cast<std::uint8_t*>(data_), size_);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -652,7 +709,7 @@ Result<CodeObjectSet> scan_code_objects(std::span<const std::uint8_t> data, cons
 }
 
 Result<CodeObjectSet> scan_file(const std::string& path, const ScanOptions& opt) {
-  auto m = MappedFile::open(path);
+  auto m = path == "-" ? MappedFile::read_stdin(opt.max_stdin) : MappedFile::open(path);
   if (!m) return m.error();
   auto set = scan_code_objects(m->bytes(), opt);
   if (!set) {

@@ -38,6 +38,9 @@ namespace vmfix {
 class MappedFile {
  public:
   static Result<MappedFile> open(const std::string& path);
+  // Standard input ("-"): mapped when it is a regular file (`isa - <lib.so`), otherwise (a pipe) read
+  // into owned memory up to `limit` bytes; more is a usage error, a terminal is refused.
+  static Result<MappedFile> read_stdin(std::uint64_t limit);
   MappedFile() = default;
   MappedFile(MappedFile&& o) noexcept;
   MappedFile& operator=(MappedFile&& o) noexcept;
@@ -48,9 +51,11 @@ class MappedFile {
   [[nodiscard]] const std::string& path() const { return path_; }
 
  private:
+  static Result<MappedFile> map_fd(int fd, const std::string& path);
   const std::uint8_t* data_ = nullptr;
   std::size_t size_ = 0;
   std::string path_;
+  std::vector<std::uint8_t> owned_;  // what was read from a pipe (data_ points into it, not mapped)
 };
 
 enum class ContainerKind {
@@ -88,6 +93,8 @@ struct CodeObjectInfo {
 struct ScanOptions {
   // Largest decompressed CCOB payload accepted (protects against decompression bombs).
   std::uint64_t max_uncompressed = std::uint64_t{4} << 30;
+  // Largest input read from a pipe on standard input (path "-"); it is copied into memory.
+  std::uint64_t max_stdin = std::uint64_t{1} << 30;
 };
 
 // A scan result that keeps the bytes of every object alive (the mapping and decompressed payloads),
@@ -111,7 +118,7 @@ class CodeObjectSet {
 
 // Scans a byte buffer (the buffer must outlive the result's spans; payloads are owned).
 Result<CodeObjectSet> scan_code_objects(std::span<const std::uint8_t> data, const ScanOptions& opt = {});
-// Maps the file and scans it; the result owns the mapping.
+// Maps the file (or reads standard input for "-") and scans it; the result owns the bytes.
 Result<CodeObjectSet> scan_file(const std::string& path, const ScanOptions& opt = {});
 // The entry point for other commands (doctor): every code object in the file, in file order.
 Result<std::vector<CodeObjectInfo>> list_code_objects(const std::string& path);
