@@ -11,6 +11,7 @@ set -euo pipefail
 out="${1:?usage: build-envscan.sh OUTDIR}"
 need_tools clang++-15
 mkdir -p "$out/corpus-envscan"
+srcs=() # filled by userspace_sources
 userspace_sources srcs report doctor status isa faults common
 clang++-15 -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer -Wall -Wextra -Werror -DVMFIX_VERSION='"fuzz"' -I"$VMFIX_ROOT/userspace" \
