@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../common/temp_dir.hpp"
 #include "check/check.hpp"
 
 using namespace vmfix::harness;
@@ -13,7 +14,8 @@ namespace {
 
 // A fake sysfs root with the module's files (docs/status-abi.md).
 struct FakeRoot {
-  fs::path root = fs::temp_directory_path() / ("vmfix-sysfs-" + std::to_string(::getpid()));
+  vmfix::test::TempDir dir{"vmfix-sysfs"};
+  fs::path root = dir.path();
   FakeRoot() {
     fs::create_directories(root / "sys/module/rdna1_vmfix/parameters");
     fs::create_directories(root / "sys/kernel/rdna1_vmfix");
@@ -25,7 +27,6 @@ struct FakeRoot {
           "req_cc_map_mtype=0\n"
           "other ranges=4\n");
   }
-  ~FakeRoot() { fs::remove_all(root); }
   FakeRoot(const FakeRoot&) = delete;
   FakeRoot& operator=(const FakeRoot&) = delete;
   void write(const std::string& rel, const std::string& text) const { std::ofstream(root / rel) << text; }

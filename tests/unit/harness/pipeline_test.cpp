@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../common/temp_dir.hpp"
 #include "check/check.hpp"
 
 using namespace vmfix::harness;
@@ -43,7 +44,8 @@ bool process_gone(int pid) { return kill(pid, 0) != 0 && errno == ESRCH && kill(
 
 TEST_CASE("planted faults get their verdicts while the run goes on, and no worker survives",
           "[harness][pipeline]") {
-  const fs::path kmsg = fs::temp_directory_path() / ("vmfix-kmsg-" + std::to_string(getpid()));
+  const vmfix::test::TempDir tmp("vmfix-kmsg");
+  const fs::path kmsg = tmp / "kmsg";
   std::ofstream(kmsg) << "6,1,1,-;amdgpu 0000:03:00.0: amdgpu: [gfxhub] page fault (src_id:0 ring:24 vmid:8 "
                          "pasid:1, for process other pid 1 thread other pid 1)\n";
   setenv("VMFIX_TEST_KMSG_FILE", kmsg.c_str(), 1);
@@ -55,7 +57,6 @@ TEST_CASE("planted faults get their verdicts while the run goes on, and no worke
                           "planted.gpu_fault", "depthwise.fp16.mbv2_dw_c960.managed"});
   const RunResult r = run_cases(host_worker(), cases, opt);
   unsetenv("VMFIX_TEST_KMSG_FILE");
-  fs::remove(kmsg);
 
   REQUIRE(r.cases.size() == cases.size());
   CHECK(r.kernel_log_readable);
@@ -152,8 +153,8 @@ TEST_CASE("with rerun_alone, a crash in a batch is confirmed by the case alone; 
 
 TEST_CASE("a worker's own case table (--list) and its extra arguments", "[harness][pipeline]") {
   // A stand-in worker: a shell script that lists two cases and reports what it was called with.
-  const fs::path dir = fs::temp_directory_path() / ("vmfix-lister-" + std::to_string(getpid()));
-  fs::create_directories(dir);
+  const vmfix::test::TempDir tmp("vmfix-lister");
+  const fs::path& dir = tmp.path();
   std::ofstream(dir / "w.sh") << "[ \"$1 $2 $3\" = '--device=cpu --list quick' ] || exit 9\n"
                                  "echo 'VMFIX-CASE {\"id\":\"fwd.fp32.nchw.heur.mbv2_conv1.device\",\"mem\":\"device\"}'\n"
                                  "echo 'noise'\n"
@@ -166,7 +167,6 @@ TEST_CASE("a worker's own case table (--list) and its extra arguments", "[harnes
   CHECK((*listed)[0].described.find("\"mem\":\"device\"") != std::string::npos);
   const WorkerSpec bad{"native", "/bin/sh", {(dir / "w.sh").string(), "--device=gpu"}, {}, {}};
   CHECK_FALSE(worker_cases(bad, "quick", 10));
-  fs::remove_all(dir);
 }
 
 TEST_CASE("a missing worker executable makes every case a crash, not a hang", "[harness][pipeline]") {

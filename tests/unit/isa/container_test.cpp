@@ -3,12 +3,14 @@
 
 #include <unistd.h>
 #include <algorithm>
+#include <fstream>
 #include <random>
 #include <set>
 
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
 
+#include "../common/temp_dir.hpp"
 #include "isa/elf.hpp"
 #include "fixtures.hpp"
 #include "isa/scan.hpp"
@@ -224,12 +226,10 @@ TEST_CASE("unreadable inputs and devices are usage errors; an empty file has no 
   auto device = vmfix::list_code_objects("/dev/null");
   REQUIRE_FALSE(device.ok());
   CHECK(device.error().code == vmfix::Exit::kUsage);
-  char path[] = "/tmp/vmfix-empty-XXXXXX";
-  const int fd = mkstemp(path);
-  REQUIRE(fd >= 0);
-  close(fd);
+  const vmfix::test::TempDir tmp("vmfix-empty");
+  const auto path = (tmp / "empty").string();
+  std::ofstream{path};
   auto empty = vmfix::list_code_objects(path);
-  unlink(path);
   REQUIRE(empty.ok());
   CHECK(empty->empty());
 }
