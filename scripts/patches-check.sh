@@ -33,7 +33,8 @@ need_tools git patch perl tar xz cc make python3
 
 VECTORS="$VMFIX_ROOT/tests/data/policy-vectors.tsv"
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+works=()
+trap 'rm -rf "$tmp" "${works[@]}"' EXIT
 
 # build_helper_test HEADER OUT HAVE_MAP_MTYPE
 build_helper_test() {
@@ -114,11 +115,13 @@ for label in "${labels[@]}"; do
 		continue
 	fi
 	ver=$(kernel_pkgver "$label")
-	work="$PCACHE/work/$label"
-	rm -rf "$work"
+	# A work tree of this run's own (a parallel run checks the same kernels), next to the pristine
+	# tree for hard links; removed on exit. Hard links are safe: patch(1) writes each changed file
+	# anew, the pristine copy stays intact.
 	mkdir -p "$PCACHE/work"
-	# Hard links are safe: patch(1) writes each changed file anew, the pristine copy stays intact.
-	cp -al "$pristine" "$work"
+	work=$(mktemp -d "$PCACHE/work/$label.XXXXXX")
+	works+=("$work")
+	cp -al "$pristine/." "$work"
 	rm -f "$work/.vmfix-ready"
 
 	# apply: all at once as a dry run, then one by one for real, refusing fuzz

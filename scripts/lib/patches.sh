@@ -33,16 +33,27 @@ pristine_tree() {
 	tarball=$(fetch_linux_source "$label") || return 1
 	ver=$(kernel_pkgver "$label")
 	dir="$PCACHE/src/$label-$ver"
-	if [ ! -f "$dir/.vmfix-ready" ]; then
-		rm -rf "$dir"
-		mkdir -p "$dir"
-		log "patches: extracting $(basename "$tarball") ($ver)"
-		tar -xJf "$tarball" -C "$dir" --strip-components=1 --wildcards \
-			"*/$AMD/*" '*/include/uapi/drm/amdgpu_drm.h' '*/scripts/checkpatch.pl' \
-			'*/scripts/spelling.txt' '*/scripts/const_structs.checkpatch' >&2 || return 1
-		touch "$dir/.vmfix-ready"
-	fi
+	[ -f "$dir/.vmfix-ready" ] || with_lock "patches-src-$label-$ver" _pristine_extract "$tarball" "$dir" || return 1
 	echo "$dir"
+}
+
+# Under the tree's lock (the cache is shared by parallel runs): extracts into a stage directory that
+# is renamed into place whole, unless another run made the tree while this one waited.
+_pristine_extract() { # TARBALL DIR
+	local stage
+	[ ! -f "$2/.vmfix-ready" ] || return 0
+	mkdir -p "$(dirname "$2")"
+	stage=$(mktemp -d "$(dirname "$2")/.stage.XXXXXX") || return 1
+	log "patches: extracting $(basename "$1") into $2"
+	if ! tar -xJf "$1" -C "$stage" --strip-components=1 --wildcards \
+		"*/$AMD/*" '*/include/uapi/drm/amdgpu_drm.h' '*/scripts/checkpatch.pl' \
+		'*/scripts/spelling.txt' '*/scripts/const_structs.checkpatch' >&2; then
+		rm -rf "$stage"
+		return 1
+	fi
+	touch "$stage/.vmfix-ready"
+	rm -rf "$2" # what an interrupted extraction of an older version of this script left
+	mv "$stage" "$2"
 }
 
 # extract_defines FILE NAME...: the #define lines (with continuations) of NAME... in FILE.
