@@ -220,20 +220,29 @@ _headers_bookworm() {
 # bookworm-backports: installing these headers would pull the 6.12 image into the host's /boot, so the
 # packages are extracted into the cache instead.
 _headers_backports() {
-	local label=$1 rel=$2 ver=$3 root pkgs debs deb
+	local label=$1 rel=$2 ver=$3 root
 	root="$VMFIX_CACHE/headers/$rel"
-	if [ ! -f "$root/.vmfix-ready" ]; then
-		mapfile -t pkgs < <(printf '%s\n' "linux-headers-$rel"
-			_kernels_depends "$label" "linux-headers-$rel" "$ver" | grep -F -- "-${rel%-amd64}" | grep -v "^linux-image-")
-		debs=$(fetch_debs "$label" "${pkgs[@]/%/=$ver}") || die "cannot fetch the headers of $label"
-		rm -rf "$root"
-		mkdir -p "$root"
-		for deb in $debs; do dpkg-deb -x "$deb" "$root"; done
-		# The arch headers include the common headers by absolute path: point it at our copy.
-		sed -i "s|^include /usr/src/|include $root/usr/src/|" "$root/usr/src/linux-headers-$rel/Makefile"
-		touch "$root/.vmfix-ready"
-	fi
+	[ -f "$root/.vmfix-ready" ] || with_lock "headers-$rel" _headers_backports_unpack "$label" "$rel" "$ver" "$root" ||
+		die "cannot fetch the headers of $label"
 	echo "$root/usr/src/linux-headers-$rel"
+}
+
+# Under the headers' lock (parallel runs share the cache): unpacks into a stage renamed into place
+# whole, unless another run did so while this one waited.
+_headers_backports_unpack() { # LABEL RELEASE VERSION ROOT
+	local label=$1 rel=$2 ver=$3 root=$4 pkgs debs deb stage
+	[ ! -f "$root/.vmfix-ready" ] || return 0
+	mapfile -t pkgs < <(printf '%s\n' "linux-headers-$rel"
+		_kernels_depends "$label" "linux-headers-$rel" "$ver" | grep -F -- "-${rel%-amd64}" | grep -v "^linux-image-")
+	debs=$(fetch_debs "$label" "${pkgs[@]/%/=$ver}") || return 1
+	mkdir -p "$VMFIX_CACHE/headers"
+	stage=$(mktemp -d "$VMFIX_CACHE/headers/.stage.XXXXXX")
+	for deb in $debs; do dpkg-deb -x "$deb" "$stage" || { rm -rf "$stage" && return 1; }; done
+	# The arch headers include the common headers by absolute path: point it at our copy (its final place).
+	sed -i "s|^include /usr/src/|include $root/usr/src/|" "$stage/usr/src/linux-headers-$rel/Makefile"
+	touch "$stage/.vmfix-ready"
+	rm -rf "$root" # what an interrupted unpack by an older version of this script left
+	mv "$stage" "$root"
 }
 
 # sid and experimental: installed inside the shared chroot, with that suite's compiler.
@@ -299,10 +308,14 @@ _tree_unpack() {
 	_tree_boot_files "$stage" "$rel"
 	[ -f "$stage/out/vmlinuz" ] || die "no vmlinuz for $rel in ${pkgs[*]}"
 	depmod -b "$stage/out" "$rel"
-	rm -rf "$dir"
+	touch "$stage/out/.vmfix-ready"
+	rm -rf "$dir" # what an interrupted unpack by an older version of this script left
 	mv "$stage/out" "$dir"
 	rm -rf "$stage"
-	touch "$dir/.vmfix-ready"
+}
+
+_tree_unpack_once() { # LABEL RELEASE DIR: unless another run unpacked it while this one waited
+	[ -f "$3/.vmfix-ready" ] || _tree_unpack "$1" "$2" "$(kernel_pkgver "$1")" "$3"
 }
 
 # Extracts vmlinuz, config, System.map and modules of LABEL into $VMFIX_CACHE/kernels/<release>/ and
@@ -311,7 +324,8 @@ fetch_kernel_tree() {
 	local label=$1 rel dir
 	rel=$(kernel_release "$label")
 	dir="$VMFIX_CACHE/kernels/$rel"
-	[ -f "$dir/.vmfix-ready" ] || _tree_unpack "$label" "$rel" "$(kernel_pkgver "$label")" "$dir"
+	# under the tree's lock: a parallel run must not replace a tree this one is booting from
+	[ -f "$dir/.vmfix-ready" ] || with_lock "kernel-tree-$rel" _tree_unpack_once "$label" "$rel" "$dir" || return 1
 	echo "$dir"
 }
 
