@@ -95,10 +95,14 @@ Result<MappedFile> MappedFile::read_stdin(std::uint64_t limit) {
   m.path_ = path;
   std::vector<std::uint8_t>& buf = m.owned_;
   std::size_t used = 0;
+  // Read at most one byte past the limit: enough to know the input is too large.
+  const std::uint64_t want = limit == UINT64_MAX ? limit : limit + 1;
   for (;;) {
-    if (buf.size() - used < 65536) buf.resize(std::max<std::size_t>(buf.size() * 2, 1 << 20));
-    // Read at most one byte past the limit: enough to know the input is too large.
-    const std::size_t room = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size() - used, limit + 1 - used));
+    // Grows by doubling, never past limit + 1 bytes: memory follows what arrives, bounded by the limit.
+    const auto cap = static_cast<std::size_t>(std::min<std::uint64_t>(want, SIZE_MAX));
+    if (buf.size() - used < 65536 && buf.size() < cap)
+      buf.resize(std::min(std::max<std::size_t>(buf.size() * 2, 1 << 20), cap));
+    const std::size_t room = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size() - used, want - used));
     const ssize_t n = ::read(STDIN_FILENO, buf.data() + used, room);
     if (n == 0) break;
     if (n < 0) {
@@ -116,8 +120,7 @@ Result<MappedFile> MappedFile::read_stdin(std::uint64_t limit) {
                                            "given by name is mapped and has no such limit)",
                                            limit));
   }
-  buf.resize(used);
-  buf.shrink_to_fit();
+  buf.resize(used);  // no shrink_to_fit: a copy of the whole input for at most half of it back
   if (used > 0) {
     m.data_ = buf.data();
     m.size_ = used;
