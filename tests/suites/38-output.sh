@@ -99,6 +99,15 @@ else
 	result check-notes-100 FAIL "$(head -c 600 "$tmp/pty.txt")"
 fi
 
+# --- progress: a live "[n/N] case verdict" line on a terminal's stderr, nothing on a pipe
+on_pty 100 "$tmp/pty.txt" sh -c "\"\$0\" check --backend=host --cases='direct.fp32.mbv2_*' >/dev/null" "$tool"
+"$tool" check --backend=host --cases='direct.fp32.mbv2_*' 2>"$tmp/progress-pipe.txt" >/dev/null || true
+if grep -q '\[14/14\] direct\.fp32\.mbv2_.* pass' "$tmp/pty.txt" && [ ! -s "$tmp/progress-pipe.txt" ]; then
+	result progress-pty PASS "progress counts to [14/14] on a terminal, stderr silent on a pipe"
+else
+	result progress-pty FAIL "pty: $(tr '\r' '\n' <"$tmp/pty.txt" | tail -n 2 | head -c 200); pipe: $(head -c 200 "$tmp/progress-pipe.txt")"
+fi
+
 # --- colour
 on_pty 100 "$tmp/pty.txt" env -u NO_COLOR TERM=xterm "$tool" faults "$faultlog"
 if grep -q $'\x1b\[' "$tmp/pty.txt"; then result colour-pty PASS "verdict coloured on a terminal"; else result colour-pty FAIL "no escape sequence on a pty"; fi
