@@ -117,6 +117,25 @@ class ModuleSysfs {
  private:
   RootFs fs_;
 };
+// Puts the module's mode back however a run ends (check --compare-modes, census).
+class ModeRestorer {
+ public:
+  ModeRestorer(const ModuleSysfs& m, std::string mode) : m_(m), mode_(std::move(mode)) {}
+  ~ModeRestorer() {
+    if (!done_) (void)m_.set_mode(mode_);
+  }
+  ModeRestorer(const ModeRestorer&) = delete;
+  ModeRestorer& operator=(const ModeRestorer&) = delete;
+  Status restore() {
+    done_ = true;
+    return m_.set_mode(mode_);
+  }
+
+ private:
+  const ModuleSysfs& m_;
+  std::string mode_;
+  bool done_ = false;
+};
 Result<ModuleSysfs::Counters> parse_counters(const std::string& text);
 ModuleSysfs::Counters counters_delta(const ModuleSysfs::Counters& after, const ModuleSysfs::Counters& before);
 

@@ -132,26 +132,6 @@ std::string getenv_or(const char* name, const std::string& fallback) {
   return v != nullptr && *v != '\0' ? v : fallback;
 }
 
-// Restores the module's mode however the comparison ends.
-class ModeRestorer {
- public:
-  ModeRestorer(const ModuleSysfs& m, std::string mode) : m_(m), mode_(std::move(mode)) {}
-  ~ModeRestorer() {
-    if (!done_) (void)m_.set_mode(mode_);
-  }
-  ModeRestorer(const ModeRestorer&) = delete;
-  ModeRestorer& operator=(const ModeRestorer&) = delete;
-  Status restore() {
-    done_ = true;
-    return m_.set_mode(mode_);
-  }
-
- private:
-  const ModuleSysfs& m_;
-  std::string mode_;
-  bool done_ = false;
-};
-
 struct CheckOptions {
   std::string backend = "hip", profile = "quick", cases_filter, format = "text", save_json, python, torch_device = "gpu";
   double timeout_s = 10;

@@ -77,6 +77,17 @@ Error malformed(std::string_view what, std::size_t line, std::string_view why) {
 }
 
 // Checks the "schema N" first line; returns the remaining lines.
+// Calls each(tokens, line number) for every line that is not blank, numbering from first_no; the
+// first error stops the walk. The shape every parser below shares.
+template <typename Each>
+Status for_each_line(const std::vector<std::string_view>& lines, std::size_t first_no, Each each) {
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (text::trim(lines[i]).empty()) continue;
+    if (Status st = each(split_spaces(lines[i]), i + first_no); !st) return st.error();
+  }
+  return ok_status();
+}
+
 Result<std::vector<std::string_view>> schema_lines(std::string_view text, std::string_view what) {
   if (text.size() > kMaxSysfsFile) return runtime_error(std::string(what), "file too large");
   auto lines = split_lines(text);
@@ -135,15 +146,14 @@ Result<KfdProperties> parse_kfd_properties(std::string_view text) {
   KfdProperties p;
   const auto lines = split_lines(text);
   if (lines.size() > kMaxLines) return runtime_error("properties", "too many lines");
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    const std::string_view l = lines[i];
-    if (text::trim(l).empty()) continue;
-    const auto tok = split_spaces(l);
-    if (tok.size() != 2 || !is_key(tok[0])) return malformed("properties", i + 1, "expected 'key value'");
+  const Status st = for_each_line(lines, 1, [&](const auto& tok, std::size_t no) -> Status {
+    if (tok.size() != 2 || !is_key(tok[0])) return malformed("properties", no, "expected 'key value'");
     const auto v = text::parse_number(tok[1]);
-    if (!v) return malformed("properties", i + 1, fmt::format("value of {} is not a number", tok[0]));
+    if (!v) return malformed("properties", no, fmt::format("value of {} is not a number", tok[0]));
     p.values[std::string(tok[0])] = *v;
-  }
+    return ok_status();
+  });
+  if (!st) return st.error();
   if (p.values.empty()) return runtime_error("properties", "empty");
   return p;
 }
@@ -168,20 +178,19 @@ Result<ModuleStatus> parse_module_status(std::string_view text) {
   auto lines = schema_lines(text, kWhat);
   if (!lines) return lines.error();
   ModuleStatus s;
-  for (std::size_t i = 0; i < lines->size(); ++i) {
-    const std::string_view l = (*lines)[i];
-    if (text::trim(l).empty()) continue;
-    const auto tok = split_spaces(l);
-    if (tok.empty() || !is_key(tok[0])) return malformed(kWhat, i + 2, "expected 'key value' or a record");
+  const Status parsed = for_each_line(*lines, 2, [&](const auto& tok, std::size_t no) -> Status {
+    if (tok.empty() || !is_key(tok[0])) return malformed(kWhat, no, "expected 'key value' or a record");
     if (tok[0] == "hook" || tok[0] == "device") {
       auto r = parse_record(tok);
-      if (!r) return malformed(kWhat, i + 2, fmt::format("{} record: expected key=value tokens", tok[0]));
+      if (!r) return malformed(kWhat, no, fmt::format("{} record: expected key=value tokens", tok[0]));
       (tok[0] == "hook" ? s.hooks : s.devices).push_back(std::move(*r));
-      continue;
+      return ok_status();
     }
-    if (tok.size() != 2 || !is_value(tok[1])) return malformed(kWhat, i + 2, "expected 'key value'");
+    if (tok.size() != 2 || !is_value(tok[1])) return malformed(kWhat, no, "expected 'key value'");
     s.fields[std::string(tok[0])] = std::string(tok[1]);
-  }
+    return ok_status();
+  });
+  if (!parsed) return parsed.error();
   for (const char* k : {"version", "state", "mode"})
     if (s.fields.count(k) == 0) return runtime_error(std::string(kWhat), fmt::format("missing '{}' line", k));
   const std::string& st = s.fields["state"];
@@ -195,12 +204,9 @@ Result<ModuleCounters> parse_module_counters(std::string_view text) {
   auto lines = schema_lines(text, kWhat);
   if (!lines) return lines.error();
   ModuleCounters c;
-  for (std::size_t i = 0; i < lines->size(); ++i) {
-    const std::string_view l = (*lines)[i];
-    if (text::trim(l).empty()) continue;
-    const auto tok = split_spaces(l);
+  const Status parsed = for_each_line(*lines, 2, [&](const auto& tok, std::size_t no) -> Status {
     auto r = parse_record(tok);
-    if (tok.empty() || !r) return malformed(kWhat, i + 2, "expected a record of key=value tokens");
+    if (tok.empty() || !r) return malformed(kWhat, no, "expected a record of key=value tokens");
     if (tok[0] == "device") {
       std::map<std::string, std::uint64_t> vals;
       std::string bdf;
@@ -210,21 +216,23 @@ Result<ModuleCounters> parse_module_counters(std::string_view text) {
           continue;
         }
         const auto n = text::parse_number(v);
-        if (!n) return malformed(kWhat, i + 2, fmt::format("counter {} is not a number", k));
+        if (!n) return malformed(kWhat, no, fmt::format("counter {} is not a number", k));
         vals[k] = *n;
       }
-      if (bdf.empty()) return malformed(kWhat, i + 2, "device record without bdf=");
+      if (bdf.empty()) return malformed(kWhat, no, "device record without bdf=");
       c.devices.push_back(std::move(vals));
       c.device_bdfs.push_back(bdf);
     } else if (tok[0] == "other") {
       const auto it = r->find("ranges");
       const auto n = it == r->end() ? std::nullopt : text::parse_number(it->second);
-      if (!n) return malformed(kWhat, i + 2, "other record needs ranges=N");
+      if (!n) return malformed(kWhat, no, "other record needs ranges=N");
       c.other_ranges = *n;
     } else {
-      return malformed(kWhat, i + 2, fmt::format("unknown record '{}'", text::printable(tok[0], 32)));
+      return malformed(kWhat, no, fmt::format("unknown record '{}'", text::printable(tok[0], 32)));
     }
-  }
+    return ok_status();
+  });
+  if (!parsed) return parsed.error();
   return c;
 }
 
@@ -233,14 +241,13 @@ Result<ModuleRecent> parse_module_recent(std::string_view text) {
   auto lines = schema_lines(text, kWhat);
   if (!lines) return lines.error();
   ModuleRecent r;
-  for (std::size_t i = 0; i < lines->size(); ++i) {
-    const std::string_view l = (*lines)[i];
-    if (text::trim(l).empty()) continue;
-    const auto tok = split_spaces(l);
+  const Status parsed = for_each_line(*lines, 2, [&](const auto& tok, std::size_t no) -> Status {
     auto rec = parse_record(tok);
-    if (tok.empty() || tok[0] != "rewrite" || !rec) return malformed(kWhat, i + 2, "expected 'rewrite key=value ...'");
+    if (tok.empty() || tok[0] != "rewrite" || !rec) return malformed(kWhat, no, "expected 'rewrite key=value ...'");
     r.rewrites.push_back(std::move(*rec));
-  }
+    return ok_status();
+  });
+  if (!parsed) return parsed.error();
   return r;
 }
 
