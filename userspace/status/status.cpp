@@ -105,6 +105,14 @@ Result<std::vector<std::string_view>> schema_lines(std::string_view text, std::s
   return lines;
 }
 
+// A module state file: the schema line checked, then each(tokens, line number) per line after it.
+template <typename Each>
+Status walk_schema_file(std::string_view text, std::string_view what, Each each) {
+  auto lines = schema_lines(text, what);
+  if (!lines) return lines.error();
+  return for_each_line(*lines, 2, each);
+}
+
 // "name k=v k=v" -> record; nullopt when a token is not k=v.
 std::optional<Record> parse_record(const std::vector<std::string_view>& tokens) {
   Record r;
@@ -175,10 +183,8 @@ const PciIdInfo* lookup_amd_pci_id(std::uint16_t device) {
 
 Result<ModuleStatus> parse_module_status(std::string_view text) {
   constexpr std::string_view kWhat = "rdna1_vmfix/status";
-  auto lines = schema_lines(text, kWhat);
-  if (!lines) return lines.error();
   ModuleStatus s;
-  const Status parsed = for_each_line(*lines, 2, [&](const auto& tok, std::size_t no) -> Status {
+  const Status parsed = walk_schema_file(text, kWhat, [&](const auto& tok, std::size_t no) -> Status {
     if (tok.empty() || !is_key(tok[0])) return malformed(kWhat, no, "expected 'key value' or a record");
     if (tok[0] == "hook" || tok[0] == "device") {
       auto r = parse_record(tok);
@@ -201,10 +207,8 @@ Result<ModuleStatus> parse_module_status(std::string_view text) {
 
 Result<ModuleCounters> parse_module_counters(std::string_view text) {
   constexpr std::string_view kWhat = "rdna1_vmfix/counters";
-  auto lines = schema_lines(text, kWhat);
-  if (!lines) return lines.error();
   ModuleCounters c;
-  const Status parsed = for_each_line(*lines, 2, [&](const auto& tok, std::size_t no) -> Status {
+  const Status parsed = walk_schema_file(text, kWhat, [&](const auto& tok, std::size_t no) -> Status {
     auto r = parse_record(tok);
     if (tok.empty() || !r) return malformed(kWhat, no, "expected a record of key=value tokens");
     if (tok[0] == "device") {
@@ -238,10 +242,8 @@ Result<ModuleCounters> parse_module_counters(std::string_view text) {
 
 Result<ModuleRecent> parse_module_recent(std::string_view text) {
   constexpr std::string_view kWhat = "rdna1_vmfix/recent";
-  auto lines = schema_lines(text, kWhat);
-  if (!lines) return lines.error();
   ModuleRecent r;
-  const Status parsed = for_each_line(*lines, 2, [&](const auto& tok, std::size_t no) -> Status {
+  const Status parsed = walk_schema_file(text, kWhat, [&](const auto& tok, std::size_t no) -> Status {
     auto rec = parse_record(tok);
     if (tok.empty() || tok[0] != "rewrite" || !rec) return malformed(kWhat, no, "expected 'rewrite key=value ...'");
     r.rewrites.push_back(std::move(*rec));
