@@ -65,6 +65,23 @@ report_counts() {
 	[ "$VMFIX_FAILED" -eq 0 ]
 }
 
+# build_targets DIR ITEM WHY TARGET...: configures the CMake build DIR (RelWithDebInfo, Ninja) and
+# builds TARGETs in it (ninja -j2). On failure a suite cannot go on: the log's tail, "ITEM FAIL WHY",
+# the counts, exit 1. The log is DIR/ITEM.log.
+build_targets() {
+	local dir=$1 item=$2 why=$3
+	shift 3
+	local log="$dir/$item.log"
+	mkdir -p "$dir"
+	if ! { cmake -S "$VMFIX_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+		ninja -C "$dir" -j2 "$@"; } >"$log" 2>&1; then
+		tail -n 40 "$log"
+		result "$item" FAIL "$why"
+		report_counts || true
+		exit 1
+	fi
+}
+
 # Parses --verbose (set -x) for scripts that take no other long options.
 maybe_verbose() {
 	local a

@@ -15,13 +15,7 @@ man="$VMFIX_ROOT/docs/rdna1-vmfix.1"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-if ! { cmake -S "$VMFIX_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
-	ninja -C "$build" rdna1-vmfix; } >"$tmp/build.log" 2>&1; then
-	tail -n 20 "$tmp/build.log"
-	result completion-build FAIL "rdna1-vmfix did not build"
-	report_counts
-	exit 1
-fi
+build_targets "$build" completion-build "rdna1-vmfix did not build" rdna1-vmfix
 
 # complete WORD...: the candidates bash completion offers for the command line "rdna1-vmfix WORD...",
 # the last word being the one under the cursor, one per line in $tmp/reply.

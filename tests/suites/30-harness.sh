@@ -14,13 +14,7 @@ tool="$build/userspace/rdna1-vmfix"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-cmake -S "$VMFIX_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-if ! ninja -C "$build" rdna1-vmfix rdna1-vmfix-check-host >"$work/build.log" 2>&1; then
-	tail -n 40 "$work/build.log"
-	result harness-build FAIL "rdna1-vmfix or the host worker did not build"
-	report_counts
-	exit 1
-fi
+build_targets "$build" harness-build "rdna1-vmfix or the host worker did not build" rdna1-vmfix rdna1-vmfix-check-host
 result harness-build PASS "rdna1-vmfix and rdna1-vmfix-check-host built"
 
 # check ARGS... ; sets rc, output in $work/out, stderr in $work/err. The run is the leader of a

@@ -155,10 +155,9 @@ fi
 build="${VMFIX_BUILD_DIR:-$VMFIX_ROOT/build}"
 tool="$build/userspace/rdna1-vmfix"
 need_tools cmake ninja
-cmake -S "$VMFIX_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-if ! ninja -C "$build" rdna1-vmfix >"$work/build.log" 2>&1 || [ ! -r "$build/userspace/torch_worker.py" ]; then
-	tail -n 40 "$work/build.log"
-	result torch-cli-build FAIL "rdna1-vmfix did not build or torch_worker.py is not next to it"
+build_targets "$build" torch-cli-build "rdna1-vmfix did not build" rdna1-vmfix
+if [ ! -r "$build/userspace/torch_worker.py" ]; then
+	result torch-cli-build FAIL "torch_worker.py is not next to rdna1-vmfix"
 	report_counts
 	exit 1
 fi

@@ -15,13 +15,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # Incremental: the unit suite has usually built everything already.
-[ -f "$build/build.ninja" ] || cmake -S "$VMFIX_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-if ! ninja -C "$build" -j2 rdna1-vmfix >"$tmp/build.log" 2>&1; then
-	tail -n 40 "$tmp/build.log"
-	result diag-build FAIL "rdna1-vmfix did not build"
-	report_counts
-	exit 1
-fi
+build_targets "$build" diag-build "rdna1-vmfix did not build" rdna1-vmfix
 
 # expect_rc ITEM WANT CMD...: runs CMD, checks its exit status.
 expect_rc() {

@@ -10,13 +10,7 @@ maybe_verbose "$@"
 need_tools cmake ninja hipcc jq objcopy llvm-objdump-15 llvm-readelf-15 clang-offload-bundler-15 dpkg-deb apt-get
 
 build="${VMFIX_BUILD_DIR:-$VMFIX_ROOT/build}"
-cmake -S "$VMFIX_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVMFIX_BUILD_TESTS=ON >/dev/null
-if ! ninja -C "$build" rdna1-vmfix isa_fixtures >"$build/isa-build.log" 2>&1; then
-	tail -n 40 "$build/isa-build.log"
-	result isa-build FAIL "rdna1-vmfix or the hipcc fixtures did not build"
-	report_counts
-	exit 1
-fi
+build_targets "$build" isa-build "rdna1-vmfix or the hipcc fixtures did not build" rdna1-vmfix isa_fixtures
 result isa-build PASS "rdna1-vmfix and hipcc fixtures (gfx1010, gfx1030, multi-arch) built"
 tool="$build/userspace/rdna1-vmfix"
 fx="$build/isa-fixtures"

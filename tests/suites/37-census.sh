@@ -13,13 +13,7 @@ tool="$build/userspace/rdna1-vmfix"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-[ -f "$build/build.ninja" ] || cmake -S "$VMFIX_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-if ! ninja -C "$build" -j2 rdna1-vmfix >"$tmp/build.log" 2>&1; then
-	tail -n 40 "$tmp/build.log"
-	result census-build FAIL "rdna1-vmfix did not build"
-	report_counts
-	exit 1
-fi
+build_targets "$build" census-build "rdna1-vmfix did not build" rdna1-vmfix
 
 # expect_rc ITEM WANT CMD...: runs CMD, checks its exit status (stdout in $tmp/out, stderr in $tmp/err).
 expect_rc() {

@@ -16,13 +16,7 @@ tool="${VMFIX_TOOL:-$build/userspace/rdna1-vmfix}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 if [ -z "${VMFIX_TOOL:-}" ]; then
-	[ -f "$build/build.ninja" ] || cmake -S "$VMFIX_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	if ! ninja -C "$build" -j2 rdna1-vmfix >"$tmp/build.log" 2>&1; then
-		tail -n 40 "$tmp/build.log"
-		result doctor-env-build FAIL "rdna1-vmfix did not build"
-		report_counts
-		exit 1
-	fi
+	build_targets "$build" doctor-env-build "rdna1-vmfix did not build" rdna1-vmfix
 fi
 
 # A fake root: an RX 5700 XT (1002:731f, gfx1010) on 0000:03:00.0, alice's home, Debian 12.

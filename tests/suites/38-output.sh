@@ -20,13 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-[ -f "$build/build.ninja" ] || cmake -S "$VMFIX_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-if ! ninja -C "$build" -j2 rdna1-vmfix rdna1-vmfix-check-host >"$tmp/build.log" 2>&1; then
-	tail -n 40 "$tmp/build.log"
-	result output-build FAIL "rdna1-vmfix did not build"
-	report_counts
-	exit 1
-fi
+build_targets "$build" output-build "rdna1-vmfix did not build" rdna1-vmfix rdna1-vmfix-check-host
 
 # on_pty COLS OUTFILE CMD...: runs CMD on a pty COLS wide; its output (CR stripped) goes to OUTFILE.
 on_pty() {

@@ -142,26 +142,6 @@ class SignalGuard {
   struct sigaction old_term_ {};
 };
 
-// Puts the module's mode back however the run ends.
-class ModeGuard {
- public:
-  ModeGuard(const ModuleSysfs& m, std::string original) : m_(m), original_(std::move(original)) {}
-  ~ModeGuard() {
-    if (!done_) (void)m_.set_mode(original_);
-  }
-  ModeGuard(const ModeGuard&) = delete;
-  ModeGuard& operator=(const ModeGuard&) = delete;
-  Status restore() {
-    done_ = true;
-    return m_.set_mode(original_);
-  }
-
- private:
-  const ModuleSysfs& m_;
-  std::string original_;
-  bool done_ = false;
-};
-
 // Closes KFD last.
 class KfdSession {
  public:
@@ -362,7 +342,7 @@ Result<CensusResult> run_census(Thunk& thunk, const Options& opt) {
   r.size = opt.size;
   r.original_mode = *original;
   r.baseline_ms = opt.baseline_ms;
-  ModeGuard mode_guard(mod, *original);
+  harness::ModeRestorer mode_guard(mod, *original);
   if (auto st = mod.set_mode("audit"); !st) return st.error();
   const SignalGuard signals;
 

@@ -132,8 +132,10 @@ Extended extend(Report r, envscan::Result env, std::vector<pyenv::TorchInstall> 
   return x;
 }
 
-Result<Extended> gather(const GatherOptions& opt) {
-  const HostFiles host(opt.root);
+namespace {
+
+// Checks --lib-dir and --python; returns the prefix of the --python environment (empty: none given).
+Result<std::string> checked_python_prefix(const GatherOptions& opt) {
   for (const auto& d : opt.lib_dirs)
     if (!HostFiles().is_dir(d)) return usage_error("--lib-dir", d + " is not a directory");
   std::string py_prefix;
@@ -144,29 +146,24 @@ Result<Extended> gather(const GatherOptions& opt) {
         !HostFiles().is_dir(py_prefix + "/lib"))
       return usage_error("--python", opt.python + " is not a Python environment (no pyvenv.cfg, conda-meta or lib/)");
   }
-  Input in;
-  const Sysfs fs(opt.root);
-  in.status = collect_status(fs, fs.is_real() ? drm_marketing_name : nullptr);
-  in.kernel_release = std::string(text::trim(host.read("/proc/sys/kernel/osrelease", 256).value_or("")));
-  if (in.kernel_release.empty() && opt.root.empty()) {
-    utsname u{};
-    if (::uname(&u) == 0) in.kernel_release = u.release;
+  return py_prefix;
+}
+
+// The libraries doctor audits: --lib-dir, else the default directories (under a fake root, its
+// /opt/rocm*/lib and the multiarch library directory).
+std::vector<Library> libraries(const GatherOptions& opt, const HostFiles& host, const TargetScanner& scan) {
+  std::vector<std::string> dirs = opt.lib_dirs;
+  if (dirs.empty() && opt.root.empty()) dirs = default_lib_dirs();
+  if (dirs.empty() && !opt.root.empty()) {
+    for (const auto& n : host.list("/opt"))
+      if (text::starts_with(n, "rocm")) dirs.push_back(host.real_path("/opt/" + n + "/lib"));
+    dirs.push_back(host.real_path("/usr/lib/x86_64-linux-gnu"));
   }
-  in.env = relevant_env(nullptr);
-  for (const auto& [k, val] : opt.env)
-    if (envscan::is_relevant(k) || text::starts_with(k, "MIOPEN_") || text::starts_with(k, "HIP_")) in.env[k] = val;
-  const TargetScanner scan = opt.scanner ? opt.scanner : default_scanner();
-  if (!opt.no_libs) {
-    std::vector<std::string> dirs = opt.lib_dirs;
-    if (dirs.empty() && opt.root.empty()) dirs = default_lib_dirs();
-    if (dirs.empty() && !opt.root.empty()) {
-      for (const auto& n : host.list("/opt"))
-        if (text::starts_with(n, "rocm")) dirs.push_back(host.real_path("/opt/" + n + "/lib"));
-      dirs.push_back(host.real_path("/usr/lib/x86_64-linux-gnu"));
-    }
-    in.libraries = find_libraries(dirs, scan);
-    in.libraries_searched = true;
-  }
+  return find_libraries(dirs, scan);
+}
+
+// Recent faults: --from-log, else the live kernel log (not readable: a note, not an error).
+Status read_faults(const GatherOptions& opt, Input& in) {
   std::optional<std::string> log;
   if (!opt.log_path.empty()) {
     auto data = read_log_file(opt.log_path);
@@ -195,6 +192,54 @@ Result<Extended> gather(const GatherOptions& opt) {
     }
     in.faults = std::move(*rep);
   }
+  return ok_status();
+}
+
+// The census result, when `rdna1-vmfix census` has run on this machine (issue 17).
+void add_census(const GatherOptions& opt, const HostFiles& host, const std::string& running_kernel, Extended& x) {
+  const auto census = report::read_census(host, report::census_state_dir(opt.env));
+  if (!census.error.empty()) {
+    x.base.notes.push_back(fmt::format("census cache {}: {}", census.path, census.error));
+    return;
+  }
+  if (!census.present) return;
+  const auto& d = census.doc;
+  const nlohmann::json run = d.contains("run") && d["run"].is_object() ? d["run"] : nlohmann::json::object();
+  const std::string kernel = run.value("kernel", "?");
+  x.base.notes.push_back(fmt::format("census (run {} on kernel {}, ROCm {}): {}{}", run.value("date", "?"), kernel,
+                                     run.value("rocm", "?"), d.value("conclusion", "?"),
+                                     !running_kernel.empty() && kernel != running_kernel
+                                         ? "; that was another kernel than the running one: `sudo rdna1-vmfix census` "
+                                           "measures this one"
+                                         : ""));
+  x.census = {{"path", census.path}, {"date", run.value("date", "")}, {"kernel", kernel}, {"rocm", run.value("rocm", "")},
+              {"conclusion", d.value("conclusion", "")}, {"exit_code", d.value("exit_code", -1)}};
+}
+
+}  // namespace
+
+Result<Extended> gather(const GatherOptions& opt) {
+  const HostFiles host(opt.root);
+  auto prefix = checked_python_prefix(opt);
+  if (!prefix) return prefix.error();
+  const std::string& py_prefix = *prefix;
+  Input in;
+  const RootFs fs(opt.root);
+  in.status = collect_status(fs, fs.is_real() ? drm_marketing_name : nullptr);
+  in.kernel_release = std::string(text::trim(host.read("/proc/sys/kernel/osrelease", 256).value_or("")));
+  if (in.kernel_release.empty() && opt.root.empty()) {
+    utsname u{};
+    if (::uname(&u) == 0) in.kernel_release = u.release;
+  }
+  in.env = relevant_env(nullptr);
+  for (const auto& [k, val] : opt.env)
+    if (envscan::is_relevant(k) || text::starts_with(k, "MIOPEN_") || text::starts_with(k, "HIP_")) in.env[k] = val;
+  const TargetScanner scan = opt.scanner ? opt.scanner : default_scanner();
+  if (!opt.no_libs) {
+    in.libraries = libraries(opt, host, scan);
+    in.libraries_searched = true;
+  }
+  if (auto st = read_faults(opt, in); !st) return st.error();
   if (opt.root.empty()) in.signing = module_signing_state(host_probe());
   const GpuInfo* gpu = first_rdna1(in.status);
   envscan::Options eo;
@@ -216,23 +261,7 @@ Result<Extended> gather(const GatherOptions& opt) {
   auto os = text::parse_key_values(host.read("/etc/os-release", 64 * 1024).value_or(host.read("/usr/lib/os-release", 64 * 1024).value_or("")));
   const std::string running_kernel = in.kernel_release;
   Extended x = extend(diagnose(std::move(in)), std::move(env), std::move(torch), std::move(os));
-  // The census result, when `rdna1-vmfix census` has run on this machine (issue 17).
-  const auto census = report::read_census(host, report::census_state_dir(opt.env));
-  if (!census.error.empty()) {
-    x.base.notes.push_back(fmt::format("census cache {}: {}", census.path, census.error));
-  } else if (census.present) {
-    const auto& d = census.doc;
-    const nlohmann::json run = d.contains("run") && d["run"].is_object() ? d["run"] : nlohmann::json::object();
-    const std::string kernel = run.value("kernel", "?");
-    x.base.notes.push_back(fmt::format("census (run {} on kernel {}, ROCm {}): {}{}", run.value("date", "?"), kernel,
-                                       run.value("rocm", "?"), d.value("conclusion", "?"),
-                                       !running_kernel.empty() && kernel != running_kernel
-                                           ? "; that was another kernel than the running one: `sudo rdna1-vmfix census` "
-                                             "measures this one"
-                                           : ""));
-    x.census = {{"path", census.path}, {"date", run.value("date", "")}, {"kernel", kernel}, {"rocm", run.value("rocm", "")},
-                {"conclusion", d.value("conclusion", "")}, {"exit_code", d.value("exit_code", -1)}};
-  }
+  add_census(opt, host, running_kernel, x);
   return x;
 }
 

@@ -282,7 +282,10 @@ json build(const Input& in, const Options& opt) {
   return doc;
 }
 
-std::string markdown(const json& d) {
+namespace {
+
+// The title, the redaction note and the system table.
+std::string md_header(const json& d) {
   std::string s;
   const json& tool = d["tool"];
   s += fmt::format("# rdna1-vmfix report\n\n_{} {} (commit {}), generated {}_\n\n", str(tool, "name"), str(tool, "version"),
@@ -302,8 +305,11 @@ std::string markdown(const json& d) {
   s += "## System\n\n| | |\n|---|---|\n";
   s += fmt::format("| Distribution | {} |\n| Kernel | {} |\n| Host | {} |\n\n", cell(str(sys, "distribution")),
                    cell(str(sys, "kernel")), cell(str(sys, "hostname")));
-  // Doctor first: it is the answer; the rest is the evidence.
-  const json& doc = d["doctor"];
+  return s;
+}
+
+std::string md_doctor(const json& doc) {
+  std::string s;
   const json& v = doc["verdict"];
   s += fmt::format("## Doctor\n\n**Verdict: {}** ({})\n", str(v, "class"), str(v, "summary"));
   if (v.contains("evidence") && !v["evidence"].empty()) s += "\n";
@@ -325,7 +331,11 @@ std::string markdown(const json& d) {
     }
   }
   for (const auto& n : doc["notes"]) s += fmt::format("- note: {}\n", n.get<std::string>());
-  s += "\n## GPUs\n\n";
+  return s;
+}
+
+std::string md_gpus(const json& d) {
+  std::string s = "\n## GPUs\n\n";
   if (d["gpus"].empty()) s += "No AMD GPU found.\n";
   for (const auto& g : d["gpus"]) {
     s += fmt::format("- `{}` {} {} {}{}, driver {}, KFD node {}\n", str(g, "bdf"), str(g, "pci_id"), str(g, "family"),
@@ -342,8 +352,11 @@ std::string markdown(const json& d) {
     if (g.contains("serial_numbers") && !g["serial_numbers"].empty())
       s += fmt::format("  - serial: {}\n", fmt::join(g["serial_numbers"].get<std::vector<std::string>>(), ", "));
   }
-  const json& m = d["module"];
-  s += "\n## rdna1_vmfix module\n\n";
+  return s;
+}
+
+std::string md_module(const json& m) {
+  std::string s = "\n## rdna1_vmfix module\n\n";
   if (m["status"].is_null()) {
     s += m.value("loaded", false) ? "Loaded; status unreadable.\n" : "Not loaded.\n";
   } else {
@@ -360,7 +373,12 @@ std::string markdown(const json& d) {
       s += fmt::format("- counters `{}`: {}\n", str(dev, "bdf"), c);
     }
   if (m.contains("signing")) s += fmt::format("- signing: {}\n", str(m["signing"], "summary"));
-  s += "\n## ROCm\n\n";
+  return s;
+}
+
+// ROCm installs and the PyTorch installs with the targets they carry.
+std::string md_rocm(const json& d) {
+  std::string s = "\n## ROCm\n\n";
   const json& rocm = d["rocm"];
   if (rocm["opt_rocm"].empty() && rocm["packages"].empty() && rocm["wheels"].empty())
     s += "No ROCm installation found (/opt/rocm*, dpkg, Python wheels).\n";
@@ -377,8 +395,11 @@ std::string markdown(const json& d) {
     s += fmt::format("| `{}` ({}) | {} | {} | {} | {} |\n", cell(str(t, "dir")), str(t, "env_kind"), cell(str(t, "version")),
                      cell(str(t, "hip")), cell(str(t, "cuda")), cell(targets));
   }
-  s += "\n## Environment (where ROCm variables are set)\n\n";
-  const json& env = d["environment"];
+  return s;
+}
+
+std::string md_environment(const json& env) {
+  std::string s = "\n## Environment (where ROCm variables are set)\n\n";
   if (env["findings"].empty()) s += "No HSA_*, ROCR_*, HIP_VISIBLE_DEVICES or related variable found.\n";
   for (const auto& f : env["findings"]) {
     const std::string where = f["file"].is_null() ? "this process" : f["line"].is_null() ? str(f, "file")
@@ -387,8 +408,11 @@ std::string markdown(const json& d) {
                      str(f, "judgement"), str(f, "why", "").empty() ? "" : ", " + str(f, "why"));
   }
   for (const auto& n : env["searched"]) s += fmt::format("- searched: {}\n", n.get<std::string>());
-  s += "\n## Faults (kernel log)\n\n";
-  const json& fl = d["faults"];
+  return s;
+}
+
+std::string md_faults(const json& fl) {
+  std::string s = "\n## Faults (kernel log)\n\n";
   if (!fl.value("read", false)) {
     s += fmt::format("Not read: {}\n", str(fl, "source"));
   } else {
@@ -398,7 +422,12 @@ std::string markdown(const json& d) {
       s += fmt::format("- line {}: {} {}{}: {}\n", e.contains("lines") ? str(e["lines"], "first") : "-", str(e, "class"),
                        str(e, "kind"), e.contains("device") ? " on " + str(e, "device") : "", str(e, "reason"));
   }
-  s += "\n## Census (MTYPE per allocation kind)\n\n";
+  return s;
+}
+
+// The cached census result and the quick check, when they ran.
+std::string md_census_and_check(const json& d) {
+  std::string s = "\n## Census (MTYPE per allocation kind)\n\n";
   const json& c = d["census"];
   if (!c.value("present", false))
     s += fmt::format("Not run on this machine (`{}` absent; `sudo rdna1-vmfix census` records it).\n", str(c, "path"));
@@ -413,6 +442,14 @@ std::string markdown(const json& d) {
   else
     s += fmt::format("```json\n{}\n```\n", d["check"].dump(1));
   return s;
+}
+
+}  // namespace
+
+std::string markdown(const json& d) {
+  // Doctor first: it is the answer; the rest is the evidence.
+  return md_header(d) + md_doctor(d["doctor"]) + md_gpus(d) + md_module(d["module"]) + md_rocm(d) +
+         md_environment(d["environment"]) + md_faults(d["faults"]) + md_census_and_check(d);
 }
 
 }  // namespace vmfix::report

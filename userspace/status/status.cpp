@@ -77,6 +77,17 @@ Error malformed(std::string_view what, std::size_t line, std::string_view why) {
 }
 
 // Checks the "schema N" first line; returns the remaining lines.
+// Calls each(tokens, line number) for every line that is not blank, numbering from first_no; the
+// first error stops the walk. The shape every parser below shares.
+template <typename Each>
+Status for_each_line(const std::vector<std::string_view>& lines, std::size_t first_no, Each each) {
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (text::trim(lines[i]).empty()) continue;
+    if (Status st = each(split_spaces(lines[i]), i + first_no); !st) return st.error();
+  }
+  return ok_status();
+}
+
 Result<std::vector<std::string_view>> schema_lines(std::string_view text, std::string_view what) {
   if (text.size() > kMaxSysfsFile) return runtime_error(std::string(what), "file too large");
   auto lines = split_lines(text);
@@ -94,6 +105,14 @@ Result<std::vector<std::string_view>> schema_lines(std::string_view text, std::s
   return lines;
 }
 
+// A module state file: the schema line checked, then each(tokens, line number) per line after it.
+template <typename Each>
+Status walk_schema_file(std::string_view text, std::string_view what, Each each) {
+  auto lines = schema_lines(text, what);
+  if (!lines) return lines.error();
+  return for_each_line(*lines, 2, each);
+}
+
 // "name k=v k=v" -> record; nullopt when a token is not k=v.
 std::optional<Record> parse_record(const std::vector<std::string_view>& tokens) {
   Record r;
@@ -108,7 +127,7 @@ std::optional<Record> parse_record(const std::vector<std::string_view>& tokens) 
   return r;
 }
 
-std::optional<std::uint64_t> read_number(const Sysfs& fs, const std::string& path) {
+std::optional<std::uint64_t> read_number(const RootFs& fs, const std::string& path) {
   auto t = fs.read(path);
   if (!t) return std::nullopt;
   return text::parse_number(text::trim(*t));
@@ -135,15 +154,14 @@ Result<KfdProperties> parse_kfd_properties(std::string_view text) {
   KfdProperties p;
   const auto lines = split_lines(text);
   if (lines.size() > kMaxLines) return runtime_error("properties", "too many lines");
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    const std::string_view l = lines[i];
-    if (text::trim(l).empty()) continue;
-    const auto tok = split_spaces(l);
-    if (tok.size() != 2 || !is_key(tok[0])) return malformed("properties", i + 1, "expected 'key value'");
+  const Status st = for_each_line(lines, 1, [&](const auto& tok, std::size_t no) -> Status {
+    if (tok.size() != 2 || !is_key(tok[0])) return malformed("properties", no, "expected 'key value'");
     const auto v = text::parse_number(tok[1]);
-    if (!v) return malformed("properties", i + 1, fmt::format("value of {} is not a number", tok[0]));
+    if (!v) return malformed("properties", no, fmt::format("value of {} is not a number", tok[0]));
     p.values[std::string(tok[0])] = *v;
-  }
+    return ok_status();
+  });
+  if (!st) return st.error();
   if (p.values.empty()) return runtime_error("properties", "empty");
   return p;
 }
@@ -165,23 +183,20 @@ const PciIdInfo* lookup_amd_pci_id(std::uint16_t device) {
 
 Result<ModuleStatus> parse_module_status(std::string_view text) {
   constexpr std::string_view kWhat = "rdna1_vmfix/status";
-  auto lines = schema_lines(text, kWhat);
-  if (!lines) return lines.error();
   ModuleStatus s;
-  for (std::size_t i = 0; i < lines->size(); ++i) {
-    const std::string_view l = (*lines)[i];
-    if (text::trim(l).empty()) continue;
-    const auto tok = split_spaces(l);
-    if (tok.empty() || !is_key(tok[0])) return malformed(kWhat, i + 2, "expected 'key value' or a record");
+  const Status parsed = walk_schema_file(text, kWhat, [&](const auto& tok, std::size_t no) -> Status {
+    if (tok.empty() || !is_key(tok[0])) return malformed(kWhat, no, "expected 'key value' or a record");
     if (tok[0] == "hook" || tok[0] == "device") {
       auto r = parse_record(tok);
-      if (!r) return malformed(kWhat, i + 2, fmt::format("{} record: expected key=value tokens", tok[0]));
+      if (!r) return malformed(kWhat, no, fmt::format("{} record: expected key=value tokens", tok[0]));
       (tok[0] == "hook" ? s.hooks : s.devices).push_back(std::move(*r));
-      continue;
+      return ok_status();
     }
-    if (tok.size() != 2 || !is_value(tok[1])) return malformed(kWhat, i + 2, "expected 'key value'");
+    if (tok.size() != 2 || !is_value(tok[1])) return malformed(kWhat, no, "expected 'key value'");
     s.fields[std::string(tok[0])] = std::string(tok[1]);
-  }
+    return ok_status();
+  });
+  if (!parsed) return parsed.error();
   for (const char* k : {"version", "state", "mode"})
     if (s.fields.count(k) == 0) return runtime_error(std::string(kWhat), fmt::format("missing '{}' line", k));
   const std::string& st = s.fields["state"];
@@ -192,15 +207,10 @@ Result<ModuleStatus> parse_module_status(std::string_view text) {
 
 Result<ModuleCounters> parse_module_counters(std::string_view text) {
   constexpr std::string_view kWhat = "rdna1_vmfix/counters";
-  auto lines = schema_lines(text, kWhat);
-  if (!lines) return lines.error();
   ModuleCounters c;
-  for (std::size_t i = 0; i < lines->size(); ++i) {
-    const std::string_view l = (*lines)[i];
-    if (text::trim(l).empty()) continue;
-    const auto tok = split_spaces(l);
+  const Status parsed = walk_schema_file(text, kWhat, [&](const auto& tok, std::size_t no) -> Status {
     auto r = parse_record(tok);
-    if (tok.empty() || !r) return malformed(kWhat, i + 2, "expected a record of key=value tokens");
+    if (tok.empty() || !r) return malformed(kWhat, no, "expected a record of key=value tokens");
     if (tok[0] == "device") {
       std::map<std::string, std::uint64_t> vals;
       std::string bdf;
@@ -210,37 +220,36 @@ Result<ModuleCounters> parse_module_counters(std::string_view text) {
           continue;
         }
         const auto n = text::parse_number(v);
-        if (!n) return malformed(kWhat, i + 2, fmt::format("counter {} is not a number", k));
+        if (!n) return malformed(kWhat, no, fmt::format("counter {} is not a number", k));
         vals[k] = *n;
       }
-      if (bdf.empty()) return malformed(kWhat, i + 2, "device record without bdf=");
+      if (bdf.empty()) return malformed(kWhat, no, "device record without bdf=");
       c.devices.push_back(std::move(vals));
       c.device_bdfs.push_back(bdf);
     } else if (tok[0] == "other") {
       const auto it = r->find("ranges");
       const auto n = it == r->end() ? std::nullopt : text::parse_number(it->second);
-      if (!n) return malformed(kWhat, i + 2, "other record needs ranges=N");
+      if (!n) return malformed(kWhat, no, "other record needs ranges=N");
       c.other_ranges = *n;
     } else {
-      return malformed(kWhat, i + 2, fmt::format("unknown record '{}'", text::printable(tok[0], 32)));
+      return malformed(kWhat, no, fmt::format("unknown record '{}'", text::printable(tok[0], 32)));
     }
-  }
+    return ok_status();
+  });
+  if (!parsed) return parsed.error();
   return c;
 }
 
 Result<ModuleRecent> parse_module_recent(std::string_view text) {
   constexpr std::string_view kWhat = "rdna1_vmfix/recent";
-  auto lines = schema_lines(text, kWhat);
-  if (!lines) return lines.error();
   ModuleRecent r;
-  for (std::size_t i = 0; i < lines->size(); ++i) {
-    const std::string_view l = (*lines)[i];
-    if (text::trim(l).empty()) continue;
-    const auto tok = split_spaces(l);
+  const Status parsed = walk_schema_file(text, kWhat, [&](const auto& tok, std::size_t no) -> Status {
     auto rec = parse_record(tok);
-    if (tok.empty() || tok[0] != "rewrite" || !rec) return malformed(kWhat, i + 2, "expected 'rewrite key=value ...'");
+    if (tok.empty() || tok[0] != "rewrite" || !rec) return malformed(kWhat, no, "expected 'rewrite key=value ...'");
     r.rewrites.push_back(std::move(*rec));
-  }
+    return ok_status();
+  });
+  if (!parsed) return parsed.error();
   return r;
 }
 
@@ -271,9 +280,10 @@ std::string drm_marketing_name([[maybe_unused]] unsigned render_minor) {
 #endif
 }
 
-SystemStatus collect_status(const Sysfs& fs, MarketingNameFn marketing) {
-  SystemStatus s;
-  // KFD topology: the GPUs ROCm sees, with their gfx target.
+namespace {
+
+// KFD topology: the GPUs ROCm sees, with their gfx target.
+void collect_kfd_gpus(const RootFs& fs, SystemStatus& s) {
   for (const auto& node : fs.list(kKfdNodes)) {
     const auto id = text::parse_number(node);
     if (!id) continue;
@@ -302,18 +312,21 @@ SystemStatus collect_status(const Sysfs& fs, MarketingNameFn marketing) {
     if (const auto m = p->get("drm_render_minor"); m && *m < 1024) g.render_minor = static_cast<unsigned>(*m);
     s.gpus.push_back(std::move(g));
   }
-  // PCI: every AMD display-class function, bound or not.
+}
+
+// PCI: every AMD display-class function, bound or not; then what the device table knows of each.
+void collect_pci_gpus(const RootFs& fs, MarketingNameFn marketing, SystemStatus& s) {
   for (const auto& bdf : fs.list(kPciDevices)) {
     const std::string dir = fmt::format("{}/{}", kPciDevices, bdf);
     const auto vendor = read_number(fs, dir + "/vendor");
     const auto cls = read_number(fs, dir + "/class");
-    if (!vendor || *vendor != 0x1002 || !cls || (*cls >> 16) != 0x03) continue;
+    if (!vendor || *vendor != VMFIX_PCI_VENDOR_AMD || !cls || (*cls >> 16) != 0x03) continue;
     const auto device = read_number(fs, dir + "/device");
     auto it = std::find_if(s.gpus.begin(), s.gpus.end(), [&](const GpuInfo& g) { return g.bdf == bdf; });
     if (it == s.gpus.end()) {
       GpuInfo g;
       g.bdf = bdf;
-      g.vendor = 0x1002;
+      g.vendor = VMFIX_PCI_VENDOR_AMD;
       g.device = static_cast<std::uint16_t>(device.value_or(0));
       s.gpus.push_back(std::move(g));
       it = std::prev(s.gpus.end());
@@ -321,7 +334,7 @@ SystemStatus collect_status(const Sysfs& fs, MarketingNameFn marketing) {
     it->driver = fs.link_name(dir + "/driver");
   }
   for (auto& g : s.gpus) {
-    if (g.vendor != 0x1002) continue;
+    if (g.vendor != VMFIX_PCI_VENDOR_AMD) continue;
     if (const PciIdInfo* id = lookup_amd_pci_id(g.device)) {
       g.family = id->family;
       g.rdna1 = id->rdna1;
@@ -330,9 +343,10 @@ SystemStatus collect_status(const Sysfs& fs, MarketingNameFn marketing) {
     if (marketing != nullptr && g.render_minor) g.marketing_name = marketing(*g.render_minor);
   }
   std::sort(s.gpus.begin(), s.gpus.end(), [](const GpuInfo& a, const GpuInfo& b) { return a.bdf < b.bdf; });
+}
 
-  // Module
-  ModuleState& m = s.module;
+// The module: loaded, its parameters, and its versioned status files.
+void collect_module(const RootFs& fs, ModuleState& m) {
   m.loaded = fs.exists(kModuleDir);
   for (const auto& p : fs.list(std::string(kModuleDir) + "/parameters")) {
     auto v = fs.read(fmt::format("{}/parameters/{}", kModuleDir, p));
@@ -340,27 +354,36 @@ SystemStatus collect_status(const Sysfs& fs, MarketingNameFn marketing) {
   }
   const std::string status_path = std::string(kModuleSysfs) + "/status";
   m.has_status = fs.exists(status_path);
-  if (m.has_status) {
-    auto read_parse = [&](const char* name, auto parse, auto& slot) {
-      const std::string path = fmt::format("{}/{}", kModuleSysfs, name);
-      auto t = fs.read(path);
-      if (!t) {
-        m.errors.push_back(fmt::format("{}: {}", path, t.error().message));
-        return;
-      }
-      auto r = parse(*t);
-      if (!r) {
-        m.errors.push_back(fmt::format("{}: {}", path, r.error().message));
-        return;
-      }
-      slot = std::move(*r);
-    };
-    read_parse("status", parse_module_status, m.status);
-    if (fs.exists(std::string(kModuleSysfs) + "/counters")) read_parse("counters", parse_module_counters, m.counters);
-    if (fs.exists(std::string(kModuleSysfs) + "/recent")) read_parse("recent", parse_module_recent, m.recent);
-  } else if (m.loaded) {
-    m.errors.push_back(fmt::format("{} is missing although the module is loaded", status_path));
+  if (!m.has_status) {
+    if (m.loaded) m.errors.push_back(fmt::format("{} is missing although the module is loaded", status_path));
+    return;
   }
+  auto read_parse = [&](const char* name, auto parse, auto& slot) {
+    const std::string path = fmt::format("{}/{}", kModuleSysfs, name);
+    auto t = fs.read(path);
+    if (!t) {
+      m.errors.push_back(fmt::format("{}: {}", path, t.error().message));
+      return;
+    }
+    auto r = parse(*t);
+    if (!r) {
+      m.errors.push_back(fmt::format("{}: {}", path, r.error().message));
+      return;
+    }
+    slot = std::move(*r);
+  };
+  read_parse("status", parse_module_status, m.status);
+  if (fs.exists(std::string(kModuleSysfs) + "/counters")) read_parse("counters", parse_module_counters, m.counters);
+  if (fs.exists(std::string(kModuleSysfs) + "/recent")) read_parse("recent", parse_module_recent, m.recent);
+}
+
+}  // namespace
+
+SystemStatus collect_status(const RootFs& fs, MarketingNameFn marketing) {
+  SystemStatus s;
+  collect_kfd_gpus(fs, s);
+  collect_pci_gpus(fs, marketing, s);
+  collect_module(fs, s.module);
   return s;
 }
 
