@@ -9,10 +9,6 @@
 
 namespace vmfix {
 
-struct Context {
-  Output out{false, false};
-};
-
 // args[0] is the command name; the command parses the rest (including --json/--pretty/--help).
 using CommandFn = int (*)(std::span<char*> args);
 

@@ -13,6 +13,7 @@
 
 #include "check/workers/cases.hpp"
 #include "common/result.hpp"
+#include "common/rootfs.hpp"
 
 namespace vmfix::harness {
 
@@ -47,7 +48,7 @@ struct ChildOutcome {
   std::vector<std::string> kernel_log;
 };
 // Verdict for a case that began but produced no result line.
-Verdict classify(const ChildOutcome& o, std::string& reason);
+Verdict verdict_for_ending(const ChildOutcome& o, std::string& reason);
 
 // The worker executable of one backend variant and the environment it runs with.
 struct WorkerSpec {
@@ -105,7 +106,7 @@ std::vector<CaseSpec> select_cases(const std::vector<CaseSpec>& profile, const s
 // The rdna1_vmfix module's sysfs (docs/status-abi.md), under a root that tests replace.
 class ModuleSysfs {
  public:
-  explicit ModuleSysfs(std::string root) : root_(std::move(root)) {}
+  explicit ModuleSysfs(std::string root) : fs_(std::move(root)) {}
   [[nodiscard]] bool loaded() const;
   [[nodiscard]] Result<std::string> mode() const;
   [[nodiscard]] Status set_mode(const std::string& mode) const;
@@ -114,7 +115,7 @@ class ModuleSysfs {
   [[nodiscard]] Result<Counters> counters() const;
 
  private:
-  std::string root_;
+  RootFs fs_;
 };
 Result<ModuleSysfs::Counters> parse_counters(const std::string& text);
 ModuleSysfs::Counters counters_delta(const ModuleSysfs::Counters& after, const ModuleSysfs::Counters& before);

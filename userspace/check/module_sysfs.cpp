@@ -1,12 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 // The rdna1_vmfix module's sysfs, as `check --compare-modes` uses it (docs/status-abi.md, schema 1).
 
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-
 #include <fmt/format.h>
 
 #include "check/check.hpp"
@@ -14,40 +8,28 @@
 
 namespace vmfix::harness {
 namespace {
-
-Result<std::string> read_file(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) return runtime_error(path, std::strerror(errno));
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
+constexpr const char* kModeParam = "/sys/module/rdna1_vmfix/parameters/mode";
+constexpr const char* kCounters = "/sys/kernel/rdna1_vmfix/counters";
 }  // namespace
 
-bool ModuleSysfs::loaded() const {
-  return std::filesystem::exists(root_ + "/sys/module/rdna1_vmfix/parameters/mode");
-}
+// Errors name the file as it is on this machine (under a fake root, the fake file).
+bool ModuleSysfs::loaded() const { return fs_.exists(kModeParam); }
 
 Result<std::string> ModuleSysfs::mode() const {
-  auto s = read_file(root_ + "/sys/module/rdna1_vmfix/parameters/mode");
-  if (!s) return s.error();
+  auto s = fs_.read(kModeParam);
+  if (!s) return runtime_error(fs_.host_path(kModeParam), s.error().message);
   std::string v = *s;
   while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();
   return v;
 }
 
 Status ModuleSysfs::set_mode(const std::string& mode) const {
-  const std::string path = root_ + "/sys/module/rdna1_vmfix/parameters/mode";
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  if (f == nullptr) {
-    const int e = errno;
-    return runtime_error(path, e == EACCES || e == EPERM ? "permission denied (changing the mode needs root)"
-                                                         : std::strerror(e));
+  const std::string path = fs_.host_path(kModeParam);
+  if (auto st = fs_.write(kModeParam, mode); !st) {
+    const std::string& why = st.error().message;
+    return runtime_error(path, why == "permission denied" ? "permission denied (changing the mode needs root)"
+                                                          : fmt::format("writing '{}' failed: {}", mode, why));
   }
-  const bool wrote = std::fputs(mode.c_str(), f) >= 0;
-  const bool closed = std::fclose(f) == 0;  // sysfs reports -EINVAL at write/close time
-  if (!wrote || !closed) return runtime_error(path, fmt::format("writing '{}' failed: {}", mode, std::strerror(errno)));
   auto now = this->mode();
   if (!now) return now.error();
   if (*now != mode) return runtime_error(path, fmt::format("mode reads '{}' after writing '{}'", *now, mode));
@@ -55,15 +37,15 @@ Status ModuleSysfs::set_mode(const std::string& mode) const {
 }
 
 Result<ModuleSysfs::Counters> ModuleSysfs::counters() const {
-  const std::string path = root_ + "/sys/kernel/rdna1_vmfix/counters";
-  auto s = read_file(path);
-  if (!s) return s.error();
+  const std::string path = fs_.host_path(kCounters);
+  auto s = fs_.read(kCounters);
+  if (!s) return runtime_error(path, s.error().message);
   auto c = parse_counters(*s);
   if (!c) return Error{c.error().code, path, c.error().message};
   return c;
 }
 
-// The status-abi parser is the one `status` uses (vmfix/sysfs.hpp); this only reshapes its result
+// The status-abi parser is the one `status` uses (status/status.hpp); this only reshapes its result
 // into per-record maps that can be subtracted.
 Result<ModuleSysfs::Counters> parse_counters(const std::string& text) {
   auto c = parse_module_counters(text);

@@ -4,22 +4,21 @@
 // reaps every child (waitpid) and kills each group once more after it exits, so no process outlives
 // the run.
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fmt/format.h>
 
 #include "check/check.hpp"
+#include "common/kmsg.hpp"
+#include "common/process.hpp"
 
 extern char** environ;
 
@@ -55,34 +54,9 @@ class StopSignals {
   struct sigaction old_int_ {}, old_term_ {};
 };
 
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  ~Fd() { reset(); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  [[nodiscard]] int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
-
 struct Child {
-  pid_t pid = -1;
-  Fd out, err;
+  explicit Child(Process p) : proc(std::move(p)), started(Clock::now()) {}
+  Process proc;
   std::string out_buf, err_buf;
   std::vector<CaseSpec> batch;
   std::vector<std::optional<CaseResult>> results;
@@ -91,27 +65,26 @@ struct Child {
   Clock::time_point started, deadline;
   bool timed_out = false;
   int status = 0;
-  bool reaped = false;
-};
-
-// Builds argv/envp before fork: nothing allocates between fork and exec.
-struct ExecImage {
-  std::vector<std::string> args, envs;
-  std::vector<char*> argv, envp;
-  void seal() {
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    for (auto& e : envs) envp.push_back(e.data());
-    envp.push_back(nullptr);
+  [[nodiscard]] pid_t pid() const { return proc.pid(); }
+  [[nodiscard]] bool open() const { return proc.out().valid() || proc.err().valid(); }
+  void pump() {
+    if (proc.out().valid()) read_available(proc.out(), out_buf);
+    if (proc.err().valid()) read_available(proc.err(), err_buf);
+  }
+  // Reaps the worker, then kills what it left in its group.
+  void reap() {
+    status = proc.wait();
+    proc.kill();
   }
 };
 
-ExecImage make_image(const WorkerSpec& w, const std::vector<std::string>& args,
-                     const std::map<std::string, std::string>& extra_env) {
-  ExecImage im;
-  im.args.push_back(w.path);
-  im.args.insert(im.args.end(), w.args.begin(), w.args.end());
-  im.args.insert(im.args.end(), args.begin(), args.end());
+// The worker's command line and environment: ours, less w.unset, plus w.env and extra_env.
+SpawnOptions worker_command(const WorkerSpec& w, const std::vector<std::string>& args,
+                            const std::map<std::string, std::string>& extra_env) {
+  SpawnOptions o;
+  o.argv.push_back(w.path);
+  o.argv.insert(o.argv.end(), w.args.begin(), w.args.end());
+  o.argv.insert(o.argv.end(), args.begin(), args.end());
   std::map<std::string, std::string> env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     const std::string kv = *e;
@@ -121,57 +94,20 @@ ExecImage make_image(const WorkerSpec& w, const std::vector<std::string>& args,
   for (const auto& u : w.unset) env.erase(u);
   for (const auto& [k, v] : w.env) env[k] = v;
   for (const auto& [k, v] : extra_env) env[k] = v;
-  for (const auto& [k, v] : env) im.envs.push_back(k + "=" + v);
-  im.seal();
-  return im;
+  o.env.emplace();
+  for (const auto& [k, v] : env) o.env->push_back(k + "=" + v);
+  o.own_group = true;
+  return o;
 }
 
-Result<Child> spawn(ExecImage& im) {
-  int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0) return runtime_error("pipe", std::strerror(errno));
-  if (pipe2(err, O_CLOEXEC) != 0) {
-    close(out[0]);
-    close(out[1]);
-    return runtime_error("pipe", std::strerror(errno));
-  }
-  const int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid < 0) {
-    const int e = errno;
-    for (int fd : {out[0], out[1], err[0], err[1], devnull}) close(fd);
-    return runtime_error("fork", std::strerror(e));
-  }
-  if (pid == 0) {
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);  // the parent died before prctl took effect
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    if (devnull >= 0) dup2(devnull, 0);
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    execve(im.argv[0], im.argv.data(), im.envp.data());
-    const char msg[] = "rdna1-vmfix: error: exec of the worker failed\n";
-    (void)!write(2, msg, sizeof msg - 1);
-    _exit(127);
-  }
-  setpgid(pid, pid);  // both sides set it: no window where a kill(-pid) misses the child
-  close(out[1]);
-  close(err[1]);
-  if (devnull >= 0) close(devnull);
-  fcntl(out[0], F_SETFL, O_NONBLOCK);
-  fcntl(err[0], F_SETFL, O_NONBLOCK);
-  Child c;
-  c.pid = pid;
-  c.out = Fd(out[0]);
-  c.err = Fd(err[0]);
-  c.started = Clock::now();
-  return c;
+Result<Child> spawn(const SpawnOptions& o) {
+  auto p = Process::spawn(o);
+  if (!p) return p.error();
+  return Child(std::move(*p));
 }
 
-void kill_group(pid_t pid) {
-  if (pid > 0) kill(-pid, SIGKILL);
+Clock::duration seconds(double s) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
 }
 
 std::string tail(const std::string& s, std::size_t n) { return s.size() <= n ? s : s.substr(s.size() - n); }
@@ -179,98 +115,6 @@ std::string tail(const std::string& s, std::size_t n) { return s.size() <= n ? s
 std::string signal_name(int sig) {
   const char* abbrev = sigabbrev_np(sig);
   return abbrev != nullptr ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", sig);
-}
-
-// Kernel-log reader: /dev/kmsg (one record per read, from the end at open) or, for tests, a plain
-// file (lines appended after open).
-class KernelLog {
- public:
-  explicit KernelLog(const std::string& path) : path_(path) {
-    const int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-      note_ = fmt::format("{}: {}", path, std::strerror(errno));
-      return;
-    }
-    fd_ = Fd(fd);
-    is_kmsg_ = path == "/dev/kmsg";
-    if (is_kmsg_) {
-      lseek(fd, 0, SEEK_END);
-    } else {
-      offset_ = lseek(fd, 0, SEEK_END);
-    }
-    readable_ = true;
-  }
-  [[nodiscard]] bool readable() const { return readable_; }
-  [[nodiscard]] const std::string& note() const { return note_; }
-  [[nodiscard]] const std::vector<std::string>& records() const { return records_; }
-
-  void drain() {
-    if (!readable_) return;
-    if (is_kmsg_) {
-      char buf[8192];
-      for (;;) {
-        const ssize_t n = read(fd_.get(), buf, sizeof buf);
-        if (n > 0) {
-          records_.push_back(strip(std::string(buf, static_cast<std::size_t>(n))));
-          continue;
-        }
-        if (n < 0 && errno == EPIPE) continue;  // overwritten records: go on with the next
-        if (n < 0 && errno == EINTR) continue;
-        break;
-      }
-      return;
-    }
-    char buf[8192];
-    std::string data;
-    for (;;) {
-      const ssize_t n = pread(fd_.get(), buf, sizeof buf, offset_);
-      if (n <= 0) break;
-      offset_ += n;
-      data.append(buf, static_cast<std::size_t>(n));
-    }
-    partial_ += data;
-    std::size_t pos;
-    while ((pos = partial_.find('\n')) != std::string::npos) {
-      records_.push_back(strip(partial_.substr(0, pos)));
-      partial_.erase(0, pos + 1);
-    }
-  }
-
- private:
-  // "pri,seq,usec,flags;message\n continuation" -> message
-  static std::string strip(std::string rec) {
-    const auto nl = rec.find('\n');
-    if (nl != std::string::npos) rec.resize(nl);
-    const auto semi = rec.find(';');
-    const auto comma = rec.find(',');
-    if (semi != std::string::npos && comma != std::string::npos && comma < semi) rec.erase(0, semi + 1);
-    return rec;
-  }
-  std::string path_;
-  Fd fd_;
-  bool readable_ = false;
-  bool is_kmsg_ = false;
-  off_t offset_ = 0;
-  std::string partial_, note_;
-  std::vector<std::string> records_;
-};
-
-// Reads what is available; returns false at EOF.
-bool pump(Fd& fd, std::string& buf) {
-  char tmp[16384];
-  for (;;) {
-    const ssize_t n = read(fd.get(), tmp, sizeof tmp);
-    if (n > 0) {
-      buf.append(tmp, static_cast<std::size_t>(n));
-      continue;
-    }
-    if (n == 0) {
-      fd.reset();
-      return false;
-    }
-    if (errno == EINTR) continue;
-    return true;  // EAGAIN
-  }
 }
 
 void fill_from_json(CaseResult& r, const nlohmann::json& j) {
@@ -306,11 +150,11 @@ void parse_lines(Child& c, double timeout_s) {
       for (std::size_t i = 0; i < c.batch.size(); ++i)
         if (c.batch[i].id == id) c.current = static_cast<int>(i);
       c.started = Clock::now();
-      c.deadline = c.started + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
+      c.deadline = c.started + seconds(timeout_s);
     } else if (line.rfind("VMFIX-RESULT ", 0) == 0 && c.current >= 0) {
       CaseResult r;
       r.spec = c.batch[static_cast<std::size_t>(c.current)];
-      r.pid = c.pid;
+      r.pid = c.pid();
       try {
         fill_from_json(r, nlohmann::json::parse(line.substr(13)));
       } catch (const nlohmann::json::exception& e) {
@@ -345,7 +189,7 @@ bool is_failure(Verdict v) {
          v == Verdict::kMissingCodeObject;
 }
 
-Verdict classify(const ChildOutcome& o, std::string& reason) {
+Verdict verdict_for_ending(const ChildOutcome& o, std::string& reason) {
   if (o.timed_out) {
     reason = "no result before the timeout; the worker's process group was killed";
     return Verdict::kHang;
@@ -388,38 +232,33 @@ Verdict classify(const ChildOutcome& o, std::string& reason) {
 namespace {
 
 // Runs the worker with args to its end (or the timeout): exit code, stdout and stderr.
-struct Captured {
+struct WorkerCapture {
   int exit_code = 4;
   bool timed_out = false;
   std::string out, err;
 };
 
-Captured capture(const WorkerSpec& w, const std::vector<std::string>& args, double timeout_s) {
-  Captured r;
-  ExecImage im = make_image(w, args, {});
-  auto c = spawn(im);
+WorkerCapture capture(const WorkerSpec& w, const std::vector<std::string>& args, double timeout_s) {
+  WorkerCapture r;
+  auto c = spawn(worker_command(w, args, {}));
   if (!c) {
     r.err = c.error().message;
     return r;
   }
-  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
+  const auto deadline = Clock::now() + seconds(timeout_s);
   bool timed_out = false;
-  while (c->out.get() >= 0 || c->err.get() >= 0) {
-    pollfd fds[2] = {{c->out.get(), POLLIN, 0}, {c->err.get(), POLLIN, 0}};
+  while (c->open()) {
+    pollfd fds[2] = {{c->proc.out().get(), POLLIN, 0}, {c->proc.err().get(), POLLIN, 0}};
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) {
-      kill_group(c->pid);
+    if (left <= 0 && !timed_out) {
+      c->proc.kill();
       timed_out = true;
     }
     poll(fds, 2, static_cast<int>(std::clamp<long long>(left, 0, 1000)));
-    if (c->out.get() >= 0) pump(c->out, c->out_buf);
-    if (c->err.get() >= 0) pump(c->err, c->err_buf);
+    c->pump();
   }
-  int status = 0;
-  while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  kill_group(c->pid);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 4;
+  c->reap();
+  r.exit_code = WIFEXITED(c->status) ? WEXITSTATUS(c->status) : 4;
   r.timed_out = timed_out;
   r.out = std::move(c->out_buf);
   r.err = std::move(c->err_buf);
@@ -430,7 +269,7 @@ Captured capture(const WorkerSpec& w, const std::vector<std::string>& args, doub
 
 Probe probe_worker(const WorkerSpec& w, double timeout_s) {
   Probe p;
-  const Captured c = capture(w, {"--probe"}, timeout_s);
+  const WorkerCapture c = capture(w, {"--probe"}, timeout_s);
   p.exit_code = c.exit_code;
   p.error = tail(c.err, 2000);
   if (c.timed_out) {
@@ -453,7 +292,7 @@ Probe probe_worker(const WorkerSpec& w, double timeout_s) {
 }
 
 Result<std::vector<CaseSpec>> worker_cases(const WorkerSpec& w, const std::string& profile, double timeout_s) {
-  const Captured c = capture(w, {"--list", profile}, timeout_s);
+  const WorkerCapture c = capture(w, {"--list", profile}, timeout_s);
   if (c.timed_out || c.exit_code != 0)
     return runtime_error(w.path, fmt::format("the worker's case list failed (exit {}): {}", c.exit_code,
                                              tail(c.err, 500)));
@@ -478,54 +317,135 @@ Result<std::vector<CaseSpec>> worker_cases(const WorkerSpec& w, const std::strin
   return out;
 }
 
-RunResult run_cases(const WorkerSpec& w, const std::vector<CaseSpec>& cases, const RunOptions& opt) {
-  RunResult rr;
-  rr.worker = w;
-  const auto t0 = Clock::now();
-  StopSignals stop_signals;
-  KernelLog klog(opt.kmsg_path);
-  rr.kernel_log_readable = klog.readable();
-  rr.kernel_log_note = klog.note();
+namespace {
 
-  struct Batch {
-    std::vector<CaseSpec> cases;
-    bool solo = false;  // a re-run of a case blamed in a batch: its verdict counts
-  };
-  std::map<std::string, std::string> batch_verdicts;  // id -> what the batch run said, for the re-run's reason
-  std::deque<Batch> queue;
-  const std::size_t bs = static_cast<std::size_t>(std::max(1, opt.batch));
-  for (std::size_t i = 0; i < cases.size(); i += bs)
-    queue.push_back({std::vector<CaseSpec>(cases.begin() + static_cast<long>(i),
-                                           cases.begin() + static_cast<long>(std::min(cases.size(), i + bs)))});
-  std::map<std::string, CaseResult> done;
-  std::vector<Child> running;
-  const int jobs = std::max(1, opt.jobs);
-  std::map<std::string, std::string> extra_env;
-  // Reference results shared by this run's workers (see worker.cpp); removed at the end.
-  std::string ref_cache = (fs::temp_directory_path() / "rdna1-vmfix-ref.XXXXXX").string();
-  if (mkdtemp(ref_cache.data()) != nullptr)
-    extra_env["VMFIX_REF_CACHE"] = ref_cache;
-  else
-    ref_cache.clear();
-  if (jobs > 1) {
-    const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    extra_env["VMFIX_HOST_THREADS"] = std::to_string(std::max(1L, ncpu / jobs));
+// Cases one worker runs.
+struct Batch {
+  std::vector<CaseSpec> cases;
+  bool solo = false;  // a re-run of a case blamed in a batch: its verdict counts
+};
+
+// One run_cases() call: a queue of batches, up to opt.jobs workers at a time, each case settled once.
+class Scheduler {
+ public:
+  Scheduler(const WorkerSpec& w, const std::vector<CaseSpec>& cases, const RunOptions& opt)
+      : worker_(w), cases_(cases), opt_(opt), jobs_(std::max(1, opt.jobs)) {
+    const std::size_t bs = static_cast<std::size_t>(std::max(1, opt.batch));
+    for (std::size_t i = 0; i < cases.size(); i += bs)
+      queue_.push_back({std::vector<CaseSpec>(cases.begin() + static_cast<long>(i),
+                                              cases.begin() + static_cast<long>(std::min(cases.size(), i + bs)))});
+    // Reference results shared by this run's workers (see worker.cpp); removed at the end.
+    ref_cache_ = (fs::temp_directory_path() / "rdna1-vmfix-ref.XXXXXX").string();
+    if (mkdtemp(ref_cache_.data()) != nullptr)
+      extra_env_["VMFIX_REF_CACHE"] = ref_cache_;
+    else
+      ref_cache_.clear();
+    if (jobs_ > 1) {
+      const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+      extra_env_["VMFIX_HOST_THREADS"] = std::to_string(std::max(1L, ncpu / jobs_));
+    }
+    auto klog = KmsgReader::open(opt.kmsg_path, KmsgReader::From::kEnd);
+    if (klog)
+      klog_.emplace(std::move(*klog));
+    else
+      klog_note_ = klog.error().context + ": " + klog.error().message;
+  }
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+  ~Scheduler() {
+    std::error_code ec;
+    if (!ref_cache_.empty()) fs::remove_all(ref_cache_, ec);
   }
 
-  auto report_progress = [&](const CaseResult& r) {
-    if (!opt.progress) return;
-    fmt::print(stderr, "\r\033[K[{}/{}] {} {}", done.size(), cases.size(), r.spec.id, verdict_name(r.verdict));
-    std::fflush(stderr);
-  };
+  RunResult run() {
+    const auto t0 = Clock::now();
+    const StopSignals stop_signals;
+    RunResult rr;
+    rr.worker = worker_;
+    rr.kernel_log_readable = klog_.has_value();
+    rr.kernel_log_note = klog_note_;
+    while ((!queue_.empty() || !running_.empty()) && g_stop == 0) {
+      start_workers();
+      wait_for_output();
+      service_workers();
+    }
+    if (g_stop != 0) {
+      rr.interrupted = true;
+      for (auto& c : running_) {
+        c.proc.kill();
+        c.reap();
+      }
+    }
+    if (opt_.progress) fmt::print(stderr, "\r\033[K");
+    for (const auto& cs : cases_) rr.cases.push_back(result_of(cs, rr.interrupted));
+    rr.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    return rr;
+  }
 
-  auto finish = [&](Child& c) {
-    klog.drain();
-    ChildOutcome o;
-    o.timed_out = c.timed_out;
-    o.exit_code = WIFEXITED(c.status) ? WEXITSTATUS(c.status) : -1;
-    o.term_signal = WIFSIGNALED(c.status) ? WTERMSIG(c.status) : 0;
-    o.stderr_text = tail(c.err_buf, kStderrKeep);
-    o.kernel_log = fault_lines_for_pid(klog.records(), c.pid);
+ private:
+  void start_workers() {
+    while (static_cast<int>(running_.size()) < jobs_ && !queue_.empty()) {
+      Batch batch = std::move(queue_.front());
+      queue_.pop_front();
+      std::vector<std::string> args{"--run"};
+      for (const auto& cs : batch.cases) args.push_back(cs.id);
+      auto c = spawn(worker_command(worker_, args, extra_env_));
+      if (!c) {
+        for (const auto& cs : batch.cases) {
+          CaseResult r;
+          r.spec = cs;
+          r.verdict = Verdict::kCrash;
+          r.reason = c.error().context + ": " + c.error().message;
+          done_[cs.id] = r;
+        }
+        continue;
+      }
+      c->batch = std::move(batch.cases);
+      c->solo = batch.solo;
+      c->results.resize(c->batch.size());
+      c->deadline = c->started + seconds(opt_.timeout_s + opt_.startup_s);
+      running_.push_back(std::move(*c));
+    }
+  }
+
+  // Sleeps until a worker writes or the next deadline (at most 1 s).
+  void wait_for_output() {
+    std::vector<pollfd> fds;
+    for (const auto& c : running_)
+      for (const Fd* fd : {&c.proc.out(), &c.proc.err()})
+        if (fd->valid()) fds.push_back({fd->get(), POLLIN, 0});
+    auto next = Clock::now() + std::chrono::seconds(1);
+    for (const auto& c : running_)
+      if (!c.timed_out) next = std::min(next, c.deadline);
+    const auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now()).count();
+    poll(fds.data(), fds.size(), static_cast<int>(std::clamp<long long>(wait_ms + 1, 0, 1000)));
+  }
+
+  void service_workers() {
+    for (auto it = running_.begin(); it != running_.end();) {
+      Child& c = *it;
+      c.pump();
+      if (c.err_buf.size() > 4 * kStderrKeep) c.err_buf = tail(c.err_buf, 2 * kStderrKeep);
+      parse_lines(c, opt_.timeout_s);
+      if (!c.timed_out && Clock::now() >= c.deadline) {
+        c.timed_out = true;
+        c.proc.kill();
+      }
+      if (c.open()) {
+        ++it;
+        continue;
+      }
+      c.reap();
+      finish(c);
+      it = running_.erase(it);
+    }
+  }
+
+  // Settles the cases of a worker that ended: its results, the running case classified from how it
+  // ended, the rest queued again.
+  void finish(Child& c) {
+    if (klog_) klog_->read_available(kernel_log_);
+    const ChildOutcome o = outcome(c);
     std::vector<CaseSpec> unrun, rerun;
     bool blamed = false;
     for (std::size_t i = 0; i < c.batch.size(); ++i) {
@@ -535,18 +455,11 @@ RunResult run_cases(const WorkerSpec& w, const std::vector<CaseSpec>& cases, con
       } else if (static_cast<int>(i) == c.current || (!blamed && c.current < 0)) {
         // The case that was running when the worker ended (or the first unfinished one, if none had
         // begun): every spawn settles at least one case, so re-queued batches always make progress.
-        r.spec = c.batch[i];
-        r.pid = c.pid;
-        r.verdict = classify(o, r.reason);
-        if (o.exit_code == 3) {
-          r.verdict = Verdict::kUnsupported;
-          r.reason = "the worker found no device";
-        }
-        r.wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - c.started).count();
+        r = blame(c, i, o);
         blamed = true;
-        if (opt.rerun_alone && !c.solo && c.batch.size() > 1 && g_stop == 0 &&
+        if (opt_.rerun_alone && !c.solo && c.batch.size() > 1 && g_stop == 0 &&
             (r.verdict == Verdict::kCrash || r.verdict == Verdict::kGpuFault)) {
-          batch_verdicts[r.spec.id] = fmt::format("{} in a batch of {}", verdict_name(r.verdict), c.batch.size());
+          batch_verdicts_[r.spec.id] = fmt::format("{} in a batch of {}", verdict_name(r.verdict), c.batch.size());
           rerun.push_back(c.batch[i]);
           continue;
         }
@@ -554,103 +467,79 @@ RunResult run_cases(const WorkerSpec& w, const std::vector<CaseSpec>& cases, con
         unrun.push_back(c.batch[i]);
         continue;
       }
-      if (auto it = batch_verdicts.find(r.spec.id); it != batch_verdicts.end())
+      if (auto it = batch_verdicts_.find(r.spec.id); it != batch_verdicts_.end())
         r.reason += fmt::format("{}(re-run alone; first {})", r.reason.empty() ? "" : " ", it->second);
       r.exit_code = o.exit_code;
       r.term_signal = o.term_signal;
       r.error_text = o.stderr_text;
       r.kernel_log = o.kernel_log;
       r.fault_decoded = decode_fault_lines(r.kernel_log);
-      done[r.spec.id] = std::move(r);
-      report_progress(done[c.batch[i].id]);
+      const std::string id = r.spec.id;
+      done_[id] = std::move(r);
+      report_progress(done_[id]);
     }
-    if (!unrun.empty()) queue.push_front({unrun});
-    if (!rerun.empty()) queue.push_front({rerun, true});
-  };
+    if (!unrun.empty()) queue_.push_front({std::move(unrun)});
+    if (!rerun.empty()) queue_.push_front({std::move(rerun), true});
+  }
 
-  while ((!queue.empty() || !running.empty()) && g_stop == 0) {
-    while (static_cast<int>(running.size()) < jobs && !queue.empty()) {
-      Batch b = std::move(queue.front());
-      queue.pop_front();
-      std::vector<std::string> args{"--run"};
-      for (const auto& cs : b.cases) args.push_back(cs.id);
-      ExecImage im = make_image(w, args, extra_env);
-      auto c = spawn(im);
-      if (!c) {
-        for (const auto& cs : b.cases) {
-          CaseResult r;
-          r.spec = cs;
-          r.verdict = Verdict::kCrash;
-          r.reason = c.error().context + ": " + c.error().message;
-          done[cs.id] = r;
-        }
-        continue;
-      }
-      c->batch = b.cases;
-      c->solo = b.solo;
-      c->results.resize(b.cases.size());
-      c->deadline = c->started + std::chrono::duration_cast<Clock::duration>(
-                                     std::chrono::duration<double>(opt.timeout_s + opt.startup_s));
-      running.push_back(std::move(*c));
-    }
-    std::vector<pollfd> fds;
-    for (const auto& c : running) {
-      if (c.out.get() >= 0) fds.push_back({c.out.get(), POLLIN, 0});
-      if (c.err.get() >= 0) fds.push_back({c.err.get(), POLLIN, 0});
-    }
-    auto next = Clock::now() + std::chrono::seconds(1);
-    for (const auto& c : running)
-      if (!c.timed_out) next = std::min(next, c.deadline);
-    const auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now()).count();
-    poll(fds.data(), fds.size(), static_cast<int>(std::clamp<long long>(wait_ms + 1, 0, 1000)));
-    for (auto it = running.begin(); it != running.end();) {
-      Child& c = *it;
-      if (c.out.get() >= 0) pump(c.out, c.out_buf);
-      if (c.err.get() >= 0) pump(c.err, c.err_buf);
-      if (c.err_buf.size() > 4 * kStderrKeep) c.err_buf = tail(c.err_buf, 2 * kStderrKeep);
-      parse_lines(c, opt.timeout_s);
-      if (!c.timed_out && Clock::now() >= c.deadline) {
-        c.timed_out = true;
-        kill_group(c.pid);
-      }
-      if (c.out.get() < 0 && c.err.get() < 0) {
-        while (waitpid(c.pid, &c.status, 0) < 0 && errno == EINTR) {
-        }
-        kill_group(c.pid);  // anything the worker left in its group goes too
-        finish(c);
-        it = running.erase(it);
-      } else {
-        ++it;
-      }
-    }
+  ChildOutcome outcome(const Child& c) const {
+    ChildOutcome o;
+    o.timed_out = c.timed_out;
+    o.exit_code = WIFEXITED(c.status) ? WEXITSTATUS(c.status) : -1;
+    o.term_signal = WIFSIGNALED(c.status) ? WTERMSIG(c.status) : 0;
+    o.stderr_text = tail(c.err_buf, kStderrKeep);
+    o.kernel_log = fault_lines_for_pid(kernel_log_, c.pid());
+    return o;
   }
-  if (g_stop != 0) {
-    rr.interrupted = true;
-    for (auto& c : running) {
-      kill_group(c.pid);
-      while (waitpid(c.pid, &c.status, 0) < 0 && errno == EINTR) {
-      }
+
+  static CaseResult blame(const Child& c, std::size_t i, const ChildOutcome& o) {
+    CaseResult r;
+    r.spec = c.batch[i];
+    r.pid = c.pid();
+    r.verdict = verdict_for_ending(o, r.reason);
+    if (o.exit_code == 3) {
+      r.verdict = Verdict::kUnsupported;
+      r.reason = "the worker found no device";
     }
+    r.wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - c.started).count();
+    return r;
   }
-  if (opt.progress) fmt::print(stderr, "\r\033[K");
-  for (const auto& cs : cases) {
-    auto it = done.find(cs.id);
-    if (it != done.end()) {
-      rr.cases.push_back(std::move(it->second));
-    } else {
-      CaseResult r;
-      r.spec = cs;
-      r.verdict = Verdict::kSkipped;
-      r.reason = rr.interrupted ? "run interrupted" : "not run";
-      rr.cases.push_back(std::move(r));
-    }
+
+  void report_progress(const CaseResult& r) const {
+    if (!opt_.progress) return;
+    fmt::print(stderr, "\r\033[K[{}/{}] {} {}", done_.size(), cases_.size(), r.spec.id, verdict_name(r.verdict));
+    std::fflush(stderr);
   }
-  if (!ref_cache.empty()) {
-    std::error_code ec;
-    fs::remove_all(ref_cache, ec);
+
+  CaseResult result_of(const CaseSpec& cs, bool interrupted) {
+    auto it = done_.find(cs.id);
+    if (it != done_.end()) return std::move(it->second);
+    CaseResult r;
+    r.spec = cs;
+    r.verdict = Verdict::kSkipped;
+    r.reason = interrupted ? "run interrupted" : "not run";
+    return r;
   }
-  rr.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  return rr;
+
+  const WorkerSpec& worker_;
+  const std::vector<CaseSpec>& cases_;
+  const RunOptions& opt_;
+  const int jobs_;
+  std::deque<Batch> queue_;
+  std::map<std::string, std::string> batch_verdicts_;  // id -> what the batch run said, for the re-run's reason
+  std::map<std::string, CaseResult> done_;
+  std::vector<Child> running_;
+  std::map<std::string, std::string> extra_env_;
+  std::string ref_cache_;
+  std::optional<KmsgReader> klog_;
+  std::string klog_note_;
+  std::vector<std::string> kernel_log_;  // dmesg lines since the run began
+};
+
+}  // namespace
+
+RunResult run_cases(const WorkerSpec& w, const std::vector<CaseSpec>& cases, const RunOptions& opt) {
+  return Scheduler(w, cases, opt).run();
 }
 
 }  // namespace vmfix::harness

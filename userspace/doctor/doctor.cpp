@@ -210,188 +210,284 @@ std::vector<Library> find_libraries(const std::vector<std::string>& dirs, const 
   return out;
 }
 
-Report diagnose(Input in) {
-  Report r;
-  const SystemStatus& st = in.status;
-  const GpuInfo* gpu = first_rdna1(st);
-  const std::string gfx = gpu != nullptr ? gpu->gfx : std::string();
+namespace {
+
+// The machine's faults context: its RDNA1 target and a well-formed override from the environment.
+// A value that is set but no version (banana) goes to invalid_override, never reported as "not set".
+faults::Context machine_context(const Input& in, const std::string& gfx, std::vector<std::string>& notes,
+                                std::string& invalid_override) {
   const auto ov = in.env.find("HSA_OVERRIDE_GFX_VERSION");
   faults::Context ctx{gfx, ov != in.env.end() ? ov->second : "", ov != in.env.end() ? "environment" : ""};
-  // A value that is set but no version (banana) is reported as such, never as "not set".
-  std::string invalid_override;
   if (!ctx.override_version.empty() && !faults::override_target(ctx.override_version)) {
     invalid_override = text::printable(ctx.override_version, 64);
-    r.notes.push_back(fmt::format("HSA_OVERRIDE_GFX_VERSION={} is set and invalid (expected MAJOR.MINOR.STEP)",
-                                  invalid_override));
+    notes.push_back(fmt::format("HSA_OVERRIDE_GFX_VERSION={} is set and invalid (expected MAJOR.MINOR.STEP)",
+                                invalid_override));
     ctx.override_version.clear();
   }
-  // Re-judge the log with what is known about this machine.
-  if (in.faults) {
-    faults::Context log_ctx = ctx;
-    if (log_ctx.override_version.empty()) {
-      log_ctx.override_version = in.faults->context.override_version;
-      log_ctx.override_source = in.faults->context.override_source;
-    }
-    for (auto& e : in.faults->events) faults::classify(e, log_ctx);
-    in.faults->context = log_ctx;
-    in.faults->verdict = faults::make_verdict(in.faults->events, log_ctx);
-  }
-  const ModuleState& m = st.module;
+  return ctx;
+}
 
-  // Secondary observations first; the verdict below picks the most likely cause.
-  if (!m.loaded && !m.has_status)
-    r.notes.push_back("rdna1_vmfix is not loaded: MTYPE is not assessed (stock kernels map no cache-coherent "
-                      "memory on gfx10 unless userspace asks for it)");
-  if (module_field(m, "state") == "refused" || module_field(m, "state") == "error") {
-    const std::string advice = module_reason_advice(module_field(m, "reason"));
-    r.notes.push_back(fmt::format("rdna1_vmfix {} to arm: {}{}{}",
-                                  module_field(m, "state") == "refused" ? "refused" : "failed",
-                                  module_field(m, "reason"), advice.empty() ? "" : "; ", advice));
+// Re-judges the log with what is known about this machine.
+void rejudge_log(Input& in, const faults::Context& ctx) {
+  if (!in.faults) return;
+  faults::Context log_ctx = ctx;
+  if (log_ctx.override_version.empty()) {
+    log_ctx.override_version = in.faults->context.override_version;
+    log_ctx.override_source = in.faults->context.override_source;
   }
-  for (const auto& e : m.errors) r.notes.push_back("module: " + e);
-  for (const auto& w : st.warnings) r.notes.push_back(w);
-  std::vector<const Library*> device_libs;
-  std::vector<const Library*> lacking;
-  std::size_t unknown = 0;
-  for (const auto& lib : in.libraries) {
+  for (auto& e : in.faults->events) faults::classify_event(e, log_ctx);
+  in.faults->context = log_ctx;
+  in.faults->verdict = faults::make_verdict(in.faults->events, log_ctx);
+}
+
+struct LibraryScan {
+  std::vector<const Library*> with_device_code;
+  std::vector<const Library*> lacking;  // device code, none of it for this GPU
+  std::size_t unknown = 0;              // targets not readable
+};
+
+LibraryScan scan_libraries(const std::vector<Library>& libs, const std::string& gfx) {
+  LibraryScan s;
+  for (const auto& lib : libs) {
     if (!lib.targets.known) {
-      ++unknown;
+      ++s.unknown;
       continue;
     }
     if (lib.targets.targets.empty()) continue;  // no device code (e.g. the HIP runtime)
-    device_libs.push_back(&lib);
-    if (!gfx.empty() && !has_target_for(lib.targets, gfx)) lacking.push_back(&lib);
+    s.with_device_code.push_back(&lib);
+    if (!gfx.empty() && !has_target_for(lib.targets, gfx)) s.lacking.push_back(&lib);
   }
-  if (in.libraries_searched && in.libraries.empty())
-    r.notes.push_back("no ROCm, PyTorch, MIOpen or rocBLAS libraries found in the searched directories");
-  if (unknown > 0)
-    r.notes.push_back(fmt::format("{} librar{} listed without targets: {}", unknown, unknown == 1 ? "y" : "ies",
-                                  have_code_object_reader()
-                                      ? "unreadable (see each entry)"
-                                      : "this build has no code-object reader; run `rdna1-vmfix isa FILE` on them"));
-  if (!in.faults) r.notes.push_back("recent faults not checked: " + in.log_source);
-  // The installed module cannot load as things stand (Secure Boot: unsigned, key not enrolled, a
-  // refused load). A module that is just not installed or not loaded is a note: it is optional.
-  const ModuleSigning* sig = in.signing ? &*in.signing : nullptr;
-  const bool sig_blocked = sig != nullptr && sig->problem && sig->verdict != SigningVerdict::kNotInstalled;
-  if (sig != nullptr && !sig_blocked && sig->verdict != SigningVerdict::kLoaded)
-    r.notes.push_back(fmt::format("rdna1_vmfix {}: {}{}", signing_verdict_name(sig->verdict), sig->summary,
-                                  sig->steps.empty() ? "" : fmt::format(" (next: {})", sig->steps.front())));
+  return s;
+}
 
-  Finding& v = r.verdict;
-  auto problem = [&](std::string cls, std::string summary, std::string advice) {
-    v.cls = std::move(cls);
-    v.summary = std::move(summary);
-    v.advice = std::move(advice);
-    r.exit_code = 1;
-  };
-  auto add_fault_evidence = [&]() {
-    if (!in.faults || in.faults->events.empty()) return;
-    v.evidence.push_back(fmt::format("{} ({}): {}", in.log_source, in.faults->events.size() == 1 ? "1 event" :
-                                     fmt::format("{} events", in.faults->events.size()), in.faults->verdict.summary));
-  };
+// One doctor run: the observations, then the verdict picked by the first cause that applies.
+class Diagnosis {
+ public:
+  explicit Diagnosis(Input in) : in_(std::move(in)), st_(in_.status), m_(st_.module), gpu_(first_rdna1(st_)) {
+    gfx_ = gpu_ != nullptr ? gpu_->gfx : std::string();
+    ctx_ = machine_context(in_, gfx_, r_.notes, invalid_override_);
+    rejudge_log(in_, ctx_);
+    libs_ = scan_libraries(in_.libraries, gfx_);
+    sig_ = in_.signing ? &*in_.signing : nullptr;
+    sig_blocked_ = sig_ != nullptr && sig_->problem && sig_->verdict != SigningVerdict::kNotInstalled;
+    mismatch_ = faults::override_mismatch(ctx_);
+    log_cls_ = in_.faults ? in_.faults->verdict.cls : faults::FaultClass::kNone;
+    // seen_cc counts ranges at the chokepoint, req_cc_* the same requests at the request-level hooks.
+    cc_ranges_ = m_.counters ? counter_sum(*m_.counters, {"seen_cc"}) : 0;
+    cc_requests_ = m_.counters ? counter_sum(*m_.counters, {"req_cc_get_vm_pte", "req_cc_map_mtype"}) : 0;
+    cc_seen_ = std::max(cc_ranges_, cc_requests_);
+  }
 
-  if (gpu == nullptr) {
+  Report run() && {
+    observe();
+    if (gpu_ == nullptr) {
+      no_gpu();
+    } else if (!(isa_mismatch() || log_code_objects() || missing_code_objects() || log_fault() || signing() ||
+                 cc_seen() || module_error())) {
+      healthy();
+    }
+    if (gpu_ != nullptr) closing_notes();
+    r_.input = std::move(in_);
+    return std::move(r_);
+  }
+
+ private:
+  // Secondary observations; the verdict picks the most likely cause.
+  void observe() {
+    if (!m_.loaded && !m_.has_status)
+      r_.notes.push_back("rdna1_vmfix is not loaded: MTYPE is not assessed (stock kernels map no cache-coherent "
+                         "memory on gfx10 unless userspace asks for it)");
+    const std::string state = module_field(m_, "state");
+    if (state == "refused" || state == "error") {
+      const std::string advice = module_reason_advice(module_field(m_, "reason"));
+      r_.notes.push_back(fmt::format("rdna1_vmfix {} to arm: {}{}{}", state == "refused" ? "refused" : "failed",
+                                     module_field(m_, "reason"), advice.empty() ? "" : "; ", advice));
+    }
+    for (const auto& e : m_.errors) r_.notes.push_back("module: " + e);
+    for (const auto& w : st_.warnings) r_.notes.push_back(w);
+    if (in_.libraries_searched && in_.libraries.empty())
+      r_.notes.push_back("no ROCm, PyTorch, MIOpen or rocBLAS libraries found in the searched directories");
+    if (libs_.unknown > 0)
+      r_.notes.push_back(fmt::format("{} librar{} listed without targets: {}", libs_.unknown,
+                                     libs_.unknown == 1 ? "y" : "ies",
+                                     have_code_object_reader()
+                                         ? "unreadable (see each entry)"
+                                         : "this build has no code-object reader; run `rdna1-vmfix isa FILE` on them"));
+    if (!in_.faults) r_.notes.push_back("recent faults not checked: " + in_.log_source);
+    // A module that cannot load as things stand is the verdict's business (signing()); one that is
+    // just not installed or not loaded is a note: it is optional.
+    if (sig_ != nullptr && !sig_blocked_ && sig_->verdict != SigningVerdict::kLoaded)
+      r_.notes.push_back(fmt::format("rdna1_vmfix {}: {}{}", signing_verdict_name(sig_->verdict), sig_->summary,
+                                     sig_->steps.empty() ? "" : fmt::format(" (next: {})", sig_->steps.front())));
+  }
+
+  void problem(std::string cls, std::string summary, std::string advice) {
+    r_.verdict.cls = std::move(cls);
+    r_.verdict.summary = std::move(summary);
+    r_.verdict.advice = std::move(advice);
+    r_.exit_code = 1;
+  }
+
+  void add_fault_evidence() {
+    if (!in_.faults || in_.faults->events.empty()) return;
+    const std::size_t n = in_.faults->events.size();
+    r_.verdict.evidence.push_back(fmt::format("{} ({}): {}", in_.log_source,
+                                              n == 1 ? "1 event" : fmt::format("{} events", n),
+                                              in_.faults->verdict.summary));
+  }
+
+  [[nodiscard]] std::string native_advice() const {
+    return fmt::format(
+        "Use builds with native {} code objects: TheRock's torch[device-gfx1010] wheels (gfx101X builds), Debian's "
+        "ROCm packages (built for gfx1010), or a source build with --offload-arch={}; `rdna1-vmfix isa LIB` shows "
+        "what a library contains.",
+        gfx_, gfx_);
+  }
+
+  void no_gpu() {
+    Finding& v = r_.verdict;
     v.cls = "no_rdna1_gpu";
-    v.summary = st.gpus.empty() ? "no AMD GPU found (KFD topology and PCI)"
-                                : fmt::format("no RDNA1 GPU (gfx1010/gfx1011/gfx1012) among the {} AMD GPU(s) found",
-                                              st.gpus.size());
+    v.summary = st_.gpus.empty() ? "no AMD GPU found (KFD topology and PCI)"
+                                 : fmt::format("no RDNA1 GPU (gfx1010/gfx1011/gfx1012) among the {} AMD GPU(s) found",
+                                               st_.gpus.size());
     v.advice = "rdna1-vmfix diagnoses RDNA1 machines; `rdna1-vmfix faults` still reads any amdgpu log.";
-    for (const auto& g : st.gpus) v.evidence.push_back(fmt::format("{} {:04x}:{:04x} {}", g.bdf, g.vendor, g.device,
-                                                                   g.gfx.empty() ? "unknown target" : g.gfx));
+    for (const auto& g : st_.gpus)
+      v.evidence.push_back(
+          fmt::format("{} {:04x}:{:04x} {}", g.bdf, g.vendor, g.device, g.gfx.empty() ? "unknown target" : g.gfx));
     add_fault_evidence();
-    r.exit_code = 3;
-    r.input = std::move(in);
-    return r;
+    r_.exit_code = 3;
   }
 
-  const auto mismatch = faults::override_mismatch(ctx);
-  const faults::FaultClass log_cls = in.faults ? in.faults->verdict.cls : faults::FaultClass::kNone;
-  // seen_cc counts ranges at the chokepoint, req_cc_* the same requests at the request-level hooks.
-  const std::uint64_t cc_ranges = m.counters ? counter_sum(*m.counters, {"seen_cc"}) : 0;
-  const std::uint64_t cc_requests = m.counters ? counter_sum(*m.counters, {"req_cc_get_vm_pte", "req_cc_map_mtype"}) : 0;
-  const std::uint64_t cc_seen = std::max(cc_ranges, cc_requests);
-  const std::string native_advice = fmt::format(
-      "Use builds with native {} code objects: TheRock's torch[device-gfx1010] wheels (gfx101X builds), Debian's "
-      "ROCm packages (built for gfx1010), or a source build with --offload-arch={}; `rdna1-vmfix isa LIB` shows "
-      "what a library contains.",
-      gfx, gfx);
-
-  if (mismatch) {
-    problem("isa_mismatch",
-            *mismatch + ": code built for another ISA faults or computes wrong results on RDNA1 hardware",
+  bool isa_mismatch() {
+    if (!mismatch_) return false;
+    problem("isa_mismatch", *mismatch_ + ": code built for another ISA faults or computes wrong results on RDNA1 hardware",
             "Unset HSA_OVERRIDE_GFX_VERSION (within gfx101x, 10.1.0 is the only safe value, for gfx1011/gfx1012). " +
-                native_advice);
-    v.evidence.push_back(fmt::format("HSA_OVERRIDE_GFX_VERSION={} ({}); GPU {} is {}", ctx.override_version,
-                                     ctx.override_source, gpu->bdf, gfx));
+                native_advice());
+    r_.verdict.evidence.push_back(fmt::format("HSA_OVERRIDE_GFX_VERSION={} ({}); GPU {} is {}", ctx_.override_version,
+                                              ctx_.override_source, gpu_->bdf, gfx_));
     add_fault_evidence();
-  } else if (log_cls == faults::FaultClass::kIsaMismatch || log_cls == faults::FaultClass::kMissingCodeObject) {
-    problem(std::string(faults::class_name(log_cls)), in.faults->verdict.summary, in.faults->verdict.advice);
+    return true;
+  }
+
+  bool log_code_objects() {
+    if (log_cls_ != faults::FaultClass::kIsaMismatch && log_cls_ != faults::FaultClass::kMissingCodeObject) return false;
+    problem(std::string(faults::class_name(log_cls_)), in_.faults->verdict.summary, in_.faults->verdict.advice);
     add_fault_evidence();
-  } else if (!lacking.empty()) {
+    return true;
+  }
+
+  bool missing_code_objects() {
+    if (libs_.lacking.empty()) return false;
     problem("missing_code_object",
-            fmt::format("{} of {} installed libraries with GPU code have no code objects for {}", lacking.size(),
-                        device_libs.size(), gfx),
-            native_advice + " Do not work around it with HSA_OVERRIDE_GFX_VERSION=10.3.0: gfx1030 code is not gfx1010 "
-                            "code.");
-    for (const Library* l : lacking) {
+            fmt::format("{} of {} installed libraries with GPU code have no code objects for {}", libs_.lacking.size(),
+                        libs_.with_device_code.size(), gfx_),
+            native_advice() + " Do not work around it with HSA_OVERRIDE_GFX_VERSION=10.3.0: gfx1030 code is not "
+                              "gfx1010 code.");
+    for (const Library* l : libs_.lacking) {
       std::string t = l->targets.targets.empty() ? "none" : fmt::format("{}", fmt::join(l->targets.targets, " "));
       if (t.size() > 160) t = t.substr(0, 157) + "...";
-      if (v.evidence.size() < 8) v.evidence.push_back(fmt::format("{}: targets {} (from {})", l->path, t, l->targets.source));
+      if (r_.verdict.evidence.size() < 8)
+        r_.verdict.evidence.push_back(fmt::format("{}: targets {} (from {})", l->path, t, l->targets.source));
     }
     add_fault_evidence();
-  } else if (log_cls != faults::FaultClass::kNone) {
-    problem(std::string(faults::class_name(log_cls)), in.faults->verdict.summary, in.faults->verdict.advice);
+    return true;
+  }
+
+  bool log_fault() {
+    if (log_cls_ == faults::FaultClass::kNone) return false;
+    problem(std::string(faults::class_name(log_cls_)), in_.faults->verdict.summary, in_.faults->verdict.advice);
     add_fault_evidence();
-    if (cc_seen > 0)
-      v.evidence.push_back(fmt::format("rdna1_vmfix saw {} cache-coherent (CC) mapping requests on scoped devices "
-                                       "(mode {}): compare with mode=enforce",
-                                       cc_seen, module_field(m, "mode")));
-  } else if (sig_blocked) {
+    if (cc_seen_ > 0)
+      r_.verdict.evidence.push_back(fmt::format("rdna1_vmfix saw {} cache-coherent (CC) mapping requests on scoped "
+                                                "devices (mode {}): compare with mode=enforce",
+                                                cc_seen_, module_field(m_, "mode")));
+    return true;
+  }
+
+  bool signing() {
+    if (!sig_blocked_) return false;
     std::string steps;
-    for (std::size_t i = 0; i < sig->steps.size(); ++i) steps += fmt::format("{}{}. {}", i ? " " : "", i + 1, sig->steps[i]);
-    problem("module_signing", "rdna1_vmfix cannot load: " + sig->summary, steps);
-    v.evidence.push_back(fmt::format("secure boot {}, lockdown {}, module {} ({}), key {} {}", tri_name(sig->secure_boot),
-                                     sig->lockdown.empty() ? "n/a" : sig->lockdown, sig->module_path,
-                                     sig->module_signed == Tri::kYes ? "signed" : sig->module_signed == Tri::kNo ? "unsigned" : "signature unknown",
-                                     sig->certificate, key_enrolment_name(sig->enrolment)));
-    for (const auto& line : sig->refusals) v.evidence.push_back(line);
-  } else if (cc_seen > 0) {
+    for (std::size_t i = 0; i < sig_->steps.size(); ++i)
+      steps += fmt::format("{}{}. {}", i ? " " : "", i + 1, sig_->steps[i]);
+    problem("module_signing", "rdna1_vmfix cannot load: " + sig_->summary, steps);
+    const char* signed_text = sig_->module_signed == Tri::kYes  ? "signed"
+                              : sig_->module_signed == Tri::kNo ? "unsigned"
+                                                                : "signature unknown";
+    r_.verdict.evidence.push_back(fmt::format("secure boot {}, lockdown {}, module {} ({}), key {} {}",
+                                              tri_name(sig_->secure_boot), sig_->lockdown.empty() ? "n/a" : sig_->lockdown,
+                                              sig_->module_path, signed_text, sig_->certificate,
+                                              key_enrolment_name(sig_->enrolment)));
+    for (const auto& line : sig_->refusals) r_.verdict.evidence.push_back(line);
+    return true;
+  }
+
+  bool cc_seen() {
+    if (cc_seen_ == 0) return false;
     problem("mtype_cc_seen",
             fmt::format("rdna1_vmfix saw cache-coherent (MTYPE_CC) mappings on RDNA1 (seen_cc {}, CC requests {}, "
                         "mode {})",
-                        cc_ranges, cc_requests, module_field(m, "mode")),
+                        cc_ranges_, cc_requests_, module_field(m_, "mode")),
             "This is the one case where MTYPE is in evidence: run the workload with rdna1_vmfix mode=enforce "
             "(CC becomes NC) and compare (`rdna1-vmfix check --compare-modes`); report the counters.");
-    v.evidence.push_back("/sys/kernel/rdna1_vmfix/counters: seen_cc/req_cc_* > 0");
-  } else if (!m.errors.empty()) {
-    v.cls = "module_error";
-    v.summary = "the rdna1_vmfix status files cannot be read: " + m.errors.front();
-    v.advice = "Install matching versions of the module and the tool (DKMS package and rdna1-vmfix).";
-    r.exit_code = 4;
-  } else {
-    v.cls = "healthy";
-    v.summary = fmt::format("no problem found for {} ({})", gpu->bdf, gfx);
-    v.advice = "Nothing to do.";
-    v.evidence.push_back(!invalid_override.empty()
-                             ? fmt::format("HSA_OVERRIDE_GFX_VERSION={} is set and invalid (not MAJOR.MINOR.STEP)",
-                                           invalid_override)
-                         : ctx.override_version.empty() ? "HSA_OVERRIDE_GFX_VERSION is not set"
-                                                      : fmt::format("HSA_OVERRIDE_GFX_VERSION={} is compatible with {}",
-                                                                    ctx.override_version, gfx));
-    if (!device_libs.empty())
-      v.evidence.push_back(fmt::format("{} libraries with GPU code all contain {}-compatible code objects",
-                                       device_libs.size(), gfx));
-    if (in.faults) v.evidence.push_back(fmt::format("{}: no fault events", in.log_source));
+    r_.verdict.evidence.push_back("/sys/kernel/rdna1_vmfix/counters: seen_cc/req_cc_* > 0");
+    return true;
   }
-  if (!ctx.override_version.empty() && !mismatch)
-    r.notes.push_back(fmt::format("HSA_OVERRIDE_GFX_VERSION={} is set and compatible with {}", ctx.override_version, gfx));
-  if (m.counters && cc_seen == 0 && (module_field(m, "mode") == "audit" || module_field(m, "mode") == "enforce"))
-    r.notes.push_back("rdna1_vmfix audit: no cache-coherent (CC) mapping requested on scoped devices; MTYPE is not "
-                      "implicated");
-  r.input = std::move(in);
-  return r;
-}
+
+  bool module_error() {
+    if (m_.errors.empty()) return false;
+    r_.verdict.cls = "module_error";
+    r_.verdict.summary = "the rdna1_vmfix status files cannot be read: " + m_.errors.front();
+    r_.verdict.advice = "Install matching versions of the module and the tool (DKMS package and rdna1-vmfix).";
+    r_.exit_code = 4;
+    return true;
+  }
+
+  void healthy() {
+    Finding& v = r_.verdict;
+    v.cls = "healthy";
+    v.summary = fmt::format("no problem found for {} ({})", gpu_->bdf, gfx_);
+    v.advice = "Nothing to do.";
+    v.evidence.push_back(
+        !invalid_override_.empty()
+            ? fmt::format("HSA_OVERRIDE_GFX_VERSION={} is set and invalid (not MAJOR.MINOR.STEP)", invalid_override_)
+        : ctx_.override_version.empty()
+            ? "HSA_OVERRIDE_GFX_VERSION is not set"
+            : fmt::format("HSA_OVERRIDE_GFX_VERSION={} is compatible with {}", ctx_.override_version, gfx_));
+    if (!libs_.with_device_code.empty())
+      v.evidence.push_back(fmt::format("{} libraries with GPU code all contain {}-compatible code objects",
+                                       libs_.with_device_code.size(), gfx_));
+    if (in_.faults) v.evidence.push_back(fmt::format("{}: no fault events", in_.log_source));
+  }
+
+  void closing_notes() {
+    if (!ctx_.override_version.empty() && !mismatch_)
+      r_.notes.push_back(
+          fmt::format("HSA_OVERRIDE_GFX_VERSION={} is set and compatible with {}", ctx_.override_version, gfx_));
+    const std::string mode = module_field(m_, "mode");
+    if (m_.counters && cc_seen_ == 0 && (mode == "audit" || mode == "enforce"))
+      r_.notes.push_back("rdna1_vmfix audit: no cache-coherent (CC) mapping requested on scoped devices; MTYPE is not "
+                         "implicated");
+  }
+
+  Input in_;
+  Report r_;
+  const SystemStatus& st_;
+  const ModuleState& m_;
+  const GpuInfo* gpu_;
+  std::string gfx_;
+  faults::Context ctx_;
+  std::string invalid_override_;  // HSA_OVERRIDE_GFX_VERSION set but not a version
+  LibraryScan libs_;
+  const ModuleSigning* sig_ = nullptr;
+  bool sig_blocked_ = false;
+  std::optional<std::string> mismatch_;
+  faults::FaultClass log_cls_ = faults::FaultClass::kNone;
+  std::uint64_t cc_ranges_ = 0, cc_requests_ = 0, cc_seen_ = 0;
+};
+
+}  // namespace
+
+Report diagnose(Input in) { return Diagnosis(std::move(in)).run(); }
 
 nlohmann::json report_json(const Report& r) {
   using nlohmann::json;

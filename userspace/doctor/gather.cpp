@@ -145,7 +145,7 @@ Result<Extended> gather(const GatherOptions& opt) {
       return usage_error("--python", opt.python + " is not a Python environment (no pyvenv.cfg, conda-meta or lib/)");
   }
   Input in;
-  const Sysfs fs(opt.root);
+  const RootFs fs(opt.root);
   in.status = collect_status(fs, fs.is_real() ? drm_marketing_name : nullptr);
   in.kernel_release = std::string(text::trim(host.read("/proc/sys/kernel/osrelease", 256).value_or("")));
   if (in.kernel_release.empty() && opt.root.empty()) {

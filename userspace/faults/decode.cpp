@@ -14,24 +14,6 @@ namespace vmfix::faults {
 
 namespace {
 
-struct ClassName {
-  FaultClass c;
-  std::string_view name;
-};
-constexpr std::array kClassNames = {
-    ClassName{FaultClass::kMissingCodeObject, "missing_code_object"},
-    ClassName{FaultClass::kIsaMismatch, "isa_mismatch"},
-    ClassName{FaultClass::kVmFaultBadAddress, "vm_fault_bad_address"},
-    ClassName{FaultClass::kVmFaultOther, "vm_fault_other"},
-    ClassName{FaultClass::kHangOrReset, "hang_or_reset"},
-    ClassName{FaultClass::kOutOfMemory, "out_of_memory"},
-    ClassName{FaultClass::kPcieAtomics, "pcie_atomics"},
-    ClassName{FaultClass::kGraphicsFault, "graphics_fault"},
-    ClassName{FaultClass::kUnsupportedGpu, "unsupported_gpu"},
-    ClassName{FaultClass::kUnknown, "unknown"},
-    ClassName{FaultClass::kNone, "none"},
-};
-
 // gmc_v9_0.c gfxhub_client_ids[] (gfxhub v1.x, Vega/Raven/Arcturus/Aldebaran gfx side).
 constexpr std::array<std::string_view, 13> kGfx9Clients = {
     "CB", "DB", "IA", "WD", "CPF", "CPC", "CPG", "RLC", "TCP", "SQC (inst)", "SQC (data)", "SQG", "PA"};
@@ -41,18 +23,6 @@ constexpr std::array<std::string_view, 18> kGfx10Clients = {
     "SQC (inst)", "SQC (data)", "SQG", "Reserved", "SDMA0", "SDMA1", "GCR", "SDMA2", "SDMA3"};
 
 }  // namespace
-
-std::string_view class_name(FaultClass c) {
-  for (const auto& n : kClassNames)
-    if (n.c == c) return n.name;
-  return "unknown";
-}
-
-std::optional<FaultClass> parse_class(std::string_view name) {
-  for (const auto& n : kClassNames)
-    if (n.name == name) return n.c;
-  return std::nullopt;
-}
 
 std::string_view address_kind_name(AddressKind k) {
   switch (k) {

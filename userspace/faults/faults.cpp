@@ -166,8 +166,6 @@ void add_evidence(Event& e, std::string_view line) {
   if (e.lines.size() < kMaxEvidence) e.lines.push_back(text::printable(line, 300));
 }
 
-bool is_vm_kind(const Event& e) { return e.kind == "vm_fault" || e.kind == "legacy_vm_fault"; }
-
 // Status register name: the token that ends right before ":0x" / " 0x".
 std::string register_name(std::string_view line, std::size_t end) {
   std::size_t b = end;
@@ -182,9 +180,9 @@ Gen gen_of_register(std::string_view name) {
   return Gen::kUnknown;
 }
 
-std::string hex32(std::uint32_t v) { return fmt::format("0x{:08x}", v); }
-
 }  // namespace
+
+bool is_vm_fault(const Event& e) { return e.kind == "vm_fault" || e.kind == "legacy_vm_fault"; }
 
 Status check_text(std::string_view data) {
   if (data.empty()) return Error{Exit::kUsage, "", "input is empty: no log lines to read"};
@@ -236,7 +234,7 @@ void Parser::start(Event e) {
 
 void Parser::finish_open() {
   if (!open_) return;
-  classify(*open_, ctx_);
+  classify_event(*open_, ctx_);
   done_.push_back(std::move(*open_));
   open_.reset();
   repeat_ = false;
@@ -278,239 +276,265 @@ void Parser::feed(std::string_view line) {
   }
 }
 
-bool Parser::try_kernel_vm(std::string_view line, std::string_view dev, std::optional<double> t) {
-  // --- header of a gfx9+ report
-  auto pf = line.find("page fault (src_id:");
-  if (pf != std::string_view::npos) {
-    Event e;
-    e.kind = "vm_fault";
-    e.device = std::string(dev);
-    e.time = t;
-    const auto close = pf > 0 ? line.rfind(']', pf) : std::string_view::npos;
-    const auto open = close != std::string_view::npos && close > 0 ? line.rfind('[', close) : std::string_view::npos;
-    if (open != std::string_view::npos && close - open < 24) e.hub = text::printable(line.substr(open + 1, close - open - 1), 24);
-    const std::string_view pre = line.substr(0, pf);
-    if (contains(pre, "no-retry"))
-      e.retry = false;
-    else if (contains(pre, "retry"))
-      e.retry = true;
-    const std::string_view tail = line.substr(pf);
-    e.src_id = field_u(tail, "src_id:");
-    e.ring = field_u(tail, "ring:");
-    e.vmid = field_u(tail, "vmid:");
-    if (!e.vmid) e.vmid = field_u(tail, "vm_id:");
-    e.pasid = field_u(tail, "pasid:");
-    if (!e.pasid) e.pasid = field_u(tail, "pas_id:");
-    parse_process(tail, e);
-    if (open_ && open_->kind == "vm_fault" && open_->device == e.device && open_->hub == e.hub &&
-        open_->pasid == e.pasid && open_->vmid == e.vmid && within(last_time_, t, kRepeatSeconds) &&
-        line_no_ - open_->last_line <= kAttachLines) {
-      ++open_->records;
-      open_->last_line = line_no_;
-      add_evidence(*open_, line);
-      repeat_ = true;
-      take_decoded_ = false;
-      return true;
-    }
-    start(std::move(e));
-    add_evidence(*open_, line);
-    return true;
+// What a line of a VM fault report is (after the headers): each its own continuation.
+struct Parser::VmLine {
+  bool page = false;  // "in page starting at address" / "at page 0x... from"
+  std::size_t l2 = std::string_view::npos;  // "_PROTECTION_FAULT_STATUS:"
+  std::size_t legacy_addr = std::string_view::npos;
+  std::size_t legacy_status = std::string_view::npos;
+  bool legacy_vm = false;  // "VM fault (0x..) at page"
+  bool decoded = false;    // the driver's decode of the status register
+  bool iommu = false, evict = false, proc = false;
+
+  explicit VmLine(std::string_view line)
+      : page(contains(line, "in page starting at address ") ||
+             (contains(line, "  at page 0x") && contains(line, " from "))),
+        l2(line.find("_PROTECTION_FAULT_STATUS:")),
+        legacy_addr(line.find("VM_CONTEXT1_PROTECTION_FAULT_ADDR")),
+        legacy_status(line.find("VM_CONTEXT1_PROTECTION_FAULT_STATUS")),
+        legacy_vm(contains(line, "VM fault (0x") && contains(line, " at page ")),
+        decoded(contains(line, "Faulty UTCL2 client ID:") || contains(line, "MORE_FAULTS: 0x") ||
+                contains(line, "WALKER_ERROR: 0x") || contains(line, "PERMISSION_FAULTS: 0x") ||
+                contains(line, "MAPPING_ERROR: 0x") || contains(line, "RW: 0x")),
+        iommu(contains(line, "IO_PAGE_FAULT")),
+        evict(contains(line, "Evicting PASID") || contains(line, "Evicting process")),
+        proc((contains(line, " for process ") || contains(line, " in process ") || contains(line, " Process ")) &&
+             contains(line, " pid ")) {}
+  [[nodiscard]] bool legacy() const {
+    return legacy_addr != std::string_view::npos || legacy_status != std::string_view::npos || legacy_vm;
   }
-  // --- header of a gmc_v7/v8 report
-  if (const auto gf = text::after(line, "GPU fault detected:")) {
-    if (open_ && open_->kind == "legacy_vm_fault" && open_->device == dev && within(last_time_, t, kRepeatSeconds) &&
-        line_no_ - open_->last_line <= kAttachLines) {
-      ++open_->records;
-      open_->last_line = line_no_;
-      add_evidence(*open_, line);
-      repeat_ = true;
-      take_decoded_ = false;
-      return true;
+  [[nodiscard]] bool any() const {
+    return page || l2 != std::string_view::npos || legacy() || decoded || iommu || evict || proc;
+  }
+};
+
+namespace {
+
+void take_address(Event& e, std::uint64_t a, bool repeat) {
+  if (!repeat && !e.address)
+    e.address = a;
+  else if (e.address != a && e.other_addresses.size() < kMaxAddresses)
+    e.other_addresses.push_back(a);
+}
+
+void page_line(Event& e, std::string_view line, bool repeat) {
+  std::optional<std::uint64_t> addr;
+  if (const auto a = text::after(line, "in page starting at address "))
+    addr = text::parse_hex(*a);
+  else if (const auto b = text::after(line, "at page "))
+    addr = text::parse_hex(*b);
+  if (addr) take_address(e, *addr, repeat);
+  if (repeat && e.ih_client) return;
+  std::optional<std::string_view> c = text::after(line, " from IH client ");
+  if (!c) c = text::after(line, " from client ");
+  if (!c) c = text::after(line, " from ");
+  if (c) {
+    if (const auto v = hex_or_dec(text::trim(*c)); v && *v <= 0xff) e.ih_client = static_cast<unsigned>(*v);
+  }
+}
+
+// A status register line: a repeat keeps the status the event has unless that one says nothing.
+// take_decoded: whether the decoded lines that follow belong to the status the event keeps.
+void status_line(Event& e, std::string_view line, std::size_t l2, bool repeat, bool& take_decoded) {
+  const auto v = text::parse_hex(line.substr(l2 + 25));
+  if (!v || *v > 0xffffffffULL) return;
+  const auto st = static_cast<std::uint32_t>(*v);
+  const bool adopt = !repeat || !e.status || *e.status == 0 || e.degenerate_status;
+  take_decoded = adopt && !(repeat && st == 0);
+  if (!take_decoded) return;
+  e.status = st;
+  e.status_register = register_name(line, l2 + 24);
+  e.gen = gen_of_register(e.status_register);
+  e.degenerate_status = st == 0xffffffffU;
+  e.client.clear();
+  e.client_id.reset();
+  e.more_faults = e.walker_error = e.permission_faults = e.mapping_error = e.rw = std::nullopt;
+}
+
+void decoded_line(Event& e, std::string_view line) {
+  if (const auto c = text::after(line, "Faulty UTCL2 client ID:")) {
+    std::string_view name = text::trim(*c);
+    const auto paren = name.rfind(" (0x");
+    if (paren != std::string_view::npos) {
+      if (const auto id = text::parse_hex(name.substr(paren + 2)); id && *id <= 0x1ff)
+        e.client_id = static_cast<unsigned>(*id);
+      name = name.substr(0, paren);
     }
-    Event e;
-    e.kind = "legacy_vm_fault";
-    e.device = std::string(dev);
-    e.time = t;
+    e.client = text::printable(text::trim(name), 32);
+    return;
+  }
+  auto set = [&](std::string_view key, std::optional<unsigned>& field) {
+    const auto pos = line.find(key);
+    if (pos == std::string_view::npos) return false;
+    if (pos > 0 && line[pos - 1] != ' ' && line[pos - 1] != '\t') return false;
+    if (const auto v = text::parse_hex(line.substr(pos + key.size())); v && *v <= 0xff)
+      field = static_cast<unsigned>(*v);
+    return true;
+  };
+  set("MORE_FAULTS: ", e.more_faults) || set("WALKER_ERROR: ", e.walker_error) ||
+      set("PERMISSION_FAULTS: ", e.permission_faults) || set("MAPPING_ERROR: ", e.mapping_error) ||
+      set("RW: ", e.rw);
+}
+
+void legacy_address_line(Event& e, std::string_view line, std::size_t at, bool repeat) {
+  const std::string_view rest = text::trim(line.substr(at + 33));
+  if (const auto page = text::parse_hex(rest); page && *page < (1ULL << 40)) take_address(e, *page << 12, repeat);
+}
+
+void legacy_status_line(Event& e, std::string_view line, std::size_t at, bool repeat) {
+  const std::string_view rest = text::trim(line.substr(at + 35));
+  if (const auto v = text::parse_hex(rest); v && *v <= 0xffffffffULL && (!repeat || !e.status)) {
+    e.status = static_cast<std::uint32_t>(*v);
+    e.status_register = "VM_CONTEXT1_PROTECTION_FAULT_STATUS";
     e.gen = Gen::kGfx8;
-    if (const auto src = text::parse_dec(text::trim(*gf)); src && *src <= 0xffff) e.src_id = static_cast<unsigned>(*src);
-    start(std::move(e));
-    add_evidence(*open_, line);
+  }
+}
+
+// VM fault (0x01, vmid 1[, pasid N]) at page 73533277, read from 'TC3' (0x54433300) (196)
+void legacy_vm_line(Event& e, std::string_view line, bool repeat) {
+  if (!repeat || e.client.empty()) {
+    if (const auto q = text::after(line, " from '")) {
+      const auto end = q->find('\'');
+      if (end != std::string_view::npos && end <= 8) e.client = text::printable(q->substr(0, end), 8);
+      if (const auto last = line.rfind(" ("); last != std::string_view::npos) {
+        if (const auto id = text::parse_dec(line.substr(last + 2)); id && *id <= 0xff)
+          e.client_id = static_cast<unsigned>(*id);
+      }
+    }
+    if (contains(line, ", write to '") || contains(line, ", write from '"))
+      e.rw = 1;
+    else if (contains(line, ", read from '"))
+      e.rw = 0;
+    if (const auto pr = text::after(line, "VM fault (")) {
+      if (const auto v = text::parse_hex(*pr); v && *v <= 0xff) e.permission_faults = static_cast<unsigned>(*v);
+    }
+    if (!e.vmid) e.vmid = field_u(line, "vmid ");
+    if (!e.pasid) e.pasid = field_u(line, "pasid ");
+  }
+  if (!e.address) {
+    if (const auto pg = text::after(line, " at page ")) {
+      if (const auto v = text::parse_dec(*pg); v && *v < (1ULL << 40)) e.address = *v << 12;
+    }
+  }
+}
+
+}  // namespace
+
+// The open event takes one more report of the same fault (a storm repeats its header).
+void Parser::attach_repeat(std::string_view line) {
+  ++open_->records;
+  open_->last_line = line_no_;
+  add_evidence(*open_, line);
+  repeat_ = true;
+  take_decoded_ = false;
+}
+
+// "[gfxhub0] no-retry page fault (src_id:0 ring:24 vmid:3 pasid:32769[, for process ...])"
+bool Parser::vm_header(std::string_view line, std::size_t pf, std::string_view dev, std::optional<double> t) {
+  Event e;
+  e.kind = "vm_fault";
+  e.device = std::string(dev);
+  e.time = t;
+  const auto close = pf > 0 ? line.rfind(']', pf) : std::string_view::npos;
+  const auto open = close != std::string_view::npos && close > 0 ? line.rfind('[', close) : std::string_view::npos;
+  if (open != std::string_view::npos && close - open < 24) e.hub = text::printable(line.substr(open + 1, close - open - 1), 24);
+  const std::string_view pre = line.substr(0, pf);
+  if (contains(pre, "no-retry"))
+    e.retry = false;
+  else if (contains(pre, "retry"))
+    e.retry = true;
+  const std::string_view tail = line.substr(pf);
+  e.src_id = field_u(tail, "src_id:");
+  e.ring = field_u(tail, "ring:");
+  e.vmid = field_u(tail, "vmid:");
+  if (!e.vmid) e.vmid = field_u(tail, "vm_id:");
+  e.pasid = field_u(tail, "pasid:");
+  if (!e.pasid) e.pasid = field_u(tail, "pas_id:");
+  parse_process(tail, e);
+  if (open_ && open_->kind == "vm_fault" && open_->device == e.device && open_->hub == e.hub &&
+      open_->pasid == e.pasid && open_->vmid == e.vmid && within(last_time_, t, kRepeatSeconds) &&
+      line_no_ - open_->last_line <= kAttachLines) {
+    attach_repeat(line);
     return true;
   }
+  start(std::move(e));
+  add_evidence(*open_, line);
+  return true;
+}
 
-  const bool page_line = contains(line, "in page starting at address ") ||
-                         (contains(line, "  at page 0x") && contains(line, " from "));
-  const auto l2 = line.find("_PROTECTION_FAULT_STATUS:");
-  const auto legacy_addr = line.find("VM_CONTEXT1_PROTECTION_FAULT_ADDR");
-  const auto legacy_status = line.find("VM_CONTEXT1_PROTECTION_FAULT_STATUS");
-  const bool legacy_vm = contains(line, "VM fault (0x") && contains(line, " at page ");
-  const bool decoded = contains(line, "Faulty UTCL2 client ID:") || contains(line, "MORE_FAULTS: 0x") ||
-                       contains(line, "WALKER_ERROR: 0x") || contains(line, "PERMISSION_FAULTS: 0x") ||
-                       contains(line, "MAPPING_ERROR: 0x") || contains(line, "RW: 0x");
-  const bool iommu = contains(line, "IO_PAGE_FAULT");
-  const bool evict = contains(line, "Evicting PASID") || contains(line, "Evicting process");
-  const bool proc =
-      (contains(line, " for process ") || contains(line, " in process ") || contains(line, " Process ")) &&
-      contains(line, " pid ");
-  if (!page_line && l2 == std::string_view::npos && legacy_addr == std::string_view::npos &&
-      legacy_status == std::string_view::npos && !legacy_vm && !decoded && !iommu && !evict && !proc)
-    return false;
+// gmc_v7/v8: "GPU fault detected: 146 0x0c880414"
+bool Parser::legacy_header(std::string_view line, std::string_view rest, std::string_view dev,
+                           std::optional<double> t) {
+  if (open_ && open_->kind == "legacy_vm_fault" && open_->device == dev && within(last_time_, t, kRepeatSeconds) &&
+      line_no_ - open_->last_line <= kAttachLines) {
+    attach_repeat(line);
+    return true;
+  }
+  Event e;
+  e.kind = "legacy_vm_fault";
+  e.device = std::string(dev);
+  e.time = t;
+  e.gen = Gen::kGfx8;
+  if (const auto src = text::parse_dec(text::trim(rest)); src && *src <= 0xffff) e.src_id = static_cast<unsigned>(*src);
+  start(std::move(e));
+  add_evidence(*open_, line);
+  return true;
+}
 
-  const bool attach = open_ && is_vm_kind(*open_) && can_attach(dev, t);
-  if (!attach) {
-    if (iommu) {
+// The event a continuation line belongs to: the open VM fault, a new IOMMU event, or a new VM
+// fault whose header was cut off. Returns false when the line is no event at all.
+bool Parser::open_for(const VmLine& k, std::string_view dev, std::optional<double> t) {
+  if (open_ && is_vm_fault(*open_) && can_attach(dev, t)) return true;
+  if (k.iommu) {
+    if (open_ && open_->kind == "iommu_fault" && can_attach(dev, t)) {
+      ++open_->records;
+    } else {
       Event e;
       e.kind = "iommu_fault";
       e.device = std::string(dev);
       e.time = t;
       e.iommu = true;
-      if (open_ && open_->kind == "iommu_fault" && can_attach(dev, t)) {
-        ++open_->records;
-        open_->last_line = line_no_;
-        add_evidence(*open_, line);
-        return true;
-      }
       start(std::move(e));
-      add_evidence(*open_, line);
-      return true;
     }
-    if (evict || decoded || proc) return false;  // stray continuation without a report: not an event
-    // A report whose header was cut off: the page/status line starts the event.
-    Event e;
-    e.kind = (legacy_addr != std::string_view::npos || legacy_status != std::string_view::npos || legacy_vm)
-                 ? "legacy_vm_fault"
-                 : "vm_fault";
-    e.device = std::string(dev);
-    e.time = t;
-    start(std::move(e));
+    return true;
   }
+  if (k.evict || k.decoded || k.proc) return false;  // stray continuation without a report: not an event
+  Event e;
+  e.kind = k.legacy() ? "legacy_vm_fault" : "vm_fault";
+  e.device = std::string(dev);
+  e.time = t;
+  start(std::move(e));
+  return true;
+}
+
+bool Parser::try_kernel_vm(std::string_view line, std::string_view dev, std::optional<double> t) {
+  if (const auto pf = line.find("page fault (src_id:"); pf != std::string_view::npos) return vm_header(line, pf, dev, t);
+  if (const auto gf = text::after(line, "GPU fault detected:")) return legacy_header(line, *gf, dev, t);
+  const VmLine k(line);
+  if (!k.any()) return false;
+  if (!open_for(k, dev, t)) return false;
   Event& e = *open_;
   e.last_line = line_no_;
   add_evidence(e, line);
-
-  if (iommu) {
+  if (k.iommu) {
     e.iommu = true;
     return true;
   }
-  if (evict) return true;
-  if (proc && !page_line) {
+  if (k.evict) return true;  // an eviction notice: evidence only
+  if (k.proc && !k.page) {
     if (e.process.empty() && !e.pid) parse_process(line, e);
-    return true;
-  }
-  if (page_line) {
-    std::optional<std::uint64_t> addr;
-    if (const auto a = text::after(line, "in page starting at address "))
-      addr = text::parse_hex(*a);
-    else if (const auto b = text::after(line, "at page "))
-      addr = text::parse_hex(*b);
-    if (addr) {
-      if (!repeat_ && !e.address)
-        e.address = addr;
-      else if (e.address != addr && e.other_addresses.size() < kMaxAddresses)
-        e.other_addresses.push_back(*addr);
-    }
-    if (!repeat_ || !e.ih_client) {
-      std::optional<std::string_view> c = text::after(line, " from IH client ");
-      if (!c) c = text::after(line, " from client ");
-      if (!c) c = text::after(line, " from ");
-      if (c) {
-        if (const auto v = hex_or_dec(text::trim(*c)); v && *v <= 0xff) e.ih_client = static_cast<unsigned>(*v);
-      }
-    }
-    return true;
-  }
-  if (l2 != std::string_view::npos) {
-    const auto v = text::parse_hex(line.substr(l2 + 25));
-    if (!v || *v > 0xffffffffULL) return true;
-    const auto st = static_cast<std::uint32_t>(*v);
-    const bool adopt = !repeat_ || !e.status || *e.status == 0 || e.degenerate_status;
-    if (adopt && !(repeat_ && st == 0)) {
-      e.status = st;
-      e.status_register = register_name(line, l2 + 24);
-      e.gen = gen_of_register(e.status_register);
-      e.degenerate_status = st == 0xffffffffU;
-      e.client.clear();
-      e.client_id.reset();
-      e.more_faults = e.walker_error = e.permission_faults = e.mapping_error = e.rw = std::nullopt;
-      take_decoded_ = true;
-    } else {
-      take_decoded_ = false;
-    }
-    return true;
-  }
-  if (decoded) {
-    if (!take_decoded_) return true;
-    if (const auto c = text::after(line, "Faulty UTCL2 client ID:")) {
-      std::string_view name = text::trim(*c);
-      const auto paren = name.rfind(" (0x");
-      if (paren != std::string_view::npos) {
-        if (const auto id = text::parse_hex(name.substr(paren + 2)); id && *id <= 0x1ff)
-          e.client_id = static_cast<unsigned>(*id);
-        name = name.substr(0, paren);
-      }
-      e.client = text::printable(text::trim(name), 32);
-      return true;
-    }
-    auto set = [&](std::string_view key, std::optional<unsigned>& field) {
-      const auto pos = line.find(key);
-      if (pos == std::string_view::npos) return false;
-      if (pos > 0 && line[pos - 1] != ' ' && line[pos - 1] != '\t') return false;
-      if (const auto v = text::parse_hex(line.substr(pos + key.size())); v && *v <= 0xff)
-        field = static_cast<unsigned>(*v);
-      return true;
-    };
-    set("MORE_FAULTS: ", e.more_faults) || set("WALKER_ERROR: ", e.walker_error) ||
-        set("PERMISSION_FAULTS: ", e.permission_faults) || set("MAPPING_ERROR: ", e.mapping_error) ||
-        set("RW: ", e.rw);
-    return true;
-  }
-  if (legacy_addr != std::string_view::npos) {
-    std::string_view rest = text::trim(line.substr(legacy_addr + 33));
-    if (const auto page = text::parse_hex(rest); page && *page < (1ULL << 40)) {
-      const std::uint64_t a = *page << 12;
-      if (!repeat_ && !e.address)
-        e.address = a;
-      else if (e.address != a && e.other_addresses.size() < kMaxAddresses)
-        e.other_addresses.push_back(a);
-    }
-    return true;
-  }
-  if (legacy_status != std::string_view::npos) {
-    std::string_view rest = text::trim(line.substr(legacy_status + 35));
-    if (const auto v = text::parse_hex(rest); v && *v <= 0xffffffffULL && (!repeat_ || !e.status)) {
-      e.status = static_cast<std::uint32_t>(*v);
-      e.status_register = "VM_CONTEXT1_PROTECTION_FAULT_STATUS";
-      e.gen = Gen::kGfx8;
-    }
-    return true;
-  }
-  if (legacy_vm) {
-    // VM fault (0x01, vmid 1[, pasid N]) at page 73533277, read from 'TC3' (0x54433300) (196)
-    if (!repeat_ || e.client.empty()) {
-      if (const auto q = text::after(line, " from '")) {
-        const auto end = q->find('\'');
-        if (end != std::string_view::npos && end <= 8) e.client = text::printable(q->substr(0, end), 8);
-        if (const auto last = line.rfind(" ("); last != std::string_view::npos) {
-          if (const auto id = text::parse_dec(line.substr(last + 2)); id && *id <= 0xff)
-            e.client_id = static_cast<unsigned>(*id);
-        }
-      }
-      if (contains(line, ", write to '") || contains(line, ", write from '"))
-        e.rw = 1;
-      else if (contains(line, ", read from '"))
-        e.rw = 0;
-      if (const auto pr = text::after(line, "VM fault (")) {
-        if (const auto v = text::parse_hex(*pr); v && *v <= 0xff) e.permission_faults = static_cast<unsigned>(*v);
-      }
-      if (!e.vmid) e.vmid = field_u(line, "vmid ");
-      if (!e.pasid) e.pasid = field_u(line, "pasid ");
-    }
-    if (!e.address) {
-      if (const auto pg = text::after(line, " at page ")) {
-        if (const auto v = text::parse_dec(*pg); v && *v < (1ULL << 40)) e.address = *v << 12;
-      }
-    }
-    return true;
+  } else if (k.page) {
+    page_line(e, line, repeat_);
+  } else if (k.l2 != std::string_view::npos) {
+    status_line(e, line, k.l2, repeat_, take_decoded_);
+  } else if (k.decoded) {
+    if (take_decoded_) decoded_line(e, line);
+  } else if (k.legacy_addr != std::string_view::npos) {
+    legacy_address_line(e, line, k.legacy_addr, repeat_);
+  } else if (k.legacy_status != std::string_view::npos) {
+    legacy_status_line(e, line, k.legacy_status, repeat_);
+  } else if (k.legacy_vm) {
+    legacy_vm_line(e, line, repeat_);
   }
   return true;
 }
@@ -666,14 +690,6 @@ bool Parser::try_userspace(std::string_view line, std::string_view dev, std::opt
 // ---------------------------------------------------------------------------------------------
 // Classification
 
-namespace {
-// "canonical-user address 0x..." or the fallback text when the line carried no address.
-std::string describe_address(const Event& e, std::string_view none) {
-  if (!e.address) return std::string(none);
-  return fmt::format("{} address {}", address_kind_name(classify_address(*e.address)), hex64(*e.address));
-}
-}  // namespace
-
 std::optional<std::string> override_mismatch(const Context& ctx) {
   if (ctx.override_version.empty() || ctx.gfx.empty()) return std::nullopt;
   const auto target = override_target(ctx.override_version);
@@ -682,233 +698,11 @@ std::optional<std::string> override_mismatch(const Context& ctx) {
                      *target, ctx.gfx);
 }
 
-void classify(Event& e, const Context& ctx) {
-  const auto mismatch = override_mismatch(ctx);
-  auto isa_overlay = [&](FaultClass base, std::string why) {
-    if (mismatch) {
-      e.cls = FaultClass::kIsaMismatch;
-      e.reason = fmt::format("{}; {} (mismatched code, not a driver problem)", why, *mismatch);
-    } else {
-      e.cls = base;
-      e.reason = std::move(why);
-    }
-  };
-
-  if (is_vm_kind(e)) {
-    // Fill what the log did not print from the raw register.
-    if (e.status && !e.degenerate_status && e.gen != Gen::kGfx8) {
-      const L2Status s = decode_l2_status(*e.status);
-      if (!e.client_id) e.client_id = s.cid;
-      if (e.client.empty() || e.client == "unknown") {
-        const bool mm = text::starts_with(e.hub, "mmhub") || text::starts_with(e.status_register, "MMVM");
-        const std::string n = utcl2_client_name(e.gen, mm, s.cid);
-        if (!n.empty()) e.client = n;
-      }
-      if (!e.more_faults) e.more_faults = s.more_faults ? 1U : 0U;
-      if (!e.walker_error) e.walker_error = s.walker_error;
-      if (!e.permission_faults) e.permission_faults = s.permission_faults;
-      if (!e.mapping_error) e.mapping_error = s.mapping_error ? 1U : 0U;
-      if (!e.rw) e.rw = s.write ? 1U : 0U;
-    } else if (e.status && e.gen == Gen::kGfx8) {
-      const LegacyStatus s = decode_legacy_status(*e.status);
-      if (!e.client_id) e.client_id = s.client_id;
-      if (!e.permission_faults) e.permission_faults = s.protections;
-      if (!e.rw) e.rw = s.write ? 1U : 0U;
-      if (!e.vmid) e.vmid = s.vmid;
-    }
-    const std::string addr = describe_address(e, "an unknown address");
-    const std::string access = e.rw ? (*e.rw != 0 ? "wrote" : "read") : "accessed";
-    if (is_graphics_client(e.process, e.thread)) {
-      e.cls = FaultClass::kGraphicsFault;
-      e.reason = fmt::format("graphics client {}{} faulted ({} {} {}): a graphics-stack problem, not HSA/ROCm compute",
-                             e.process.empty() ? "(unnamed)" : e.process,
-                             e.thread.empty() ? "" : fmt::format(" (thread {})", e.thread),
-                             e.client.empty() ? "client not named" : e.client, access, addr);
-      return;
-    }
-    if (e.degenerate_status) {
-      e.cls = FaultClass::kVmFaultOther;
-      e.reason = fmt::format("the fault status register reads {} (every field saturated): the report is degenerate, "
-                             "which points at device or driver state rather than one decodable access",
-                             hex32(*e.status));
-      return;
-    }
-    if (!e.client.empty() && is_shader_client(e.client)) {
-      isa_overlay(FaultClass::kVmFaultBadAddress,
-                  fmt::format("shader memory client {} {} {} that has no valid mapping", e.client, access, addr));
-      return;
-    }
-    e.cls = FaultClass::kVmFaultOther;
-    if (!e.client.empty())
-      e.reason = fmt::format("client {} is not shader code (command processor, firmware, DMA or multimedia); it {} {}",
-                             e.client, access, addr);
-    else if (text::starts_with(e.hub, "mmhub"))
-      e.reason = fmt::format("fault on the multimedia hub ({}), not from shader code", e.hub);
-    else
-      e.reason = "the faulting client is not identified in the log";
-    if (e.iommu) e.reason += "; the IOMMU reported page faults for the device at the same time";
-    return;
-  }
-  if (e.kind == "iommu_fault") {
-    e.cls = FaultClass::kVmFaultOther;
-    e.reason = "the IOMMU blocked a DMA access of the device (IO_PAGE_FAULT)";
-    return;
-  }
-  if (e.kind == "hsa_memory_fault") {
-    const std::string addr = describe_address(e, "an address");
-    isa_overlay(FaultClass::kVmFaultBadAddress,
-                fmt::format("a GPU kernel accessed {} with no valid mapping (ROCr reason: {})", addr,
-                            e.fault_reason.empty() ? "not given" : e.fault_reason));
-    return;
-  }
-  if (e.kind == "hsa_aperture_violation") {
-    isa_overlay(FaultClass::kVmFaultBadAddress,
-                "a GPU kernel accessed memory outside every legal aperture (HSA_STATUS_ERROR_MEMORY_APERTURE_VIOLATION)");
-    return;
-  }
-  if (e.kind == "hip_illegal_address") {
-    isa_overlay(FaultClass::kVmFaultBadAddress, "a GPU kernel made an illegal memory access");
-    return;
-  }
-  if (e.kind == "hsa_invalid_isa" || e.kind == "hsa_illegal_instruction") {
-    e.cls = FaultClass::kIsaMismatch;
-    e.reason = e.kind == "hsa_invalid_isa"
-                   ? "the runtime rejected a code object whose ISA does not match the device"
-                   : "the GPU met an instruction it cannot execute: code built for another ISA";
-    if (mismatch) e.reason += "; " + *mismatch;
-    return;
-  }
-  if (e.kind == "graphics_vm_fault" || e.kind == "graphics_context_lost") {
-    e.cls = FaultClass::kGraphicsFault;
-    e.reason = e.kind == "graphics_vm_fault" ? "the Mesa graphics driver reports a GPUVM fault in its context"
-                                             : "the Mesa graphics driver reports its context lost to a GPU reset";
-    return;
-  }
-  if (e.kind == "no_code_object" && unsupported_target(ctx.gfx.empty() ? e.isa : ctx.gfx)) {
-    const std::string gfx = ctx.gfx.empty() ? e.isa : ctx.gfx;
-    e.cls = FaultClass::kUnsupportedGpu;
-    e.reason = fmt::format("no code object for {}, a target that current ROCm releases do not support", gfx);
-    return;
-  }
-  if (e.kind == "no_code_object") {
-    e.cls = FaultClass::kMissingCodeObject;
-    e.reason = e.isa.empty() ? "a library or application has no code object for this GPU's ISA"
-                             : fmt::format("no code object for {} in the library or application", e.isa);
-    return;
-  }
-  if (e.kind == "out_of_memory") {
-    e.cls = FaultClass::kOutOfMemory;
-    e.reason = "an allocation failed: out of GPU or host memory";
-    return;
-  }
-  if (e.kind == "pcie_atomics") {
-    e.cls = FaultClass::kPcieAtomics;
-    e.reason = "the PCIe path does not support atomics, so KFD skipped the device (no ROCm compute on it)";
-    return;
-  }
-  if (e.kind == "hang") {
-    e.cls = FaultClass::kHangOrReset;
-    e.reason = "a ring or firmware stopped responding and the driver timed out or reset the GPU";
-    return;
-  }
-  if (e.kind == "hsa_resources") {
-    e.cls = FaultClass::kUnknown;
-    e.reason = "the runtime could not create its resources (HSA_STATUS_ERROR_OUT_OF_RESOURCES: memory, threads, "
-               "events or queues); the line names no single cause";
-    return;
-  }
-  if (e.kind == "process_crash") {
-    e.cls = FaultClass::kUnknown;
-    e.reason = "a process crashed without a GPU-side error in the log";
-    return;
-  }
-  if (e.kind == "queue_abort" || e.kind == "hsa_error") {
-    if (mismatch) {
-      e.cls = FaultClass::kIsaMismatch;
-      e.reason = fmt::format("a queue aborted{}; {}", e.hsa_status.empty() ? "" : " with " + e.hsa_status, *mismatch);
-    } else {
-      e.cls = FaultClass::kUnknown;
-      e.reason = e.hsa_status.empty() ? "a HSA queue aborted without a status that names the cause"
-                                      : fmt::format("the runtime reported {}", e.hsa_status);
-    }
-    return;
-  }
-  e.cls = FaultClass::kUnknown;
-  e.reason = "unrecognised event";
-}
-
 namespace {
-
-constexpr std::array kPriority = {
-    FaultClass::kIsaMismatch,       FaultClass::kUnsupportedGpu, FaultClass::kMissingCodeObject,
-    FaultClass::kPcieAtomics,       FaultClass::kVmFaultBadAddress, FaultClass::kGraphicsFault,
-    FaultClass::kVmFaultOther,      FaultClass::kOutOfMemory,    FaultClass::kHangOrReset,
-    FaultClass::kUnknown,
-};
 
 // Faults that a hang or reset earlier in the log explains (the reset is the event, they follow it).
 bool follows_reset(FaultClass c) {
   return c == FaultClass::kVmFaultBadAddress || c == FaultClass::kGraphicsFault || c == FaultClass::kVmFaultOther;
-}
-
-constexpr std::string_view kNoMtype =
-    "Nothing here implicates MTYPE or cache coherence: only the rdna1_vmfix module's audit counters "
-    "(rdna1-vmfix status) can show cache-coherent (CC) mappings on an RDNA1 device.";
-
-std::string advice_for(FaultClass c, const Context& ctx, const std::string& isa) {
-  const std::string gfx = ctx.gfx.empty() ? std::string("this GPU's target") : ctx.gfx;
-  switch (c) {
-    case FaultClass::kIsaMismatch:
-      return fmt::format(
-          "Unset HSA_OVERRIDE_GFX_VERSION (or set it only within the GPU's own family, e.g. 10.1.0 on gfx1011/gfx1012) "
-          "and run builds that contain code objects for {}: for gfx101x, TheRock's torch[device-gfx1010] wheels or "
-          "Debian's ROCm packages; `rdna1-vmfix isa LIB` shows the targets a library contains.",
-          gfx);
-    case FaultClass::kMissingCodeObject:
-      return fmt::format(
-          "Install builds that contain code objects for {} (gfx101x: TheRock torch[device-gfx1010], Debian's ROCm "
-          "packages, or a source build with --offload-arch); `rdna1-vmfix isa LIB` lists what a library contains. "
-          "Do not paper over it with HSA_OVERRIDE_GFX_VERSION=10.3.0 on gfx101x: gfx1030 code is not gfx1010 code.",
-          isa.empty() ? gfx : isa);
-    case FaultClass::kPcieAtomics:
-      return "ROCm needs PCIe atomics for this GPU: use a CPU-attached PCIe 3.0+ slot without a switch that drops "
-             "AtomicOps, check the firmware settings, and confirm with `dmesg | grep -i atomic` after the change.";
-    case FaultClass::kVmFaultBadAddress:
-      return fmt::format(
-          "A GPU kernel used an address it never mapped. Check that HSA_OVERRIDE_GFX_VERSION is unset and the libraries "
-          "have code objects built for {} (`rdna1-vmfix doctor`); if both hold, it is an application or library bug: "
-          "rerun with AMD_SERIALIZE_KERNEL=3 (and MIOPEN_FIND_MODE/MIOPEN_DEBUG_* to isolate a convolution solver). {}",
-          gfx, kNoMtype);
-    case FaultClass::kVmFaultOther:
-      return fmt::format(
-          "The faulting client is not shader code (or the report is degenerate): update the kernel and linux-firmware, "
-          "check IOMMU settings (e.g. iommu=pt) when IO_PAGE_FAULT lines appear, and report the full dmesg upstream. {}",
-          kNoMtype);
-    case FaultClass::kGraphicsFault:
-      return "A graphics client (X server, compositor, Mesa RADV/radeonsi, a game under Wine/Proton) faulted: this is "
-             "a graphics-stack problem, not ROCm/HSA compute, and HSA_OVERRIDE_GFX_VERSION or ROCm libraries play no "
-             "part. Update Mesa, the kernel and linux-firmware, and report it with the full dmesg to the graphics "
-             "stack (Mesa/RADV, VKD3D-Proton/DXVK, or the compositor).";
-    case FaultClass::kUnsupportedGpu:
-      return fmt::format(
-          "{} is not supported by current ROCm releases (no code objects are built for it): use an older ROCm "
-          "release or a community build made for this target, or a Vulkan/OpenCL backend (llama.cpp and Ollama have "
-          "Vulkan). An HSA_OVERRIDE_GFX_VERSION outside the GPU's own family runs mismatched code.",
-          isa.empty() ? gfx : isa);
-    case FaultClass::kOutOfMemory:
-      return "Reduce the working set (batch size, resolution), check VRAM use (rocm-smi, amdgpu_top) and the GTT size "
-             "(amdgpu.gttsize / ttm limits).";
-    case FaultClass::kHangOrReset:
-      return "A ring timed out and the driver reset the GPU: update the kernel and linux-firmware; on RDNA1 the known "
-             "kernel-side problems are hangs around queue preemption/eviction. Look for a VM fault just before the "
-             "timeout (run `rdna1-vmfix faults` over the whole log).";
-    case FaultClass::kUnknown:
-      return "No decodable cause in this log: rerun with AMD_LOG_LEVEL=3 and collect `dmesg` around the failure, "
-             "then run `rdna1-vmfix faults` and `rdna1-vmfix doctor` on it.";
-    case FaultClass::kNone:
-      return "Nothing to do.";
-  }
-  return {};
 }
 
 }  // namespace
@@ -918,11 +712,11 @@ Verdict make_verdict(const std::vector<Event>& events, const Context& ctx) {
   if (events.empty()) {
     v.cls = FaultClass::kNone;
     v.summary = "no GPU fault, code-object, reset or memory error lines found";
-    v.advice = advice_for(FaultClass::kNone, ctx, {});
+    v.advice = class_advice(FaultClass::kNone, ctx, {});
     if (const auto m = override_mismatch(ctx)) v.evidence.push_back(*m + " (no failure in this log yet)");
     return v;
   }
-  for (FaultClass c : kPriority) {
+  for (FaultClass c : classes_by_rank()) {
     std::size_t n = 0;
     const Event* first = nullptr;
     for (const auto& e : events)
@@ -946,7 +740,7 @@ Verdict make_verdict(const std::vector<Event>& events, const Context& ctx) {
     v.cls = c;
     v.summary = fmt::format("{}: {} ({} of {} events; first at line {})", class_name(c), first->reason, n,
                             events.size(), first->first_line);
-    v.advice = advice_for(c, ctx, first->isa);
+    v.advice = class_advice(c, ctx, first->isa);
     for (const auto& e : events)
       if (e.cls == c && v.evidence.size() < 4 && !e.lines.empty()) v.evidence.push_back(e.lines.front());
     break;
@@ -1017,9 +811,9 @@ namespace {
 // graphics client belong to that client.
 void inherit_graphics_storm(std::vector<Event>& events) {
   for (auto& e : events) {
-    if (!is_vm_kind(e) || !e.process.empty() || e.pid || e.cls == FaultClass::kGraphicsFault) continue;
+    if (!is_vm_fault(e) || !e.process.empty() || e.pid || e.cls == FaultClass::kGraphicsFault) continue;
     for (const auto& g : events) {
-      if (g.cls != FaultClass::kGraphicsFault || !is_vm_kind(g) || g.device != e.device) continue;
+      if (g.cls != FaultClass::kGraphicsFault || !is_vm_fault(g) || g.device != e.device) continue;
       if (!e.time || !g.time || std::fabs(*e.time - *g.time) > 1.0) continue;
       e.cls = FaultClass::kGraphicsFault;
       e.reason = fmt::format("a report without its header in the same fault storm as graphics client {}", g.process);
@@ -1062,7 +856,7 @@ Result<Report> parse_log(std::string_view raw, const Context& ctx) {
   r.input = InputInfo{decoded.encoding, decoded.nul_bytes, decoded.nul_runs, decoded.binary_lines,
                       decoded.binary_bytes, decoded.note()};
   // An override found in the log applies to events classified before it was seen.
-  for (auto& e : r.events) classify(e, r.context);
+  for (auto& e : r.events) classify_event(e, r.context);
   inherit_graphics_storm(r.events);
   r.verdict = make_verdict(r.events, r.context);
   return r;
@@ -1089,7 +883,7 @@ nlohmann::json event_json(const Event& e) {
     for (const auto v : e.other_addresses) a.push_back(hex64(v));
     j["other_addresses"] = a;
   }
-  if (is_vm_kind(e) || e.kind == "iommu_fault") {
+  if (is_vm_fault(e) || e.kind == "iommu_fault") {
     json f = json::object();
     if (!e.hub.empty()) f["hub"] = e.hub;
     if (e.retry) f["retry"] = *e.retry;
@@ -1169,7 +963,7 @@ std::string event_text(const Event& e) {
   if (!e.device.empty()) s += "  " + e.device;
   if (e.time) s += fmt::format("  t={:.3f}", *e.time);
   s += "\n";
-  if (is_vm_kind(e)) {
+  if (is_vm_fault(e)) {
     s += fmt::format("  {}{}{} page fault", e.hub.empty() ? "" : "[" + e.hub + "] ",
                      e.retry ? (*e.retry ? "retry " : "no-retry ") : "", e.kind == "legacy_vm_fault" ? "legacy" : "VM");
     if (e.records > 1) s += fmt::format(", {} reports", e.records);

@@ -37,7 +37,6 @@ enum class FaultClass {
   kNone,  // verdict only: the log holds no event
 };
 std::string_view class_name(FaultClass c);
-std::optional<FaultClass> parse_class(std::string_view name);
 
 // Where a GPU virtual address lies (48-bit GPUVM, sign-extended like x86-64).
 enum class AddressKind {
@@ -99,6 +98,7 @@ struct Event {
   FaultClass cls = FaultClass::kUnknown;
   std::string kind;    // vm_fault, legacy_vm_fault, iommu_fault, hsa_memory_fault, ...
   std::string reason;  // one sentence: why this class
+  std::string rule;    // the classification rule that matched (faults/rules.cpp)
   std::size_t first_line = 0;  // 1-based, inclusive
   std::size_t last_line = 0;
   std::optional<double> time;  // seconds, from the log's [ ts] prefix
@@ -196,7 +196,12 @@ class Parser {
  private:
   void start(Event e);
   void finish_open();
+  struct VmLine;  // faults.cpp
   bool try_kernel_vm(std::string_view line, std::string_view device, std::optional<double> t);
+  bool vm_header(std::string_view line, std::size_t pf, std::string_view device, std::optional<double> t);
+  bool legacy_header(std::string_view line, std::string_view rest, std::string_view device, std::optional<double> t);
+  bool open_for(const VmLine& k, std::string_view device, std::optional<double> t);
+  void attach_repeat(std::string_view line);
   bool try_userspace(std::string_view line, std::string_view device, std::optional<double> t);
   [[nodiscard]] bool can_attach(std::string_view device, std::optional<double> t) const;
   void note_override(std::string_view line);
@@ -209,8 +214,18 @@ class Parser {
   std::vector<Event> done_;
 };
 
-// Classifies one event (sets cls and reason) given the machine context.
-void classify(Event& e, const Context& ctx);
+// A GPUVM fault report (amdgpu's "[gfxhub] page fault" block or the gfx8 VM_CONTEXT1 form).
+bool is_vm_fault(const Event& e);
+
+// Classification (faults/rules.cpp, a table of rules): sets cls, reason and rule of one event
+// given the machine context; the first rule whose evidence matches wins.
+void classify_event(Event& e, const Context& ctx);
+// The rules' ids, in the order they are tried.
+std::vector<std::string_view> event_rule_names();
+// The classes a verdict may name, most telling first.
+std::vector<FaultClass> classes_by_rank();
+// What to do about a class (gfx from ctx, isa: the target the event named).
+std::string class_advice(FaultClass c, const Context& ctx, const std::string& isa);
 Verdict make_verdict(const std::vector<Event>& events, const Context& ctx);
 
 // A leading metadata block between '---' lines (the format of tests/data/faults/*.txt) is not

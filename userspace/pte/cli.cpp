@@ -22,10 +22,11 @@ int cmd_pte(std::span<char*> args) {
   Output out = json_flags.output();
   const auto v = parse_u64(value);
   if (!v) return out.error(v.error());
+  const PteReport report = pte_report(*v);
   if (out.json())
-    out.emit(pte_report_json(*v));
+    out.emit(pte_report_json(report));
   else
-    out.text(pte_report_text(*v));
+    out.text(pte_report_text(report));
   return 0;
 }
 

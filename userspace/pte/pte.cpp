@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 #include "pte/pte.hpp"
 
+#include <array>
+#include <bit>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -37,10 +39,48 @@ Result<std::uint64_t> parse_u64(std::string_view text) {
 
 namespace {
 
-std::uint64_t bits(std::uint64_t v, unsigned hi, unsigned lo) {
-  const unsigned width = hi - lo + 1;
-  const std::uint64_t mask = width >= 64 ? ~0ULL : ((1ULL << width) - 1);
-  return (v >> lo) & mask;
+// The field table of the gfx10 layout, from the masks of kernel/vmfix_policy.h.
+enum class FieldKind { kFlag, kFragment, kAddress, kMtype, kSoftware, kReserved };
+struct FieldSpec {
+  const char* name;
+  std::uint64_t mask;
+  FieldKind kind;
+  const char* on = "";  // kFlag: meaning when set / clear
+  const char* off = "";
+};
+
+constexpr std::uint64_t kKnownBits = VMFIX_PTE_VALID | VMFIX_PTE_SYSTEM | VMFIX_PTE_SNOOPED | VMFIX_PTE_TMZ |
+                                     VMFIX_PTE_EXECUTABLE | VMFIX_PTE_READABLE | VMFIX_PTE_WRITEABLE |
+                                     VMFIX_PTE_FRAG_MASK | VMFIX_PTE_ADDR_MASK | VMFIX_PTE_MTYPE_MASK | VMFIX_PTE_PRT |
+                                     VMFIX_PTE_SW_MASK | VMFIX_PDE_PTE | VMFIX_PTE_LOG | VMFIX_PTE_TF | VMFIX_PTE_NOALLOC;
+
+constexpr std::array kFields = {
+    FieldSpec{"valid", VMFIX_PTE_VALID, FieldKind::kFlag, "valid", "not valid"},
+    FieldSpec{"system", VMFIX_PTE_SYSTEM, FieldKind::kFlag, "system memory", "local VRAM"},
+    FieldSpec{"snooped", VMFIX_PTE_SNOOPED, FieldKind::kFlag, "snooped (PCIe coherent with CPU caches)", "not snooped"},
+    FieldSpec{"tmz", VMFIX_PTE_TMZ, FieldKind::kFlag, "trusted memory zone", "normal"},
+    FieldSpec{"executable", VMFIX_PTE_EXECUTABLE, FieldKind::kFlag, "executable", "not executable"},
+    FieldSpec{"readable", VMFIX_PTE_READABLE, FieldKind::kFlag, "readable", "not readable"},
+    FieldSpec{"writeable", VMFIX_PTE_WRITEABLE, FieldKind::kFlag, "writeable", "not writeable"},
+    FieldSpec{"fragment", VMFIX_PTE_FRAG_MASK, FieldKind::kFragment},
+    FieldSpec{"address", VMFIX_PTE_ADDR_MASK, FieldKind::kAddress},
+    FieldSpec{"mtype", VMFIX_PTE_MTYPE_MASK, FieldKind::kMtype},
+    FieldSpec{"prt", VMFIX_PTE_PRT, FieldKind::kFlag, "partially resident (PRT)", "no"},
+    FieldSpec{"sw", VMFIX_PTE_SW_MASK, FieldKind::kSoftware},
+    FieldSpec{"pde_pte", VMFIX_PDE_PTE, FieldKind::kFlag, "PDE used as PTE (huge page)", "no"},
+    FieldSpec{"log", VMFIX_PTE_LOG, FieldKind::kFlag, "log", "no"},
+    FieldSpec{"tf", VMFIX_PTE_TF, FieldKind::kFlag, "translate further", "no"},
+    FieldSpec{"noalloc", VMFIX_PTE_NOALLOC, FieldKind::kFlag, "no MALL allocation (reserved on GC 10.1)", "no"},
+    FieldSpec{"reserved", ~kKnownBits, FieldKind::kReserved},
+};
+
+// The bits of v under mask, packed towards bit 0 (a plain shift for a contiguous field).
+std::uint64_t extract(std::uint64_t v, std::uint64_t mask) {
+  std::uint64_t out = 0;
+  unsigned k = 0;
+  for (unsigned b = 0; b < 64; ++b)
+    if ((mask >> b) & 1U) out |= ((v >> b) & 1U) << k++;
+  return out;
 }
 
 std::string mtype_meaning(std::uint64_t m) {
@@ -53,36 +93,30 @@ std::string mtype_meaning(std::uint64_t m) {
   }
 }
 
+PteField decode_field(const FieldSpec& s, std::uint64_t f) {
+  PteField out{s.name, static_cast<unsigned>(63 - std::countl_zero(s.mask)),
+               static_cast<unsigned>(std::countr_zero(s.mask)), extract(f, s.mask), ""};
+  switch (s.kind) {
+    case FieldKind::kFlag: out.meaning = out.value != 0 ? s.on : s.off; break;
+    case FieldKind::kFragment: out.meaning = fmt::format("{} KiB contiguous", 4ULL << out.value); break;
+    case FieldKind::kAddress:
+      out.value = f & s.mask;  // the page base address itself, not the page number
+      out.meaning = fmt::format("page base 0x{:x}", out.value);
+      break;
+    case FieldKind::kMtype: out.meaning = mtype_meaning(out.value); break;
+    case FieldKind::kSoftware: out.meaning = "software bits"; break;
+    case FieldKind::kReserved:
+      out.meaning = out.value != 0 ? "set (reserved bits 63:59/57 non-zero)" : "clear";
+      break;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<PteField> decode_pte(std::uint64_t f) {
-  auto flag = [&](const char* name, unsigned bit, const char* on, const char* off) {
-    const std::uint64_t v = bits(f, bit, bit);
-    return PteField{name, bit, bit, v, v ? on : off};
-  };
   std::vector<PteField> out;
-  out.push_back(flag("valid", 0, "valid", "not valid"));
-  out.push_back(flag("system", 1, "system memory", "local VRAM"));
-  out.push_back(flag("snooped", 2, "snooped (PCIe coherent with CPU caches)", "not snooped"));
-  out.push_back(flag("tmz", 3, "trusted memory zone", "normal"));
-  out.push_back(flag("executable", 4, "executable", "not executable"));
-  out.push_back(flag("readable", 5, "readable", "not readable"));
-  out.push_back(flag("writeable", 6, "writeable", "not writeable"));
-  const std::uint64_t frag = bits(f, 11, 7);
-  out.push_back({"fragment", 11, 7, frag, fmt::format("{} KiB contiguous", 4ULL << frag)});
-  const std::uint64_t addr = f & VMFIX_PTE_ADDR_MASK;
-  out.push_back({"address", 47, 12, addr, fmt::format("page base 0x{:x}", addr)});
-  const std::uint64_t mtype = bits(f, 50, 48);
-  out.push_back({"mtype", 50, 48, mtype, mtype_meaning(mtype)});
-  out.push_back(flag("prt", 51, "partially resident (PRT)", "no"));
-  const std::uint64_t sw = bits(f, 53, 52);
-  out.push_back({"sw", 53, 52, sw, "software bits"});
-  out.push_back(flag("pde_pte", 54, "PDE used as PTE (huge page)", "no"));
-  out.push_back(flag("log", 55, "log", "no"));
-  out.push_back(flag("tf", 56, "translate further", "no"));
-  out.push_back(flag("noalloc", 58, "no MALL allocation (reserved on GC 10.1)", "no"));
-  const std::uint64_t rsvd = (f >> 59) | (bits(f, 57, 57) << 5);
-  out.push_back({"reserved", 63, 57, rsvd, rsvd ? "set (reserved bits 63:59/57 non-zero)" : "clear"});
+  for (const auto& s : kFields) out.push_back(decode_field(s, f));
   return out;
 }
 
@@ -117,16 +151,18 @@ std::vector<std::string> rule_names(std::uint32_t rules) {
   return names;
 }
 
-nlohmann::json pte_report_json(std::uint64_t flags) {
+PteReport pte_report(std::uint64_t flags) { return {flags, decode_pte(flags), evaluate_all_policies(flags)}; }
+
+nlohmann::json pte_report_json(const PteReport& r) {
   nlohmann::json fields = nlohmann::json::object();
-  for (const auto& f : decode_pte(flags)) {
+  for (const auto& f : r.fields) {
     fields[f.name] = {{"bits", fmt::format("{}:{}", f.hi, f.lo)},
                       {"value", f.name == "address" ? nlohmann::json(hex64(f.value)) : nlohmann::json(f.value)},
                       {"meaning", f.meaning}};
   }
-  fields["mtype"]["name"] = vmfix_mtype_name(vmfix_pte_mtype(flags));
+  fields["mtype"]["name"] = vmfix_mtype_name(vmfix_pte_mtype(r.flags));
   nlohmann::json outcomes = nlohmann::json::array();
-  for (const auto& o : evaluate_all_policies(flags)) {
+  for (const auto& o : r.outcomes) {
     outcomes.push_back({{"mode", vmfix_mode_name(o.policy.mode)},
                         {"cc_to", vmfix_cc_to_name(o.policy.cc_to)},
                         {"coherent", vmfix_coherent_name(o.policy.coherent)},
@@ -138,18 +174,18 @@ nlohmann::json pte_report_json(std::uint64_t flags) {
                         {"rules", rule_names(o.out.rules)}});
   }
   return {{"schema", 1},
-          {"pte", hex64(flags)},
+          {"pte", hex64(r.flags)},
           {"layout", "gfx10"},
           {"fields", fields},
           {"policy", outcomes},
           {"note", "policy applies only to RDNA1 (gfx1010/gfx1011/gfx1012) devices; others are never touched"}};
 }
 
-std::string pte_report_text(std::uint64_t flags) {
+std::string pte_report_text(const PteReport& r) {
   const std::size_t width = term::out_width();
-  std::string s = fmt::format("PTE {} (gfx10 layout)\n", hex64(flags));
+  std::string s = fmt::format("PTE {} (gfx10 layout)\n", hex64(r.flags));
   std::vector<term::TableRow> fields;
-  for (const auto& f : decode_pte(flags)) {
+  for (const auto& f : r.fields) {
     const std::string range = f.hi == f.lo ? fmt::format("{}", f.lo) : fmt::format("{}:{}", f.hi, f.lo);
     const std::string val = f.name == "address" ? fmt::format("0x{:x}", f.value) : fmt::format("{}", f.value);
     fields.push_back({{"", f.name, "[" + range + "]", val, f.meaning}, ""});
@@ -157,7 +193,7 @@ std::string pte_report_text(std::uint64_t flags) {
   s += term::table({{""}, {"field"}, {"bits", true}, {"value", true}, {"meaning", false, true}}, fields, width);
   s += "\nPolicy on an RDNA1 device (other GPUs are never touched):\n";
   std::vector<term::TableRow> rows;
-  for (const auto& o : evaluate_all_policies(flags)) {
+  for (const auto& o : r.outcomes) {
     const auto rules = rule_names(o.out.rules);
     const std::string fired = rules.empty() ? "no rule" : fmt::format("{}", fmt::join(rules, ", "));
     std::string verdict;

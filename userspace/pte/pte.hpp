@@ -39,7 +39,14 @@ std::vector<PolicyOutcome> evaluate_all_policies(std::uint64_t flags);
 std::string policy_label(const vmfix_policy& p);
 std::vector<std::string> rule_names(std::uint32_t rules);
 
-nlohmann::json pte_report_json(std::uint64_t flags);
-std::string pte_report_text(std::uint64_t flags);
+// One decode of a PTE, shared by the text and JSON printers.
+struct PteReport {
+  std::uint64_t flags = 0;
+  std::vector<PteField> fields;
+  std::vector<PolicyOutcome> outcomes;
+};
+PteReport pte_report(std::uint64_t flags);
+nlohmann::json pte_report_json(const PteReport& r);
+std::string pte_report_text(const PteReport& r);
 
 }  // namespace vmfix

@@ -35,7 +35,7 @@ int cmd_status(std::span<char*> args) {
 
   Output out = json_flags.output();
   if (auto st = check_dir_option("--sysfs-root", root); !st) return out.error(st.error());
-  const Sysfs fs(root);
+  const RootFs fs(root);
   const SystemStatus s = collect_status(fs, fs.is_real() ? drm_marketing_name : nullptr);
   // Secure Boot / signing of the installed module: this machine only (not under --sysfs-root), and
   // only where there is an AMD GPU: without one there is nothing to install.

@@ -9,15 +9,9 @@
 //   mokutil --test-key, and the kernel log / systemd-modules-load journal for refused loads.
 #include "status/signing.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cctype>
 #include <chrono>
 #include <filesystem>
@@ -26,6 +20,8 @@
 #include <string_view>
 
 #include <fmt/format.h>
+
+#include "common/process.hpp"
 
 namespace vmfix {
 namespace fs = std::filesystem;
@@ -56,133 +52,15 @@ std::vector<std::string> lines_of(const std::string& text) {
 
 bool contains(std::string_view hay, std::string_view needle) { return hay.find(needle) != std::string_view::npos; }
 
-// Closes a file descriptor when it goes out of scope.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-  [[nodiscard]] int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 }  // namespace
 
 CommandResult run_command(const std::vector<std::string>& argv) {
-  CommandResult res;
-  if (argv.empty()) return res;
-  std::array<int, 2> p{};
-  if (::pipe2(p.data(), O_CLOEXEC) != 0) return res;
-  Fd rd(p[0]);
-  Fd wr(p[1]);
+  if (argv.empty()) return {};
   // "env LC_ALL=C": stable, untranslated output; env exits 127 when the command does not exist.
-  std::vector<std::string> full{"env", "LC_ALL=C"};
-  full.insert(full.end(), argv.begin(), argv.end());
-  std::vector<char*> cargv;
-  for (auto& a : full) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) return res;
-  if (pid == 0) {
-    const int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    ::dup2(wr.get(), 1);
-    ::dup2(wr.get(), 2);
-    ::execvp("env", cargv.data());
-    ::_exit(127);
-  }
-  wr.reset();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kCommandTimeoutMs);
-  std::array<char, 4096> buf{};
-  bool timed_out = false;
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      timed_out = true;
-      break;
-    }
-    pollfd pfd{rd.get(), POLLIN, 0};
-    const int pr = ::poll(&pfd, 1, static_cast<int>(left.count()));
-    if (pr < 0 && errno == EINTR) continue;
-    if (pr <= 0) {
-      timed_out = pr == 0;
-      break;
-    }
-    const ssize_t n = ::read(rd.get(), buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    if (res.output.size() < kMaxOutput) res.output.append(buf.data(), static_cast<std::size_t>(n));
-  }
-  if (timed_out) ::kill(pid, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (timed_out || !WIFEXITED(status) || WEXITSTATUS(status) == 127) {
-    res.exit_code = -1;
-    return res;
-  }
-  res.exit_code = WEXITSTATUS(status);
-  return res;
-}
-
-SystemProbe::SystemProbe(std::string root, CommandRunner runner) : root_(std::move(root)), runner_(std::move(runner)) {
-  while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
-}
-
-std::string SystemProbe::host_path(const std::string& path) const {
-  if (root_ == "/" || root_.empty()) return path;
-  return root_ + path;
-}
-
-std::optional<std::string> SystemProbe::read_file(const std::string& path, std::size_t max_bytes) const {
-  std::ifstream in(host_path(path), std::ios::binary);
-  if (!in) return std::nullopt;
-  std::string data(max_bytes, '\0');
-  in.read(data.data(), static_cast<std::streamsize>(max_bytes));
-  if (in.bad()) return std::nullopt;
-  data.resize(static_cast<std::size_t>(in.gcount()));
-  return data;
-}
-
-std::optional<std::string> SystemProbe::read_tail(const std::string& path, std::size_t max_bytes) const {
-  std::ifstream in(host_path(path), std::ios::binary | std::ios::ate);
-  if (!in) return std::nullopt;
-  const std::streamoff size = in.tellg();
-  if (size < 0) return std::nullopt;
-  const std::streamoff start = size > static_cast<std::streamoff>(max_bytes) ? size - static_cast<std::streamoff>(max_bytes) : 0;
-  in.seekg(start);
-  std::string data(static_cast<std::size_t>(size - start), '\0');
-  in.read(data.data(), static_cast<std::streamsize>(data.size()));
-  if (in.bad()) return std::nullopt;
-  data.resize(static_cast<std::size_t>(in.gcount()));
-  return data;
-}
-
-bool SystemProbe::exists(const std::string& path) const {
-  std::error_code ec;
-  return fs::exists(host_path(path), ec);
-}
-
-std::vector<std::string> SystemProbe::find_files(const std::string& dir) const {
-  std::vector<std::string> out;
-  std::error_code ec;
-  const std::string base = host_path(dir);
-  for (fs::recursive_directory_iterator it(base, ec), end; !ec && it != end; it.increment(ec)) {
-    std::error_code ec2;
-    if (!it->is_regular_file(ec2)) continue;
-    std::string p = it->path().string();
-    if (root_ != "/" && !root_.empty()) p = p.substr(root_.size());
-    out.push_back(p);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+  SpawnOptions o({"env", "LC_ALL=C"}, ChildStderr::kToStdout);
+  o.argv.insert(o.argv.end(), argv.begin(), argv.end());
+  Captured c = run_captured(o, std::chrono::milliseconds(kCommandTimeoutMs), kMaxOutput);
+  return {c.exit_code, std::move(c.output)};
 }
 
 CommandResult SystemProbe::run(const std::vector<std::string>& argv) const {
@@ -294,7 +172,7 @@ namespace {
 
 // "ubuntu", "debian" or "" from /etc/os-release: DKMS's default key and its enrolment differ.
 std::string distribution(const SystemProbe& p) {
-  const auto osr = p.read_file("/etc/os-release", 64 * 1024);
+  const auto osr = p.read_head("/etc/os-release", 64 * 1024);
   if (!osr) return "";
   bool debian = false;
   for (const auto& raw : lines_of(*osr)) {
@@ -315,7 +193,7 @@ std::string dkms_certificate(const SystemProbe& p) {
     if (f.size() > 5 && f.compare(f.size() - 5, 5, ".conf") == 0) confs.push_back(f);
   std::string cert;
   for (const auto& c : confs) {
-    const auto text = p.read_file(c, 64 * 1024);
+    const auto text = p.read_head(c, 64 * 1024);
     if (!text) continue;
     for (const auto& raw : lines_of(*text)) {
       const std::string l = trim(raw);
@@ -348,7 +226,7 @@ void read_firmware(const SystemProbe& p, ModuleSigning& s) {
     return;
   }
   s.efi = Tri::kYes;
-  if (const auto var = p.read_file(kSecureBootVar, 64); var && var->size() >= 5) {
+  if (const auto var = p.read_head(kSecureBootVar, 64); var && var->size() >= 5) {
     s.secure_boot = parse_secureboot_efivar(*var);
     s.secure_boot_source = "efivars";
     return;
@@ -362,7 +240,7 @@ void read_firmware(const SystemProbe& p, ModuleSigning& s) {
 
 void read_module(const SystemProbe& p, ModuleSigning& s) {
   s.loaded = p.exists("/sys/module/rdna1_vmfix");
-  if (s.loaded) s.taint = trim(p.read_file("/sys/module/rdna1_vmfix/taint", 64).value_or(""));
+  if (s.loaded) s.taint = trim(p.read_head("/sys/module/rdna1_vmfix/taint", 64).value_or(""));
   s.module_path = installed_module(p, s.kernel);
   if (s.module_path.empty()) return;
   const bool compressed = !s.module_path.ends_with(".ko");
@@ -370,7 +248,7 @@ void read_module(const SystemProbe& p, ModuleSigning& s) {
     const auto tail = p.read_tail(s.module_path, kSigMarker.size());
     if (tail) s.module_signed = tail->ends_with(kSigMarker) ? Tri::kYes : Tri::kNo;
   }
-  const std::string host = p.root() == "/" ? s.module_path : p.root() + s.module_path;
+  const std::string host = p.host_path(s.module_path);
   const auto signer = p.run({"modinfo", "-F", "signer", host});
   if (signer.exit_code == 0) {
     s.signer = trim(signer.output);
@@ -389,7 +267,7 @@ void read_certificate(const SystemProbe& p, ModuleSigning& s) {
     s.enrolment = KeyEnrolment::kNoCertificate;
     return;
   }
-  const std::string host = p.root() == "/" ? s.certificate : p.root() + s.certificate;
+  const std::string host = p.host_path(s.certificate);
   const auto serial = p.run({"openssl", "x509", "-inform", "DER", "-in", host, "-noout", "-serial"});
   if (serial.exit_code == 0) s.certificate_serial = normalize_hex_id(trim(serial.output));
   if (!s.certificate_serial.empty() && !s.sig_key.empty())
@@ -427,60 +305,40 @@ std::vector<std::string> enrol_steps(const ModuleSigning& s) {
   };
 }
 
-void decide(ModuleSigning& s) {
-  const bool lockdown = !s.lockdown.empty() && s.lockdown != "none";
-  const bool enforcing = lockdown || s.secure_boot == Tri::kYes;
-  using V = SigningVerdict;
-  if (s.loaded) {
-    s.verdict = V::kLoaded;
-    s.summary = "rdna1_vmfix is loaded";
-    if (!s.taint.empty()) s.summary += fmt::format(" (taint flags {})", s.taint);
-    return;
-  }
-  s.problem = true;
-  if (s.module_path.empty()) {
-    s.verdict = V::kNotInstalled;
-    if (!s.dkms_added) {
-      s.summary = "the rdna1_vmfix module is not installed: it comes in the package rdna1-vmfix-dkms";
-      s.steps = {"make deb   # in the source tree: out/deb/rdna1-vmfix-dkms_<version>_all.deb (docs/install.md section 2)",
-                 fmt::format("sudo apt install linux-headers-{} ./out/deb/rdna1-vmfix-dkms_*_all.deb", s.kernel),
-                 "dkms status rdna1-vmfix   # must show: installed"};
-      return;
-    }
-    s.summary = fmt::format("rdna1-vmfix-dkms is installed, but not built for the running kernel {}", s.kernel);
-    s.steps = {fmt::format("sudo apt install linux-headers-{}", s.kernel),
-               fmt::format("sudo dkms autoinstall -k {}", s.kernel),
+// No module file for the running kernel: the package is missing, or DKMS did not build it.
+void decide_not_installed(ModuleSigning& s) {
+  s.verdict = SigningVerdict::kNotInstalled;
+  if (!s.dkms_added) {
+    s.summary = "the rdna1_vmfix module is not installed: it comes in the package rdna1-vmfix-dkms";
+    s.steps = {"make deb   # in the source tree: out/deb/rdna1-vmfix-dkms_<version>_all.deb (docs/install.md section 2)",
+               fmt::format("sudo apt install linux-headers-{} ./out/deb/rdna1-vmfix-dkms_*_all.deb", s.kernel),
                "dkms status rdna1-vmfix   # must show: installed"};
     return;
   }
-  if (!enforcing) {
-    s.problem = !s.refusals.empty();
-    s.verdict = s.refusals.empty() ? V::kNotLoaded : V::kRefused;
-    s.summary = s.refusals.empty() ? "installed, not loaded; nothing blocks loading it (Secure Boot off, no lockdown)"
-                                   : "the kernel log shows a refused module load although Secure Boot is off";
-    s.steps = {"sudo modprobe rdna1_vmfix"};
-    return;
+  s.summary = fmt::format("rdna1-vmfix-dkms is installed, but not built for the running kernel {}", s.kernel);
+  s.steps = {fmt::format("sudo apt install linux-headers-{}", s.kernel),
+             fmt::format("sudo dkms autoinstall -k {}", s.kernel),
+             "dkms status rdna1-vmfix   # must show: installed"};
+}
+
+// Secure Boot or lockdown is on and the module carries no signature.
+void decide_unsigned(ModuleSigning& s) {
+  s.verdict = SigningVerdict::kUnsigned;
+  s.summary = "Secure Boot/lockdown is on and the installed module is not signed: the kernel refuses it";
+  s.steps = {"sudo apt install openssl   # DKMS signs only when it can create or read its MOK key",
+             "sudo dpkg-reconfigure rdna1-vmfix-dkms   # from a source install: sudo make uninstall install",
+             fmt::format("modinfo -F signer {}   # must print a signer", s.module_path)};
+  if (s.enrolment != KeyEnrolment::kEnrolled) {
+    auto more = enrol_steps(s);
+    s.steps.insert(s.steps.end(), more.begin(), more.end());
+  } else {
+    s.steps.emplace_back("sudo modprobe rdna1_vmfix");
   }
-  if (s.module_signed == Tri::kNo) {
-    s.verdict = V::kUnsigned;
-    s.summary = "Secure Boot/lockdown is on and the installed module is not signed: the kernel refuses it";
-    s.steps = {"sudo apt install openssl   # DKMS signs only when it can create or read its MOK key",
-               "sudo dpkg-reconfigure rdna1-vmfix-dkms   # from a source install: sudo make uninstall install",
-               fmt::format("modinfo -F signer {}   # must print a signer", s.module_path)};
-    if (s.enrolment != KeyEnrolment::kEnrolled) {
-      auto more = enrol_steps(s);
-      s.steps.insert(s.steps.end(), more.begin(), more.end());
-    } else {
-      s.steps.emplace_back("sudo modprobe rdna1_vmfix");
-    }
-    return;
-  }
-  if (s.module_signed == Tri::kUnknown) {
-    s.verdict = s.refusals.empty() ? V::kUnknown : V::kRefused;
-    s.summary = "Secure Boot/lockdown is on and the module's signature could not be read (is modinfo installed?)";
-    s.steps = {fmt::format("modinfo -F signer {}", s.module_path)};
-    return;
-  }
+}
+
+// Secure Boot or lockdown is on and the module is signed: what the DKMS key's enrolment allows.
+void decide_by_enrolment(ModuleSigning& s) {
+  using V = SigningVerdict;
   switch (s.enrolment) {
     case KeyEnrolment::kEnrolled:
       if (s.signed_by_certificate == Tri::kNo) {
@@ -534,14 +392,50 @@ void decide(ModuleSigning& s) {
   s.steps = {"sudo apt install mokutil", fmt::format("mokutil --test-key {}", s.certificate)};
 }
 
+void decide(ModuleSigning& s) {
+  const bool lockdown = !s.lockdown.empty() && s.lockdown != "none";
+  const bool enforcing = lockdown || s.secure_boot == Tri::kYes;
+  using V = SigningVerdict;
+  if (s.loaded) {
+    s.verdict = V::kLoaded;
+    s.summary = "rdna1_vmfix is loaded";
+    if (!s.taint.empty()) s.summary += fmt::format(" (taint flags {})", s.taint);
+    return;
+  }
+  s.problem = true;
+  if (s.module_path.empty()) {
+    decide_not_installed(s);
+    return;
+  }
+  if (!enforcing) {
+    s.problem = !s.refusals.empty();
+    s.verdict = s.refusals.empty() ? V::kNotLoaded : V::kRefused;
+    s.summary = s.refusals.empty() ? "installed, not loaded; nothing blocks loading it (Secure Boot off, no lockdown)"
+                                   : "the kernel log shows a refused module load although Secure Boot is off";
+    s.steps = {"sudo modprobe rdna1_vmfix"};
+    return;
+  }
+  if (s.module_signed == Tri::kNo) {
+    decide_unsigned(s);
+    return;
+  }
+  if (s.module_signed == Tri::kUnknown) {
+    s.verdict = s.refusals.empty() ? V::kUnknown : V::kRefused;
+    s.summary = "Secure Boot/lockdown is on and the module's signature could not be read (is modinfo installed?)";
+    s.steps = {fmt::format("modinfo -F signer {}", s.module_path)};
+    return;
+  }
+  decide_by_enrolment(s);
+}
+
 }  // namespace
 
 ModuleSigning module_signing_state(const SystemProbe& probe, const std::string& kernel) {
   ModuleSigning s;
-  s.kernel = kernel.empty() ? trim(probe.read_file("/proc/sys/kernel/osrelease", 256).value_or("")) : kernel;
+  s.kernel = kernel.empty() ? trim(probe.read_head("/proc/sys/kernel/osrelease", 256).value_or("")) : kernel;
   if (utsname u{}; s.kernel.empty() && ::uname(&u) == 0) s.kernel = u.release;
   read_firmware(probe, s);
-  if (const auto ld = probe.read_file("/sys/kernel/security/lockdown", 256)) s.lockdown = parse_lockdown(*ld);
+  if (const auto ld = probe.read_head("/sys/kernel/security/lockdown", 256)) s.lockdown = parse_lockdown(*ld);
   read_module(probe, s);
   s.distribution = distribution(probe);
   s.dkms_added = probe.exists("/var/lib/dkms/rdna1-vmfix");

@@ -19,6 +19,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/rootfs.hpp"
+
 namespace vmfix {
 
 // What an external command printed (stdout and stderr together) and its exit status.
@@ -33,24 +35,12 @@ using CommandRunner = std::function<CommandResult(const std::vector<std::string>
 // Runs argv[0] (looked up in PATH) with a time limit; output is capped at 1 MiB.
 CommandResult run_command(const std::vector<std::string>& argv);
 
-class SystemProbe {
+class SystemProbe : public RootFs {
  public:
-  SystemProbe(std::string root, CommandRunner runner);
-
-  // Contents of an absolute path under the root (at most max_bytes), or nullopt when unreadable.
-  [[nodiscard]] std::optional<std::string> read_file(const std::string& path,
-                                                     std::size_t max_bytes = 1 << 20) const;
-  // Only the last max_bytes of the file: module signatures sit at the end of a .ko.
-  [[nodiscard]] std::optional<std::string> read_tail(const std::string& path, std::size_t max_bytes) const;
-  [[nodiscard]] bool exists(const std::string& path) const;
-  // Regular files below an absolute directory (recursive), as absolute paths, sorted.
-  [[nodiscard]] std::vector<std::string> find_files(const std::string& dir) const;
+  SystemProbe(std::string root, CommandRunner runner) : RootFs(std::move(root)), runner_(std::move(runner)) {}
   [[nodiscard]] CommandResult run(const std::vector<std::string>& argv) const;
-  [[nodiscard]] const std::string& root() const { return root_; }
 
  private:
-  [[nodiscard]] std::string host_path(const std::string& path) const;
-  std::string root_;
   CommandRunner runner_;
 };
 

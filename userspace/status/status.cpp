@@ -108,7 +108,7 @@ std::optional<Record> parse_record(const std::vector<std::string_view>& tokens) 
   return r;
 }
 
-std::optional<std::uint64_t> read_number(const Sysfs& fs, const std::string& path) {
+std::optional<std::uint64_t> read_number(const RootFs& fs, const std::string& path) {
   auto t = fs.read(path);
   if (!t) return std::nullopt;
   return text::parse_number(text::trim(*t));
@@ -271,9 +271,10 @@ std::string drm_marketing_name([[maybe_unused]] unsigned render_minor) {
 #endif
 }
 
-SystemStatus collect_status(const Sysfs& fs, MarketingNameFn marketing) {
-  SystemStatus s;
-  // KFD topology: the GPUs ROCm sees, with their gfx target.
+namespace {
+
+// KFD topology: the GPUs ROCm sees, with their gfx target.
+void collect_kfd_gpus(const RootFs& fs, SystemStatus& s) {
   for (const auto& node : fs.list(kKfdNodes)) {
     const auto id = text::parse_number(node);
     if (!id) continue;
@@ -302,18 +303,21 @@ SystemStatus collect_status(const Sysfs& fs, MarketingNameFn marketing) {
     if (const auto m = p->get("drm_render_minor"); m && *m < 1024) g.render_minor = static_cast<unsigned>(*m);
     s.gpus.push_back(std::move(g));
   }
-  // PCI: every AMD display-class function, bound or not.
+}
+
+// PCI: every AMD display-class function, bound or not; then what the device table knows of each.
+void collect_pci_gpus(const RootFs& fs, MarketingNameFn marketing, SystemStatus& s) {
   for (const auto& bdf : fs.list(kPciDevices)) {
     const std::string dir = fmt::format("{}/{}", kPciDevices, bdf);
     const auto vendor = read_number(fs, dir + "/vendor");
     const auto cls = read_number(fs, dir + "/class");
-    if (!vendor || *vendor != 0x1002 || !cls || (*cls >> 16) != 0x03) continue;
+    if (!vendor || *vendor != VMFIX_PCI_VENDOR_AMD || !cls || (*cls >> 16) != 0x03) continue;
     const auto device = read_number(fs, dir + "/device");
     auto it = std::find_if(s.gpus.begin(), s.gpus.end(), [&](const GpuInfo& g) { return g.bdf == bdf; });
     if (it == s.gpus.end()) {
       GpuInfo g;
       g.bdf = bdf;
-      g.vendor = 0x1002;
+      g.vendor = VMFIX_PCI_VENDOR_AMD;
       g.device = static_cast<std::uint16_t>(device.value_or(0));
       s.gpus.push_back(std::move(g));
       it = std::prev(s.gpus.end());
@@ -321,7 +325,7 @@ SystemStatus collect_status(const Sysfs& fs, MarketingNameFn marketing) {
     it->driver = fs.link_name(dir + "/driver");
   }
   for (auto& g : s.gpus) {
-    if (g.vendor != 0x1002) continue;
+    if (g.vendor != VMFIX_PCI_VENDOR_AMD) continue;
     if (const PciIdInfo* id = lookup_amd_pci_id(g.device)) {
       g.family = id->family;
       g.rdna1 = id->rdna1;
@@ -330,9 +334,10 @@ SystemStatus collect_status(const Sysfs& fs, MarketingNameFn marketing) {
     if (marketing != nullptr && g.render_minor) g.marketing_name = marketing(*g.render_minor);
   }
   std::sort(s.gpus.begin(), s.gpus.end(), [](const GpuInfo& a, const GpuInfo& b) { return a.bdf < b.bdf; });
+}
 
-  // Module
-  ModuleState& m = s.module;
+// The module: loaded, its parameters, and its versioned status files.
+void collect_module(const RootFs& fs, ModuleState& m) {
   m.loaded = fs.exists(kModuleDir);
   for (const auto& p : fs.list(std::string(kModuleDir) + "/parameters")) {
     auto v = fs.read(fmt::format("{}/parameters/{}", kModuleDir, p));
@@ -340,27 +345,36 @@ SystemStatus collect_status(const Sysfs& fs, MarketingNameFn marketing) {
   }
   const std::string status_path = std::string(kModuleSysfs) + "/status";
   m.has_status = fs.exists(status_path);
-  if (m.has_status) {
-    auto read_parse = [&](const char* name, auto parse, auto& slot) {
-      const std::string path = fmt::format("{}/{}", kModuleSysfs, name);
-      auto t = fs.read(path);
-      if (!t) {
-        m.errors.push_back(fmt::format("{}: {}", path, t.error().message));
-        return;
-      }
-      auto r = parse(*t);
-      if (!r) {
-        m.errors.push_back(fmt::format("{}: {}", path, r.error().message));
-        return;
-      }
-      slot = std::move(*r);
-    };
-    read_parse("status", parse_module_status, m.status);
-    if (fs.exists(std::string(kModuleSysfs) + "/counters")) read_parse("counters", parse_module_counters, m.counters);
-    if (fs.exists(std::string(kModuleSysfs) + "/recent")) read_parse("recent", parse_module_recent, m.recent);
-  } else if (m.loaded) {
-    m.errors.push_back(fmt::format("{} is missing although the module is loaded", status_path));
+  if (!m.has_status) {
+    if (m.loaded) m.errors.push_back(fmt::format("{} is missing although the module is loaded", status_path));
+    return;
   }
+  auto read_parse = [&](const char* name, auto parse, auto& slot) {
+    const std::string path = fmt::format("{}/{}", kModuleSysfs, name);
+    auto t = fs.read(path);
+    if (!t) {
+      m.errors.push_back(fmt::format("{}: {}", path, t.error().message));
+      return;
+    }
+    auto r = parse(*t);
+    if (!r) {
+      m.errors.push_back(fmt::format("{}: {}", path, r.error().message));
+      return;
+    }
+    slot = std::move(*r);
+  };
+  read_parse("status", parse_module_status, m.status);
+  if (fs.exists(std::string(kModuleSysfs) + "/counters")) read_parse("counters", parse_module_counters, m.counters);
+  if (fs.exists(std::string(kModuleSysfs) + "/recent")) read_parse("recent", parse_module_recent, m.recent);
+}
+
+}  // namespace
+
+SystemStatus collect_status(const RootFs& fs, MarketingNameFn marketing) {
+  SystemStatus s;
+  collect_kfd_gpus(fs, s);
+  collect_pci_gpus(fs, marketing, s);
+  collect_module(fs, s.module);
   return s;
 }
 

@@ -96,7 +96,7 @@ struct SystemStatus {
 using MarketingNameFn = std::string (*)(unsigned render_minor);
 std::string drm_marketing_name(unsigned render_minor);
 
-SystemStatus collect_status(const Sysfs& fs, MarketingNameFn marketing = nullptr);
+SystemStatus collect_status(const RootFs& fs, MarketingNameFn marketing = nullptr);
 nlohmann::json status_json(const SystemStatus& s);
 std::string status_text(const SystemStatus& s);
 

@@ -19,7 +19,7 @@ TEST_CASE("PTE values parse as hex or decimal; garbage and overflow are usage er
 }
 
 TEST_CASE("pte --json decodes every field and the per-mode verdicts", "[cli][pte]") {
-  const auto j = vmfix::pte_report_json(0x0002000000000073ULL);
+  const auto j = vmfix::pte_report_json(vmfix::pte_report(0x0002000000000073ULL));
   CHECK(j["schema"] == 1);
   CHECK(j["pte"] == "0x0002000000000073");
   CHECK(j["fields"]["mtype"]["name"] == "CC");
@@ -50,4 +50,41 @@ TEST_CASE("decode names the MTYPE and all reserved encodings", "[cli][pte]") {
       }
     CHECK(found);
   }
+}
+
+TEST_CASE("PTE fields take their bit ranges from the policy header's masks", "[cli][pte]") {
+  auto field = [](std::uint64_t flags, const std::string& name) {
+    for (const auto& f : vmfix::decode_pte(flags))
+      if (f.name == name) return f;
+    FAIL("no field " << name);
+    return vmfix::PteField{};
+  };
+  const auto mtype = field(VMFIX_PTE_MTYPE_MASK, "mtype");
+  CHECK(mtype.hi == 50);
+  CHECK(mtype.lo == 48);
+  CHECK(mtype.value == 7);
+  CHECK(field(VMFIX_PTE_SNOOPED, "snooped").value == 1);
+  CHECK(field(VMFIX_PTE_FRAG_MASK, "fragment").value == 31);
+  CHECK(field(0x0000123456789000ULL, "address").value == 0x0000123456789000ULL);
+  // Reserved: every bit no field names (57 and 63:59), packed in bit order.
+  const auto reserved = field(0, "reserved");
+  CHECK(reserved.hi == 63);
+  CHECK(reserved.lo == 57);
+  CHECK(reserved.value == 0);
+  CHECK(field(1ULL << 57, "reserved").value == 1);
+  CHECK(field(1ULL << 63, "reserved").value == 32);
+  CHECK(field(VMFIX_PTE_NOALLOC, "reserved").value == 0);
+}
+
+TEST_CASE("the text and JSON printers show the same decode", "[cli][pte]") {
+  const auto report = vmfix::pte_report(0x0003000000000077ULL);
+  const auto j = vmfix::pte_report_json(report);
+  const std::string text = vmfix::pte_report_text(report);
+  REQUIRE(report.fields.size() == j["fields"].size());
+  for (const auto& f : report.fields) {
+    INFO(f.name);
+    CHECK(j["fields"].contains(f.name));
+    CHECK(text.find(f.meaning) != std::string::npos);
+  }
+  CHECK(j["policy"].size() == report.outcomes.size());
 }

@@ -40,7 +40,7 @@ doctor::TargetScanner table_scanner(std::map<std::string, std::vector<std::strin
 
 doctor::Input machine(const FakeSysfs& t, std::map<std::string, std::string> env = {}) {
   doctor::Input in;
-  in.status = vmfix::collect_status(vmfix::Sysfs(t.root()));
+  in.status = vmfix::collect_status(vmfix::RootFs(t.root()));
   in.kernel_release = "6.1.0-test-amd64";
   in.env = std::move(env);
   in.log_source = "test";

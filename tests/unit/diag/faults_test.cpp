@@ -426,49 +426,51 @@ TEST_CASE("synthetic reports in every kernel format parse and classify", "[diag]
   }
 }
 
+// One userspace or driver line per event kind, with its class.
+struct LineCase {
+  const char* line;
+  FaultClass cls;
+  const char* kind;
+};
+const LineCase kLineCases[] = {
+    {"Memory access fault by GPU node-1 (Agent handle: 0x5555) on address 0x7f0000001000. Reason: Page not "
+     "present or supervisor privilege.",
+     FaultClass::kVmFaultBadAddress, "hsa_memory_fault"},
+    {"Memory access fault by GPU node-2 (Agent handle: 0x1) on address (nil). Reason: Unknown.",
+     FaultClass::kVmFaultBadAddress, "hsa_memory_fault"},
+    {"RuntimeError: HIP error: an illegal memory access was encountered", FaultClass::kVmFaultBadAddress,
+     "hip_illegal_address"},
+    {"hipErrorIllegalAddress", FaultClass::kVmFaultBadAddress, "hip_illegal_address"},
+    {"RuntimeError: HIP error: invalid device function", FaultClass::kMissingCodeObject, "no_code_object"},
+    {"\"hipErrorNoBinaryForGpu: Unable to find code object for all current devices!\"",
+     FaultClass::kMissingCodeObject, "no_code_object"},
+    {"RuntimeError: CUDA error: no kernel image is available for execution on the device",
+     FaultClass::kMissingCodeObject, "no_code_object"},
+    {"rocBLAS error: Cannot read /opt/rocm/lib/rocblas/library/TensileLibrary.dat: No such file or directory for "
+     "GPU arch : gfx1010",
+     FaultClass::kMissingCodeObject, "no_code_object"},
+    {"Callback: Queue 0x7f aborting with error : HSA_STATUS_ERROR_INVALID_ISA: The instruction set architecture "
+     "is invalid. code: 0x100f",
+     FaultClass::kIsaMismatch, "hsa_invalid_isa"},
+    {"HSA_STATUS_ERROR_ILLEGAL_INSTRUCTION: The agent attempted to execute an illegal shader instruction.",
+     FaultClass::kIsaMismatch, "hsa_illegal_instruction"},
+    {"[  100.5] [drm:amdgpu_job_timedout [amdgpu]] *ERROR* ring gfx timeout, signaled seq=10, emitted seq=12",
+     FaultClass::kHangOrReset, "hang"},
+    {"[  100.5] amdgpu 0000:03:00.0: amdgpu: GPU reset begin!", FaultClass::kHangOrReset, "hang"},
+    {"[  7.0] amdgpu 0000:03:00.0: amdgpu: amdgpu_amdkfd_gpuvm_alloc_memory_of_gpu failed to allocate BO (-12)",
+     FaultClass::kOutOfMemory, "out_of_memory"},
+    {"torch.OutOfMemoryError: HIP out of memory. Tried to allocate 2.00 GiB", FaultClass::kOutOfMemory,
+     "out_of_memory"},
+    {"[    2.5] kfd kfd: amdgpu: skipped device 1002:731f, PCI rejects atomics 730<0", FaultClass::kPcieAtomics,
+     "pcie_atomics"},
+    {"[    2.5] amdgpu 0000:03:00.0: amdgpu: PCIE atomic ops is not supported", FaultClass::kPcieAtomics,
+     "pcie_atomics"},
+    {"[  1.0] amdgpu 0000:03:00.0: AMD-Vi: Event logged [IO_PAGE_FAULT domain=0x000c address=0x1000 flags=0x0020]",
+     FaultClass::kVmFaultOther, "iommu_fault"},
+};
+
 TEST_CASE("userspace and driver lines classify", "[diag][faults][formats]") {
-  struct Case {
-    const char* line;
-    FaultClass cls;
-    const char* kind;
-  };
-  const Case cases[] = {
-      {"Memory access fault by GPU node-1 (Agent handle: 0x5555) on address 0x7f0000001000. Reason: Page not "
-       "present or supervisor privilege.",
-       FaultClass::kVmFaultBadAddress, "hsa_memory_fault"},
-      {"Memory access fault by GPU node-2 (Agent handle: 0x1) on address (nil). Reason: Unknown.",
-       FaultClass::kVmFaultBadAddress, "hsa_memory_fault"},
-      {"RuntimeError: HIP error: an illegal memory access was encountered", FaultClass::kVmFaultBadAddress,
-       "hip_illegal_address"},
-      {"hipErrorIllegalAddress", FaultClass::kVmFaultBadAddress, "hip_illegal_address"},
-      {"RuntimeError: HIP error: invalid device function", FaultClass::kMissingCodeObject, "no_code_object"},
-      {"\"hipErrorNoBinaryForGpu: Unable to find code object for all current devices!\"",
-       FaultClass::kMissingCodeObject, "no_code_object"},
-      {"RuntimeError: CUDA error: no kernel image is available for execution on the device",
-       FaultClass::kMissingCodeObject, "no_code_object"},
-      {"rocBLAS error: Cannot read /opt/rocm/lib/rocblas/library/TensileLibrary.dat: No such file or directory for "
-       "GPU arch : gfx1010",
-       FaultClass::kMissingCodeObject, "no_code_object"},
-      {"Callback: Queue 0x7f aborting with error : HSA_STATUS_ERROR_INVALID_ISA: The instruction set architecture "
-       "is invalid. code: 0x100f",
-       FaultClass::kIsaMismatch, "hsa_invalid_isa"},
-      {"HSA_STATUS_ERROR_ILLEGAL_INSTRUCTION: The agent attempted to execute an illegal shader instruction.",
-       FaultClass::kIsaMismatch, "hsa_illegal_instruction"},
-      {"[  100.5] [drm:amdgpu_job_timedout [amdgpu]] *ERROR* ring gfx timeout, signaled seq=10, emitted seq=12",
-       FaultClass::kHangOrReset, "hang"},
-      {"[  100.5] amdgpu 0000:03:00.0: amdgpu: GPU reset begin!", FaultClass::kHangOrReset, "hang"},
-      {"[  7.0] amdgpu 0000:03:00.0: amdgpu: amdgpu_amdkfd_gpuvm_alloc_memory_of_gpu failed to allocate BO (-12)",
-       FaultClass::kOutOfMemory, "out_of_memory"},
-      {"torch.OutOfMemoryError: HIP out of memory. Tried to allocate 2.00 GiB", FaultClass::kOutOfMemory,
-       "out_of_memory"},
-      {"[    2.5] kfd kfd: amdgpu: skipped device 1002:731f, PCI rejects atomics 730<0", FaultClass::kPcieAtomics,
-       "pcie_atomics"},
-      {"[    2.5] amdgpu 0000:03:00.0: amdgpu: PCIE atomic ops is not supported", FaultClass::kPcieAtomics,
-       "pcie_atomics"},
-      {"[  1.0] amdgpu 0000:03:00.0: AMD-Vi: Event logged [IO_PAGE_FAULT domain=0x000c address=0x1000 flags=0x0020]",
-       FaultClass::kVmFaultOther, "iommu_fault"},
-  };
-  for (const auto& c : cases) {
+  for (const auto& c : kLineCases) {
     INFO(c.line);
     auto r = parse_log(c.line);
     REQUIRE(r.ok());
@@ -477,10 +479,37 @@ TEST_CASE("userspace and driver lines classify", "[diag][faults][formats]") {
     CHECK(r->events[0].cls == c.cls);
     CHECK(r->verdict.cls == c.cls);
   }
-  const auto mem = parse_log(cases[0].line);
+  const auto mem = parse_log(kLineCases[0].line);
   CHECK(mem->events[0].node == 1U);
   CHECK(mem->events[0].address == 0x7f0000001000ULL);
   CHECK(mem->events[0].fault_reason == "Page not present or supervisor privilege");
+}
+
+TEST_CASE("every classification rule is met by a real report or a line of the corpus", "[diag][faults][rules]") {
+  std::map<std::string, int> seen;
+  for (const auto& f : fs::directory_iterator(kData)) {
+    if (f.path().extension() != ".txt" || f.path().filename().string().find_first_of("0123456789") != 0) continue;
+    for (const auto& e : parse_fixture(f.path().filename().string()).events) ++seen[e.rule];
+  }
+  for (const auto& c : kLineCases) {
+    const auto r = parse_log(c.line);
+    REQUIRE(r.ok());
+    for (const auto& e : r->events) ++seen[e.rule];
+  }
+  // A queue abort, alone and under a foreign override (the one rule that needs the machine context).
+  const char* abort_line = "Callback: Queue 0x7f aborting with error : HSA_STATUS_ERROR_EXCEPTION: An HSAIL "
+                           "operation resulted in a hardware exception. code: 0x1016\n";
+  for (const Context& ctx : {Context{}, Context{"gfx1010", "10.3.0", "environment"}}) {
+    const auto r = parse_log(abort_line, ctx);
+    REQUIRE(r.ok());
+    for (const auto& e : r->events) ++seen[e.rule];
+  }
+  for (const auto name : event_rule_names()) {
+    INFO(name);
+    if (name == "unrecognised") continue;  // the fallback: every event kind has a rule before it
+    CHECK(seen.count(std::string(name)) == 1);
+  }
+  CHECK(seen.count("unrecognised") == 0);
 }
 
 TEST_CASE("verdict priorities: code-object causes outrank the faults they produce", "[diag][faults][verdict]") {

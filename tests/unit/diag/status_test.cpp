@@ -24,7 +24,7 @@ TEST_CASE("an RDNA1 machine with the module armed is read completely", "[diag][s
   t.add_cpu_node(0);
   t.add_gpu(1, 3, 0x731f, 100100, 128);
   t.add_module("armed", "-");
-  const auto s = vmfix::collect_status(vmfix::Sysfs(t.root()), fake_marketing);
+  const auto s = vmfix::collect_status(vmfix::RootFs(t.root()), fake_marketing);
   REQUIRE(s.gpus.size() == 1);  // the CPU node and the audio function are not GPUs
   const auto& g = s.gpus[0];
   CHECK(g.bdf == "0000:03:00.0");
@@ -63,14 +63,14 @@ TEST_CASE("status --json of the RDNA1 tree matches the golden file", "[diag][sta
   t.add_cpu_node(0);
   t.add_gpu(1, 3, 0x731f, 100100, 128);
   t.add_module("armed", "-");
-  const auto j = vmfix::status_json(vmfix::collect_status(vmfix::Sysfs(t.root()), fake_marketing));
+  const auto j = vmfix::status_json(vmfix::collect_status(vmfix::RootFs(t.root()), fake_marketing));
   vmfix::test::check_golden(j, std::string(VMFIX_TEST_DATA) + "/status/rdna1.json");
 }
 
 TEST_CASE("an RDNA2 GPU is listed but not RDNA1", "[diag][status]") {
   FakeSysfs t;
   t.add_gpu(1, 10, 0x73bf, 100300, 129);
-  const auto s = vmfix::collect_status(vmfix::Sysfs(t.root()));
+  const auto s = vmfix::collect_status(vmfix::RootFs(t.root()));
   REQUIRE(s.gpus.size() == 1);
   CHECK(s.gpus[0].gfx == "gfx1030");
   CHECK_FALSE(s.gpus[0].rdna1);
@@ -87,7 +87,7 @@ TEST_CASE("a GPU without KFD (no amdgpu bound) still shows from PCI", "[diag][st
   t.write(dev + "/vendor", "0x1002\n");
   t.write(dev + "/device", "0x7340\n");
   t.write(dev + "/class", "0x030000\n");
-  const auto s = vmfix::collect_status(vmfix::Sysfs(t.root()));
+  const auto s = vmfix::collect_status(vmfix::RootFs(t.root()));
   REQUIRE(s.gpus.size() == 1);
   CHECK(s.gpus[0].gfx == "gfx1012");  // from the PCI ID table
   CHECK(s.gpus[0].family == "navi14");
@@ -98,7 +98,7 @@ TEST_CASE("a GPU without KFD (no amdgpu bound) still shows from PCI", "[diag][st
 TEST_CASE("no GPU and no module: an empty tree", "[diag][status]") {
   FakeSysfs t;
   t.mkdir("/sys/class");
-  const auto s = vmfix::collect_status(vmfix::Sysfs(t.root()));
+  const auto s = vmfix::collect_status(vmfix::RootFs(t.root()));
   CHECK(s.gpus.empty());
   CHECK_FALSE(s.any_amd());
   CHECK_FALSE(s.module.loaded);
@@ -109,7 +109,7 @@ TEST_CASE("a module that refused to arm is reported with its reason", "[diag][st
   FakeSysfs t;
   t.add_gpu(1, 3, 0x731f, 100100, 128);
   t.add_module("refused", "abi_unknown");
-  const auto s = vmfix::collect_status(vmfix::Sysfs(t.root()));
+  const auto s = vmfix::collect_status(vmfix::RootFs(t.root()));
   REQUIRE(s.module.status.has_value());
   CHECK(s.module.status->fields.at("state") == "refused");
   CHECK(s.module.status->fields.at("reason") == "abi_unknown");
@@ -140,27 +140,27 @@ TEST_CASE("malformed and unknown-schema files give clear errors, not crashes", "
   t.add_module("armed", "-");
   SECTION("unknown schema") {
     t.write("/sys/kernel/rdna1_vmfix/status", "schema 2\nversion 9\nstate armed\nmode audit\n");
-    const auto s = vmfix::collect_status(vmfix::Sysfs(t.root()));
+    const auto s = vmfix::collect_status(vmfix::RootFs(t.root()));
     REQUIRE(s.module.errors.size() == 1);
     CHECK(s.module.errors[0].find("schema 2 is not supported") != std::string::npos);
     CHECK_FALSE(s.module.status.has_value());
   }
   SECTION("malformed counters") {
     t.write("/sys/kernel/rdna1_vmfix/counters", "schema 1\ndevice bdf=0000:03:00.0 ranges=ten\n");
-    const auto s = vmfix::collect_status(vmfix::Sysfs(t.root()));
+    const auto s = vmfix::collect_status(vmfix::RootFs(t.root()));
     REQUIRE(s.module.errors.size() == 1);
     CHECK(s.module.errors[0].find("counter ranges is not a number") != std::string::npos);
     CHECK(s.module.status.has_value());
   }
   SECTION("status file missing while the module is loaded") {
     std::filesystem::remove(t.root() + "/sys/kernel/rdna1_vmfix/status");
-    const auto s = vmfix::collect_status(vmfix::Sysfs(t.root()));
+    const auto s = vmfix::collect_status(vmfix::RootFs(t.root()));
     REQUIRE(s.module.errors.size() == 1);
     CHECK(s.module.errors[0].find("missing although the module is loaded") != std::string::npos);
   }
   SECTION("garbage KFD properties: the node is skipped with a warning, PCI still lists the GPU") {
     t.write("/sys/class/kfd/kfd/topology/nodes/1/properties", "gfx_target_version banana\n");
-    const auto s = vmfix::collect_status(vmfix::Sysfs(t.root()));
+    const auto s = vmfix::collect_status(vmfix::RootFs(t.root()));
     REQUIRE(s.warnings.size() == 1);
     CHECK(s.warnings[0].find("not a number") != std::string::npos);
     REQUIRE(s.gpus.size() == 1);

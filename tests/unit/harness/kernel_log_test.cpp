@@ -57,30 +57,30 @@ TEST_CASE("a GPU fault is classified from runtime text or kernel-log lines; othe
   o.stderr_text =
       "some noise\nMemory access fault by GPU node-1 (Agent handle: 0x55ac14d27600) on address 0x7f9587e00000. "
       "Reason: Page not present or supervisor privilege.\n";
-  CHECK(classify(o, why) == Verdict::kGpuFault);
+  CHECK(verdict_for_ending(o, why) == Verdict::kGpuFault);
   CHECK(why.rfind("Memory access fault by GPU node-1", 0) == 0);
 
   o.stderr_text = "VMFIX-ERROR hipDeviceSynchronize(): cudaErrorIllegalAddress: an illegal memory access was encountered\n";
   o.term_signal = 0;
   o.exit_code = 4;
-  CHECK(classify(o, why) == Verdict::kGpuFault);
+  CHECK(verdict_for_ending(o, why) == Verdict::kGpuFault);
 
   o.stderr_text = "";
   o.kernel_log = {"amdgpu 0000:03:00.0: amdgpu: [gfxhub] page fault (src_id:0 ring:24 vmid:8 pasid:32770, for process x pid 5 thread x pid 5)"};
-  CHECK(classify(o, why) == Verdict::kGpuFault);
+  CHECK(verdict_for_ending(o, why) == Verdict::kGpuFault);
 
   o.kernel_log.clear();
   o.term_signal = 11;
   o.exit_code = -1;
-  CHECK(classify(o, why) == Verdict::kCrash);
+  CHECK(verdict_for_ending(o, why) == Verdict::kCrash);
   CHECK(why == "worker killed by SIGSEGV");
 
   o.term_signal = 0;
   o.exit_code = 4;
   o.stderr_text = "VMFIX-ERROR hipMalloc(&dev_, bytes_): hipErrorOutOfMemory: out of memory\n";
-  CHECK(classify(o, why) == Verdict::kCrash);
+  CHECK(verdict_for_ending(o, why) == Verdict::kCrash);
   CHECK(why.find("hipErrorOutOfMemory") != std::string::npos);
 
   o.timed_out = true;
-  CHECK(classify(o, why) == Verdict::kHang);
+  CHECK(verdict_for_ending(o, why) == Verdict::kHang);
 }

@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+// Classification as data: kEventRules maps the evidence of one event to a class and a reason (first
+// match wins); kClasses gives each class its name, its rank for the verdict and its advice. The
+// corpus tests (tests/unit/diag/faults_test.cpp) drive every rule.
+
+#include <algorithm>
+#include <array>
+
+#include <fmt/format.h>
+
+#include "common/output.hpp"
+#include "common/text.hpp"
+#include "faults/faults.hpp"
+
+namespace vmfix::faults {
+namespace {
+
+using Mismatch = std::optional<std::string>;
+
+// What a rule sees besides the event: the machine context and the override mismatch it implies.
+struct Facts {
+  const Context& ctx;
+  Mismatch mismatch;
+  // The GPU's target: the context's, else the one the event named.
+  [[nodiscard]] std::string gfx(const Event& e) const { return ctx.gfx.empty() ? e.isa : ctx.gfx; }
+};
+
+// "canonical-user address 0x..." or the fallback text when the line carried no address.
+std::string describe_address(const Event& e, std::string_view none) {
+  if (!e.address) return std::string(none);
+  return fmt::format("{} address {}", address_kind_name(classify_address(*e.address)), hex64(*e.address));
+}
+
+std::string access_verb(const Event& e) { return e.rw ? (*e.rw != 0 ? "wrote" : "read") : "accessed"; }
+
+// Fills what a VM fault report did not print from its raw status register.
+void fill_from_status(Event& e) {
+  if (e.status && !e.degenerate_status && e.gen != Gen::kGfx8) {
+    const L2Status s = decode_l2_status(*e.status);
+    if (!e.client_id) e.client_id = s.cid;
+    if (e.client.empty() || e.client == "unknown") {
+      const bool mm = text::starts_with(e.hub, "mmhub") || text::starts_with(e.status_register, "MMVM");
+      const std::string n = utcl2_client_name(e.gen, mm, s.cid);
+      if (!n.empty()) e.client = n;
+    }
+    if (!e.more_faults) e.more_faults = s.more_faults ? 1U : 0U;
+    if (!e.walker_error) e.walker_error = s.walker_error;
+    if (!e.permission_faults) e.permission_faults = s.permission_faults;
+    if (!e.mapping_error) e.mapping_error = s.mapping_error ? 1U : 0U;
+    if (!e.rw) e.rw = s.write ? 1U : 0U;
+  } else if (e.status && e.gen == Gen::kGfx8) {
+    const LegacyStatus s = decode_legacy_status(*e.status);
+    if (!e.client_id) e.client_id = s.client_id;
+    if (!e.permission_faults) e.permission_faults = s.protections;
+    if (!e.rw) e.rw = s.write ? 1U : 0U;
+    if (!e.vmid) e.vmid = s.vmid;
+  }
+}
+
+std::string other_client_reason(const Event& e) {
+  std::string why;
+  if (!e.client.empty())
+    why = fmt::format("client {} is not shader code (command processor, firmware, DMA or multimedia); it {} {}",
+                      e.client, access_verb(e), describe_address(e, "an unknown address"));
+  else if (text::starts_with(e.hub, "mmhub"))
+    why = fmt::format("fault on the multimedia hub ({}), not from shader code", e.hub);
+  else
+    why = "the faulting client is not identified in the log";
+  if (e.iommu) why += "; the IOMMU reported page faults for the device at the same time";
+  return why;
+}
+
+// What an HSA_OVERRIDE_GFX_VERSION mismatch does to a rule's verdict.
+enum class OnMismatch {
+  kKeep,         // nothing
+  kIsaMismatch,  // the class becomes isa_mismatch and the reason names the override
+  kAppend,       // the reason also names the override
+};
+
+struct EventRule {
+  std::string_view name;  // stable id: Event::rule, tests
+  bool (*matches)(const Event& e, const Facts& f);
+  FaultClass cls;
+  OnMismatch on_mismatch;
+  std::string (*reason)(const Event& e, const Facts& f);
+};
+
+constexpr std::array kEventRules = {
+    EventRule{"vm_graphics_client",
+              [](const Event& e, const Facts&) { return is_vm_fault(e) && is_graphics_client(e.process, e.thread); },
+              FaultClass::kGraphicsFault, OnMismatch::kKeep,
+              [](const Event& e, const Facts&) {
+                return fmt::format("graphics client {}{} faulted ({} {} {}): a graphics-stack problem, not HSA/ROCm "
+                                   "compute",
+                                   e.process.empty() ? "(unnamed)" : e.process,
+                                   e.thread.empty() ? "" : fmt::format(" (thread {})", e.thread),
+                                   e.client.empty() ? "client not named" : e.client, access_verb(e),
+                                   describe_address(e, "an unknown address"));
+              }},
+    EventRule{"vm_degenerate_status", [](const Event& e, const Facts&) { return is_vm_fault(e) && e.degenerate_status; },
+              FaultClass::kVmFaultOther, OnMismatch::kKeep,
+              [](const Event& e, const Facts&) {
+                return fmt::format("the fault status register reads {} (every field saturated): the report is "
+                                   "degenerate, which points at device or driver state rather than one decodable access",
+                                   fmt::format("0x{:08x}", *e.status));
+              }},
+    EventRule{"vm_shader_client",
+              [](const Event& e, const Facts&) { return is_vm_fault(e) && !e.client.empty() && is_shader_client(e.client); },
+              FaultClass::kVmFaultBadAddress, OnMismatch::kIsaMismatch,
+              [](const Event& e, const Facts&) {
+                return fmt::format("shader memory client {} {} {} that has no valid mapping", e.client, access_verb(e),
+                                   describe_address(e, "an unknown address"));
+              }},
+    EventRule{"vm_other_client", [](const Event& e, const Facts&) { return is_vm_fault(e); }, FaultClass::kVmFaultOther,
+              OnMismatch::kKeep, [](const Event& e, const Facts&) { return other_client_reason(e); }},
+    EventRule{"iommu_fault", [](const Event& e, const Facts&) { return e.kind == "iommu_fault"; },
+              FaultClass::kVmFaultOther, OnMismatch::kKeep,
+              [](const Event&, const Facts&) -> std::string {
+                return "the IOMMU blocked a DMA access of the device (IO_PAGE_FAULT)";
+              }},
+    EventRule{"hsa_memory_fault", [](const Event& e, const Facts&) { return e.kind == "hsa_memory_fault"; },
+              FaultClass::kVmFaultBadAddress, OnMismatch::kIsaMismatch,
+              [](const Event& e, const Facts&) {
+                return fmt::format("a GPU kernel accessed {} with no valid mapping (ROCr reason: {})",
+                                   describe_address(e, "an address"),
+                                   e.fault_reason.empty() ? "not given" : e.fault_reason);
+              }},
+    EventRule{"hsa_aperture_violation",
+              [](const Event& e, const Facts&) { return e.kind == "hsa_aperture_violation"; },
+              FaultClass::kVmFaultBadAddress, OnMismatch::kIsaMismatch,
+              [](const Event&, const Facts&) -> std::string {
+                return "a GPU kernel accessed memory outside every legal aperture "
+                       "(HSA_STATUS_ERROR_MEMORY_APERTURE_VIOLATION)";
+              }},
+    EventRule{"hip_illegal_address", [](const Event& e, const Facts&) { return e.kind == "hip_illegal_address"; },
+              FaultClass::kVmFaultBadAddress, OnMismatch::kIsaMismatch,
+              [](const Event&, const Facts&) -> std::string { return "a GPU kernel made an illegal memory access"; }},
+    EventRule{"hsa_invalid_isa", [](const Event& e, const Facts&) { return e.kind == "hsa_invalid_isa"; },
+              FaultClass::kIsaMismatch, OnMismatch::kAppend,
+              [](const Event&, const Facts&) -> std::string {
+                return "the runtime rejected a code object whose ISA does not match the device";
+              }},
+    EventRule{"hsa_illegal_instruction",
+              [](const Event& e, const Facts&) { return e.kind == "hsa_illegal_instruction"; },
+              FaultClass::kIsaMismatch, OnMismatch::kAppend,
+              [](const Event&, const Facts&) -> std::string {
+                return "the GPU met an instruction it cannot execute: code built for another ISA";
+              }},
+    EventRule{"graphics_vm_fault", [](const Event& e, const Facts&) { return e.kind == "graphics_vm_fault"; },
+              FaultClass::kGraphicsFault, OnMismatch::kKeep,
+              [](const Event&, const Facts&) -> std::string {
+                return "the Mesa graphics driver reports a GPUVM fault in its context";
+              }},
+    EventRule{"graphics_context_lost", [](const Event& e, const Facts&) { return e.kind == "graphics_context_lost"; },
+              FaultClass::kGraphicsFault, OnMismatch::kKeep,
+              [](const Event&, const Facts&) -> std::string {
+                return "the Mesa graphics driver reports its context lost to a GPU reset";
+              }},
+    EventRule{"no_code_object_unsupported_gpu",
+              [](const Event& e, const Facts& f) { return e.kind == "no_code_object" && unsupported_target(f.gfx(e)); },
+              FaultClass::kUnsupportedGpu, OnMismatch::kKeep,
+              [](const Event& e, const Facts& f) {
+                return fmt::format("no code object for {}, a target that current ROCm releases do not support",
+                                   f.gfx(e));
+              }},
+    EventRule{"no_code_object", [](const Event& e, const Facts&) { return e.kind == "no_code_object"; },
+              FaultClass::kMissingCodeObject, OnMismatch::kKeep,
+              [](const Event& e, const Facts&) {
+                return e.isa.empty() ? std::string("a library or application has no code object for this GPU's ISA")
+                                     : fmt::format("no code object for {} in the library or application", e.isa);
+              }},
+    EventRule{"out_of_memory", [](const Event& e, const Facts&) { return e.kind == "out_of_memory"; },
+              FaultClass::kOutOfMemory, OnMismatch::kKeep,
+              [](const Event&, const Facts&) -> std::string {
+                return "an allocation failed: out of GPU or host memory";
+              }},
+    EventRule{"pcie_atomics", [](const Event& e, const Facts&) { return e.kind == "pcie_atomics"; },
+              FaultClass::kPcieAtomics, OnMismatch::kKeep,
+              [](const Event&, const Facts&) -> std::string {
+                return "the PCIe path does not support atomics, so KFD skipped the device (no ROCm compute on it)";
+              }},
+    EventRule{"hang", [](const Event& e, const Facts&) { return e.kind == "hang"; }, FaultClass::kHangOrReset,
+              OnMismatch::kKeep,
+              [](const Event&, const Facts&) -> std::string {
+                return "a ring or firmware stopped responding and the driver timed out or reset the GPU";
+              }},
+    EventRule{"hsa_resources", [](const Event& e, const Facts&) { return e.kind == "hsa_resources"; },
+              FaultClass::kUnknown, OnMismatch::kKeep,
+              [](const Event&, const Facts&) -> std::string {
+                return "the runtime could not create its resources (HSA_STATUS_ERROR_OUT_OF_RESOURCES: memory, "
+                       "threads, events or queues); the line names no single cause";
+              }},
+    EventRule{"process_crash", [](const Event& e, const Facts&) { return e.kind == "process_crash"; },
+              FaultClass::kUnknown, OnMismatch::kKeep,
+              [](const Event&, const Facts&) -> std::string {
+                return "a process crashed without a GPU-side error in the log";
+              }},
+    EventRule{"queue_abort_under_override",
+              [](const Event& e, const Facts& f) {
+                return f.mismatch.has_value() && (e.kind == "queue_abort" || e.kind == "hsa_error");
+              },
+              FaultClass::kIsaMismatch, OnMismatch::kKeep,
+              [](const Event& e, const Facts& f) {
+                return fmt::format("a queue aborted{}; {}", e.hsa_status.empty() ? "" : " with " + e.hsa_status, *f.mismatch);
+              }},
+    EventRule{"queue_abort", [](const Event& e, const Facts&) { return e.kind == "queue_abort" || e.kind == "hsa_error"; },
+              FaultClass::kUnknown, OnMismatch::kKeep,
+              [](const Event& e, const Facts&) {
+                return e.hsa_status.empty() ? std::string("a HSA queue aborted without a status that names the cause")
+                                            : fmt::format("the runtime reported {}", e.hsa_status);
+              }},
+    EventRule{"unrecognised", [](const Event&, const Facts&) { return true; }, FaultClass::kUnknown,
+              OnMismatch::kKeep, [](const Event&, const Facts&) -> std::string { return "unrecognised event"; }},
+};
+
+constexpr std::string_view kNoMtype =
+    "Nothing here implicates MTYPE or cache coherence: only the rdna1_vmfix module's audit counters "
+    "(rdna1-vmfix status) can show cache-coherent (CC) mappings on an RDNA1 device.";
+
+// The advice of a class: gfx is the GPU's target (or a stand-in), isa the target the event named.
+struct ClassInfo {
+  FaultClass cls;
+  std::string_view name;  // as in the JSON
+  int rank;               // the verdict names the lowest-ranked class present (kNone: never ranked)
+  std::string (*advice)(const std::string& gfx, const std::string& isa);
+};
+
+constexpr std::array kClasses = {
+    ClassInfo{FaultClass::kIsaMismatch, "isa_mismatch", 0,
+              [](const std::string& gfx, const std::string&) {
+                return fmt::format(
+                    "Unset HSA_OVERRIDE_GFX_VERSION (or set it only within the GPU's own family, e.g. 10.1.0 on "
+                    "gfx1011/gfx1012) and run builds that contain code objects for {}: for gfx101x, TheRock's "
+                    "torch[device-gfx1010] wheels or Debian's ROCm packages; `rdna1-vmfix isa LIB` shows the targets a "
+                    "library contains.",
+                    gfx);
+              }},
+    ClassInfo{FaultClass::kMissingCodeObject, "missing_code_object", 2,
+              [](const std::string& gfx, const std::string& isa) {
+                return fmt::format(
+                    "Install builds that contain code objects for {} (gfx101x: TheRock torch[device-gfx1010], Debian's "
+                    "ROCm packages, or a source build with --offload-arch); `rdna1-vmfix isa LIB` lists what a library "
+                    "contains. Do not paper over it with HSA_OVERRIDE_GFX_VERSION=10.3.0 on gfx101x: gfx1030 code is "
+                    "not gfx1010 code.",
+                    isa.empty() ? gfx : isa);
+              }},
+    ClassInfo{FaultClass::kPcieAtomics, "pcie_atomics", 3,
+              [](const std::string&, const std::string&) -> std::string {
+                return "ROCm needs PCIe atomics for this GPU: use a CPU-attached PCIe 3.0+ slot without a switch that "
+                       "drops AtomicOps, check the firmware settings, and confirm with `dmesg | grep -i atomic` after "
+                       "the change.";
+              }},
+    ClassInfo{FaultClass::kVmFaultBadAddress, "vm_fault_bad_address", 4,
+              [](const std::string& gfx, const std::string&) {
+                return fmt::format(
+                    "A GPU kernel used an address it never mapped. Check that HSA_OVERRIDE_GFX_VERSION is unset and the "
+                    "libraries have code objects built for {} (`rdna1-vmfix doctor`); if both hold, it is an application "
+                    "or library bug: rerun with AMD_SERIALIZE_KERNEL=3 (and MIOPEN_FIND_MODE/MIOPEN_DEBUG_* to isolate "
+                    "a convolution solver). {}",
+                    gfx, kNoMtype);
+              }},
+    ClassInfo{FaultClass::kVmFaultOther, "vm_fault_other", 6,
+              [](const std::string&, const std::string&) {
+                return fmt::format(
+                    "The faulting client is not shader code (or the report is degenerate): update the kernel and "
+                    "linux-firmware, check IOMMU settings (e.g. iommu=pt) when IO_PAGE_FAULT lines appear, and report "
+                    "the full dmesg upstream. {}",
+                    kNoMtype);
+              }},
+    ClassInfo{FaultClass::kGraphicsFault, "graphics_fault", 5,
+              [](const std::string&, const std::string&) -> std::string {
+                return "A graphics client (X server, compositor, Mesa RADV/radeonsi, a game under Wine/Proton) "
+                       "faulted: this is a graphics-stack problem, not ROCm/HSA compute, and HSA_OVERRIDE_GFX_VERSION "
+                       "or ROCm libraries play no part. Update Mesa, the kernel and linux-firmware, and report it with "
+                       "the full dmesg to the graphics stack (Mesa/RADV, VKD3D-Proton/DXVK, or the compositor).";
+              }},
+    ClassInfo{FaultClass::kUnsupportedGpu, "unsupported_gpu", 1,
+              [](const std::string& gfx, const std::string& isa) {
+                return fmt::format(
+                    "{} is not supported by current ROCm releases (no code objects are built for it): use an older "
+                    "ROCm release or a community build made for this target, or a Vulkan/OpenCL backend (llama.cpp "
+                    "and Ollama have Vulkan). An HSA_OVERRIDE_GFX_VERSION outside the GPU's own family runs "
+                    "mismatched code.",
+                    isa.empty() ? gfx : isa);
+              }},
+    ClassInfo{FaultClass::kOutOfMemory, "out_of_memory", 7,
+              [](const std::string&, const std::string&) -> std::string {
+                return "Reduce the working set (batch size, resolution), check VRAM use (rocm-smi, amdgpu_top) and the "
+                       "GTT size (amdgpu.gttsize / ttm limits).";
+              }},
+    ClassInfo{FaultClass::kHangOrReset, "hang_or_reset", 8,
+              [](const std::string&, const std::string&) -> std::string {
+                return "A ring timed out and the driver reset the GPU: update the kernel and linux-firmware; on RDNA1 "
+                       "the known kernel-side problems are hangs around queue preemption/eviction. Look for a VM fault "
+                       "just before the timeout (run `rdna1-vmfix faults` over the whole log).";
+              }},
+    ClassInfo{FaultClass::kUnknown, "unknown", 9,
+              [](const std::string&, const std::string&) -> std::string {
+                return "No decodable cause in this log: rerun with AMD_LOG_LEVEL=3 and collect `dmesg` around the "
+                       "failure, then run `rdna1-vmfix faults` and `rdna1-vmfix doctor` on it.";
+              }},
+    ClassInfo{FaultClass::kNone, "none", -1,
+              [](const std::string&, const std::string&) -> std::string { return "Nothing to do."; }},
+};
+
+const ClassInfo& info(FaultClass c) {
+  for (const auto& i : kClasses)
+    if (i.cls == c) return i;
+  return kClasses[kClasses.size() - 2];  // kUnknown
+}
+
+}  // namespace
+
+std::string_view class_name(FaultClass c) { return info(c).name; }
+
+std::string class_advice(FaultClass c, const Context& ctx, const std::string& isa) {
+  return info(c).advice(ctx.gfx.empty() ? std::string("this GPU's target") : ctx.gfx, isa);
+}
+
+std::vector<FaultClass> classes_by_rank() {
+  std::vector<const ClassInfo*> ranked;
+  for (const auto& i : kClasses)
+    if (i.rank >= 0) ranked.push_back(&i);
+  std::sort(ranked.begin(), ranked.end(), [](const ClassInfo* a, const ClassInfo* b) { return a->rank < b->rank; });
+  std::vector<FaultClass> out;
+  for (const ClassInfo* i : ranked) out.push_back(i->cls);
+  return out;
+}
+
+std::vector<std::string_view> event_rule_names() {
+  std::vector<std::string_view> out;
+  for (const auto& r : kEventRules) out.push_back(r.name);
+  return out;
+}
+
+void classify_event(Event& e, const Context& ctx) {
+  if (is_vm_fault(e)) fill_from_status(e);
+  const Facts facts{ctx, override_mismatch(ctx)};
+  const Mismatch& mismatch = facts.mismatch;
+  for (const auto& rule : kEventRules) {
+    if (!rule.matches(e, facts)) continue;
+    e.rule = std::string(rule.name);
+    e.cls = rule.cls;
+    e.reason = rule.reason(e, facts);
+    if (mismatch && rule.on_mismatch == OnMismatch::kIsaMismatch) {
+      e.cls = FaultClass::kIsaMismatch;
+      e.reason = fmt::format("{}; {} (mismatched code, not a driver problem)", e.reason, *mismatch);
+    } else if (mismatch && rule.on_mismatch == OnMismatch::kAppend) {
+      e.reason += "; " + *mismatch;
+    }
+    return;
+  }
+}
+
+}  // namespace vmfix::faults
