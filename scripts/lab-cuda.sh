@@ -87,6 +87,8 @@ else
 			-o "$bin/rdna1-vmfix-check-cuda"
 	fi
 	plain g++ -std=c++17 "$opt" -pthread -DVMFIX_BACKEND_HOST "${worker_src[@]}" -o "$bin/rdna1-vmfix-check-host"
+	# the torch backend's worker lives next to the command, as CMake's build puts it
+	plain cp userspace/check/workers/torch_worker.py "$bin/"
 	plain g++ -std=c++20 "$opt" -DVMFIX_VERSION="\"$ver\"" -Iuserspace -Ikernel "${src[@]}" \
 		-lfmt -o "$bin/rdna1-vmfix-check"
 	tool=("$bin/rdna1-vmfix-check")

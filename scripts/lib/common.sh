@@ -43,7 +43,10 @@ result() {
 	PASS) VMFIX_PASSED=$((VMFIX_PASSED + 1)) ;;
 	FAIL)
 		VMFIX_FAILED=$((VMFIX_FAILED + 1))
-		[ -z "${VMFIX_FAIL_FILE:-}" ] || printf '%s\t%.300s\n' "$what" "$*" >>"$VMFIX_FAIL_FILE"
+		if [ -n "${VMFIX_FAIL_FILE:-}" ]; then
+			local why="$*"
+			printf '%s\t%.300s\n' "$what" "${why//$'\n'/ | }" >>"$VMFIX_FAIL_FILE"
+		fi
 		;;
 	SKIP)
 		VMFIX_SKIPPED=$((VMFIX_SKIPPED + 1))

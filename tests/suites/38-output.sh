@@ -74,6 +74,40 @@ else
 	result check-table-ran FAIL "$(head -c 300 "$tmp/pty.txt")"
 fi
 
+# Notes (a crash, a wrong result) beside 40-column case ids: at 80 and 100 columns they go under
+# their row whole (as a column they would be a few words a line); the verdicts stay aligned.
+notes_ok() { # FILE: the segv note in one piece and VERDICT/crash in one column
+	sed 's/\x1b\[[0-9;]*m//g' "$1" | awk '
+		/^CASE / { col = index($0, "VERDICT") }
+		/^planted\.segv / { seg = index($0, "crash") }
+		/worker killed by SIGSEGV/ { whole = 1 }
+		END { exit !(col > 0 && seg == col && whole) }'
+}
+planted=(check --backend=host --cases='planted.segv,planted.wrong,direct.fp32.mbv2_*' --timeout=5 --no-progress)
+"$tool" "${planted[@]}" >"$tmp/pipe.txt" 2>/dev/null || true
+fits width-check-notes-pipe-80 80 "$tmp/pipe.txt"
+if notes_ok "$tmp/pipe.txt" && grep -q '^  note: worker killed by SIGSEGV' "$tmp/pipe.txt"; then
+	result check-notes-80 PASS "80 columns: each note under its row in one piece, verdicts aligned"
+else
+	result check-notes-80 FAIL "$(head -c 600 "$tmp/pipe.txt")"
+fi
+on_pty 100 "$tmp/pty.txt" "$tool" "${planted[@]}"
+fits width-check-notes-pty-100 100 "$tmp/pty.txt"
+if notes_ok "$tmp/pty.txt" && sed 's/\x1b\[[0-9;]*m//g' "$tmp/pty.txt" | grep -q '^  note: worker killed by SIGSEGV'; then
+	result check-notes-100 PASS "100 columns: each note under its row in one piece, verdicts aligned"
+else
+	result check-notes-100 FAIL "$(head -c 600 "$tmp/pty.txt")"
+fi
+
+# --- progress: a live "[n/N] case verdict" line on a terminal's stderr, nothing on a pipe
+on_pty 100 "$tmp/pty.txt" sh -c "\"\$0\" check --backend=host --cases='direct.fp32.mbv2_*' >/dev/null" "$tool"
+"$tool" check --backend=host --cases='direct.fp32.mbv2_*' 2>"$tmp/progress-pipe.txt" >/dev/null || true
+if grep -q '\[14/14\] direct\.fp32\.mbv2_.* pass' "$tmp/pty.txt" && [ ! -s "$tmp/progress-pipe.txt" ]; then
+	result progress-pty PASS "progress counts to [14/14] on a terminal, stderr silent on a pipe"
+else
+	result progress-pty FAIL "pty: $(tr '\r' '\n' <"$tmp/pty.txt" | tail -n 2 | head -c 200); pipe: $(head -c 200 "$tmp/progress-pipe.txt")"
+fi
+
 # --- colour
 on_pty 100 "$tmp/pty.txt" env -u NO_COLOR TERM=xterm "$tool" faults "$faultlog"
 if grep -q $'\x1b\[' "$tmp/pty.txt"; then result colour-pty PASS "verdict coloured on a terminal"; else result colour-pty FAIL "no escape sequence on a pty"; fi

@@ -261,7 +261,9 @@ std::string report_text(const Report& r) {
       if (!c.memory_label.empty()) legend.emplace(case_mem_name(c.spec), c.memory_label);
   if (!legend.empty()) {
     s += "memory kinds:\n";
-    for (const auto& [k, v] : legend) s += fmt::format("  {:<17} {}\n", k, v);
+    std::vector<term::TableRow> rows;
+    for (const auto& [k, v] : legend) rows.push_back({{"", k, v}, ""});
+    s += term::table({{""}, {""}, {"", false, true}}, rows, term::out_width()).substr(1);  // no header line
   }
   s += fmt::format("result: {}\n", r.exit_code() == 0 ? "ok" : r.exit_code() == 1 ? "FAILURES" : "incomplete");
   return s;

@@ -24,7 +24,12 @@ inline std::optional<int> parse_cli(CLI::App& app, std::span<char*> args) {
   try {
     app.parse(rest);
   } catch (const CLI::CallForHelp&) {
-    std::fputs(term::wrap_text(app.help(), term::out_width()).c_str(), stdout);
+    // The description is prose: reflowed, then wrapped to the terminal like the rest.
+    const std::string description = app.get_description();
+    app.description("");
+    std::string help = (description.empty() ? "" : term::reflow(description) + "\n") + app.help();
+    app.description(description);
+    std::fputs(term::wrap_text(help, term::out_width()).c_str(), stdout);
     return 0;
   } catch (const CLI::ParseError& e) {
     // Under --json (or --pretty) a usage error is a JSON error document too, as the man page says.

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <numeric>
 
@@ -144,6 +145,24 @@ std::string wrap_text(std::string_view text, std::size_t width) {
   return s;
 }
 
+std::string reflow(std::string_view text) {
+  std::string out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t nl = text.find('\n', start);
+    if (nl == std::string_view::npos) nl = text.size();
+    const std::string_view line = text.substr(start, nl - start);
+    out += line;
+    start = nl + 1;
+    if (nl == text.size()) break;
+    const std::string_view next = text.substr(start, text.find('\n', start) - start);
+    const bool ends = line.empty() || std::string_view(".:!?").find(line.back()) != std::string_view::npos;
+    const bool starts = next.empty() || next.front() == ' ' || next.starts_with("- ");
+    out += (ends || starts) ? '\n' : ' ';
+  }
+  return out;
+}
+
 namespace {
 
 std::size_t longest_word(const std::string& s) {
@@ -165,9 +184,36 @@ std::string pad_cell(const std::string& s, std::size_t w, bool right) {
 
 }  // namespace
 
+namespace {
+
+// A wrapped column narrower than this reads as a list of a few words a line: it goes under its row.
+constexpr std::size_t kMinWrapColumn = 30;
+
+std::string lower(std::string s) {
+  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+// Each row as its first cell followed by "header: value" lines: fits any width.
+std::string records(const std::vector<Column>& cols, const std::vector<TableRow>& rows, std::size_t width) {
+  std::string out;
+  for (const auto& r : rows) {
+    for (std::size_t c = 0; c < cols.size() && c < r.cells.size(); ++c) {
+      if (c == 0)
+        out += wrap(r.cells[0], width, 2);
+      else if (!r.cells[c].empty())
+        out += wrap("  " + lower(cols[c].header) + ": " + r.cells[c], width, 4);
+    }
+    if (!r.note.empty()) out += wrap("  " + r.note, width, 4);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string table(const std::vector<Column>& cols, const std::vector<TableRow>& rows, std::size_t width) {
   const std::size_t n = cols.size();
-  std::vector<std::size_t> w(n), min_w(n);
+  std::vector<std::size_t> w(n), min_w(n), full(n);
   for (std::size_t c = 0; c < n; ++c) {
     w[c] = display_width(cols[c].header);
     min_w[c] = cols[c].wrap ? longest_word(cols[c].header) : w[c];
@@ -176,30 +222,53 @@ std::string table(const std::vector<Column>& cols, const std::vector<TableRow>& 
       w[c] = std::max(w[c], display_width(r.cells[c]));
       min_w[c] = std::max(min_w[c], cols[c].wrap ? longest_word(r.cells[c]) : display_width(r.cells[c]));
     }
+    full[c] = w[c];
   }
-  auto total = [&] { return std::accumulate(w.begin(), w.end(), std::size_t{0}) + 2 * (n > 0 ? n - 1 : 0); };
-  // Shrink the widest wrappable column one column at a time until the table fits.
-  while (total() > width) {
-    std::size_t pick = n;
+  std::vector<bool> under(n, false);  // wrappable columns printed under their row instead
+  auto total = [&] {
+    std::size_t sum = 0, shown = 0;
     for (std::size_t c = 0; c < n; ++c)
-      if (cols[c].wrap && w[c] > min_w[c] && (pick == n || w[c] > w[pick])) pick = c;
-    if (pick == n) break;  // nothing left to shrink: unbreakable content wins
-    --w[pick];
+      if (!under[c]) sum += w[c], ++shown;
+    return sum + 2 * (shown > 0 ? shown - 1 : 0);
+  };
+  for (;;) {
+    w = full;  // every pass starts from the full widths of the columns still beside each other
+    // Shrink the widest wrappable column one column at a time until the table fits.
+    while (total() > width) {
+      std::size_t pick = n;
+      for (std::size_t c = 0; c < n; ++c)
+        if (cols[c].wrap && !under[c] && w[c] > min_w[c] && (pick == n || w[c] > w[pick])) pick = c;
+      if (pick == n) break;
+      --w[pick];
+    }
+    // A column that still does not fit, or fits only as a word list, moves under its row.
+    std::size_t worst = n;
+    for (std::size_t c = 0; c < n; ++c)
+      if (cols[c].wrap && !under[c] && (total() > width || w[c] < std::min(kMinWrapColumn, full[c])) &&
+          (worst == n || full[c] > full[worst]))
+        worst = c;
+    if (worst == n) break;
+    under[worst] = true;
   }
+  if (total() > width) return records(cols, rows, width);  // unbreakable cells wider than the screen
   std::string out;
   auto emit = [&](const std::vector<std::string>& cells) {
     std::vector<std::vector<std::string>> lines(n);
     std::size_t height = 1;
     for (std::size_t c = 0; c < n; ++c) {
+      if (under[c]) continue;
       const std::string cell = c < cells.size() ? cells[c] : "";
       lines[c] = cols[c].wrap ? wrap_lines(cell, w[c]) : std::vector<std::string>{cell};
       height = std::max(height, lines[c].size());
     }
     for (std::size_t h = 0; h < height; ++h) {
       std::string line;
+      bool first = true;
       for (std::size_t c = 0; c < n; ++c) {
+        if (under[c]) continue;
         const std::string cell = h < lines[c].size() ? lines[c][h] : "";
-        if (c > 0) line += "  ";
+        if (!first) line += "  ";
+        first = false;
         line += pad_cell(cell, w[c], cols[c].right);
       }
       line.erase(line.find_last_not_of(' ') + 1);
@@ -211,6 +280,8 @@ std::string table(const std::vector<Column>& cols, const std::vector<TableRow>& 
   emit(header);
   for (const auto& r : rows) {
     emit(r.cells);
+    for (std::size_t c = 0; c < n && c < r.cells.size(); ++c)
+      if (under[c] && !r.cells[c].empty()) out += wrap("  " + lower(cols[c].header) + ": " + r.cells[c], width, 4);
     if (!r.note.empty()) out += wrap("  " + r.note, width, 4);
   }
   return out;

@@ -42,6 +42,10 @@ std::string wrap(std::string_view text, std::size_t width, std::size_t indent = 
 // columns more than the line's own leading spaces. Lines that fit are left untouched.
 std::string wrap_text(std::string_view text, std::size_t width);
 
+// Prose written with line breaks for the source's width: a line joins the next one unless it ends
+// a sentence ('.', ':', '!', '?'), is empty, or the next line is indented or a list item ("- ").
+std::string reflow(std::string_view text);
+
 struct Column {
   std::string header;
   bool right = false;  // numbers
@@ -52,7 +56,10 @@ struct TableRow {
   std::string note;  // printed under the row, indented by 2 and wrapped, when not empty
 };
 // A table with two spaces between columns that fits width: wrappable columns shrink (down to
-// their longest word) and their cells wrap; trailing spaces are never printed.
+// their longest word) and their cells wrap; a wrappable column that would still not fit, or only
+// narrower than 30 columns, is printed under each row as "header: text"; when even the other
+// columns are wider than width, each row becomes a record (first cell, then "header: value" lines).
+// Trailing spaces are never printed.
 std::string table(const std::vector<Column>& cols, const std::vector<TableRow>& rows, std::size_t width);
 
 }  // namespace vmfix::term

@@ -140,3 +140,39 @@ TEST_CASE("term: tables shrink wrappable columns to fit, keep numbers whole, no 
   CHECK(t.starts_with("id  description"));
   CHECK(t.find("12345") != std::string::npos);
 }
+
+TEST_CASE("term: a note column that cannot fit beside long ids goes under its row; records when nothing fits",
+          "[term]") {
+  const std::vector<Column> cols = {
+      {"CASE"}, {"VERDICT"}, {"MAX_ERR", true}, {"KERN_MS", true}, {"NOTE", false, true}};
+  const std::vector<TableRow> rows = {
+      {{"fwd.fp32.nchw.heur.mbv2_conv1.device", "wrong_result", "3.53e-07", "2.35", ""}, ""},
+      {{"planted.gpu_fault", "gpu_fault", "-", "-",
+        "torch worker: emulated GPU memory access fault in planted case planted.gpu_fault (pid 1311)"},
+       ""}};
+  const std::string t = table(cols, rows, 80);
+  CHECK(longest_line(t) <= 80);
+  CHECK(t.starts_with("CASE "));
+  CHECK(t.find("NOTE") == std::string::npos);  // not a column any more
+  CHECK(t.find("\nplanted.gpu_fault") != std::string::npos);
+  CHECK(t.find("\n  note: torch worker: emulated GPU memory access fault") != std::string::npos);
+  // Wide enough: the note stays a column.
+  const std::string wide = table(cols, rows, 160);
+  CHECK(wide.find("NOTE") != std::string::npos);
+  CHECK(wide.find("note:") == std::string::npos);
+  // Narrower than the ids themselves: one record per row, every line within the width.
+  const std::string narrow = table(cols, rows, 40);
+  CHECK(longest_line(narrow) <= 40);
+  CHECK(narrow.find("planted.gpu_fault\n  verdict: gpu_fault\n  max_err: -\n  kern_ms: -\n  note: torch worker:") !=
+        std::string::npos);
+}
+
+TEST_CASE("term: reflow joins the source's line breaks inside a sentence, keeps the others", "[term]") {
+  CHECK(reflow("Run the harness: direct, implicit-GEMM and dot2\nkernels, on layers of ResNet-50.\n"
+               "Verdicts: pass, crash.\nExit: 0 all pass") ==
+        "Run the harness: direct, implicit-GEMM and dot2 kernels, on layers of ResNet-50.\n"
+        "Verdicts: pass, crash.\nExit: 0 all pass");
+  CHECK(reflow("a list\n- one\n- two\n  indented") == "a list\n- one\n- two\n  indented");
+  CHECK(reflow("") == "");
+  CHECK(reflow("para one\n\npara two") == "para one\n\npara two");
+}

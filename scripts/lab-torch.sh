@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Lab run of `check --backend=torch` (the C++ runner and its torch worker) on an NVIDIA GPU with a
+# CUDA build of PyTorch: the quick and full profiles, the planted-fault cases, and the CPU device of
+# the same torch; writes results and timings under $OUT (default ./lab-out-torch).
+# Usage: scripts/lab-torch.sh [--verbose] [--python PATH]
+#   --python  the interpreter whose torch to test (default: /opt/torch/.venv/bin/python when it
+#             exists, else python3 on PATH)
+# Builds the check command as scripts/lab-cuda.sh --build-only --plain does (g++ and fmt, CLI11,
+# nlohmann-json headers). Files in $OUT: summary.txt, build, torch-{quick,full,planted,cpu}.{txt,json}.
+# Exit 0 when every expectation held, 1 when one did not, 4 when the build, torch or the GPU is missing.
+set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
+
+opt_python=""
+parse_args "python=" "$@"
+[ ${#ARGS[@]} -eq 0 ] || die "unknown argument '${ARGS[0]}' (see --help)" 2
+python=$opt_python
+[ -n "$python" ] || { [ -x /opt/torch/.venv/bin/python ] && python=/opt/torch/.venv/bin/python; } || python=python3
+cd "$VMFIX_ROOT"
+OUT=${OUT:-./lab-out-torch}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+summary="$OUT/summary.txt"
+: >"$summary"
+say() { printf '%s\n' "$*" | tee -a "$summary"; }
+fail=0
+since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'; }
+expect() { # NAME PASS|FAIL TEXT
+	say "$1 $2 $3"
+	[ "$2" = PASS ] || fail=1
+}
+command -v jq >/dev/null || die "jq not found (it reads the JSON reports)" 4
+gpu=$(nvidia-smi --query-gpu=name,driver_version,compute_cap --format=csv,noheader 2>/dev/null | head -n1 || true)
+[ -n "$gpu" ] || die "no NVIDIA GPU visible (nvidia-smi)" 4
+torch_line=$("$python" -c 'import torch, sys; print(sys.version.split()[0], torch.__version__, torch.version.cuda, torch.backends.cudnn.version())' 2>&1) ||
+	die "no working torch in $python: $torch_line" 4
+say "lab-torch: $(date -u +%Y-%m-%dT%H:%M:%SZ) host $(uname -n) kernel $(uname -r) $(nproc) CPUs"
+say "gpu: $gpu; python, torch, cuda, cudnn: $torch_line ($python)"
+say "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown) (VERSION $(cat VERSION))"
+
+t0=$(date +%s.%N)
+export VMFIX_LAB_BUILD="$OUT/build"
+OUT="$OUT/build" scripts/lab-cuda.sh --build-only --plain >/dev/null
+tool=("$VMFIX_LAB_BUILD/userspace/rdna1-vmfix-check" --backend=torch --python="$python" --no-progress)
+say "build: plain g++ in $(since "$t0") s"
+
+# run NAME ARGS...: text to $OUT/NAME.txt, JSON to $OUT/NAME.json; sets rc and secs.
+run() {
+	local name=$1 t
+	shift
+	t=$(date +%s.%N)
+	rc=0
+	"${tool[@]}" --save-json="$OUT/$name.json" "$@" >"$OUT/$name.txt" 2>&1 || rc=$?
+	secs=$(since "$t")
+	say "run $name: exit $rc in ${secs} s: $(grep -E '^[0-9]+ cases:' "$OUT/$name.txt" | head -n1)"
+}
+counts() { # NAME: "pass unsupported total"
+	jq -r '.runs[0] | "\(.summary.pass) \(.summary.unsupported) \(.cases | length)"' "$OUT/$1.json" 2>/dev/null || echo "0 0 0"
+}
+for profile in quick full; do
+	run "torch-$profile" --profile="$profile"
+	read -r p u n < <(counts "torch-$profile")
+	if [ "$rc" -eq 0 ] && [ "$n" -gt 0 ] && [ $((p + u)) -eq "$n" ]; then
+		expect "torch-$profile" PASS "$p of $n cases pass, $u unsupported, in $secs s"
+	else
+		expect "torch-$profile" FAIL "exit $rc, $p of $n pass: $(jq -r '[.runs[0].cases[] | select(.verdict != "pass" and .verdict != "unsupported") | "\(.id)=\(.verdict)"] | .[:5] | join(" ")' "$OUT/torch-$profile.json" 2>/dev/null)"
+	fi
+done
+
+run torch-planted --cases='planted.*,fwd.fp32.nchw.heur.mbv2_conv1.device' --timeout=5
+got=$(jq -r '[.runs[0].cases[] | select(.planted) | "\(.planted)=\(.verdict)"] | sort | join(" ")' "$OUT/torch-planted.json" 2>/dev/null || true)
+want="gpu_fault=gpu_fault hang=hang segv=crash wrong=wrong_result"
+if [ "$rc" -eq 1 ] && [ "$got" = "$want" ]; then
+	expect torch-planted PASS "$got"
+else
+	expect torch-planted FAIL "exit $rc, got '$got', want '$want'"
+fi
+others=$(jq -r '[.runs[0].cases[] | select(.planted | not) | .verdict] | unique | join(",")' "$OUT/torch-planted.json" 2>/dev/null || true)
+if [ "$others" = pass ]; then
+	expect torch-run-continues PASS "the normal cases beside the planted ones still pass"
+else
+	expect torch-run-continues FAIL "normal case verdicts '$others'"
+fi
+
+run torch-cpu --torch-device=cpu --profile=quick
+read -r p u n < <(counts torch-cpu)
+if [ "$rc" -eq 0 ] && [ "$n" -gt 0 ] && [ $((p + u)) -eq "$n" ]; then
+	expect torch-cpu PASS "$p of $n cases pass on torch's CPU device, $u unsupported"
+else
+	expect torch-cpu FAIL "exit $rc, $p of $n pass"
+fi
+say ""
+say "lab-torch: $([ "$fail" -eq 0 ] && echo ALL EXPECTATIONS HELD || echo SOME EXPECTATIONS FAILED) (results in $OUT)"
+exit "$fail"
