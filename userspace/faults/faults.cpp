@@ -550,6 +550,8 @@ struct UserPattern {
 // Order matters: the first match names the event's kind.
 constexpr std::array kUserPatterns = {
     UserPattern{"Memory access fault by GPU", false, "hsa_memory_fault"},
+    // The ROCr debug agent's own report of the same fault (rocr_debug_agent, wavefront dump follows).
+    UserPattern{"Memory access fault at GPU Node", false, "hsa_memory_fault"},
     // Mesa (RADV/radeonsi) reports of a lost context or a GPUVM fault: graphics clients.
     UserPattern{"GPUVM fault detected", false, "graphics_vm_fault"},
     UserPattern{"context is lost", false, "graphics_context_lost"},
@@ -572,6 +574,9 @@ constexpr std::array kUserPatterns = {
     UserPattern{"-ENOMEM", false, "out_of_memory"},
     UserPattern{"rejects atomics", true, "pcie_atomics"},
     UserPattern{"atomics not supported", true, "pcie_atomics"},
+    // KFD's interrupt FIFO overflowed: the GPU raised events (wave exceptions, faults) faster than
+    // KFD handles them. The line names no cause by itself.
+    UserPattern{"ih_fifo overflow", false, "kfd_interrupt_overflow"},
     UserPattern{"MES failed to respond", false, "hang"},
     UserPattern{"amdgpu_job_timedout", false, "hang"},
     UserPattern{"GPU reset", true, "hang"},
@@ -598,7 +603,8 @@ std::string_view match_user_kind(std::string_view line) {
   for (const auto& p : kUserPatterns)
     if (p.icase ? icontains(line, p.needle) : contains(line, p.needle)) return p.kind;
   // Patterns that need two parts.
-  if (contains(line, "TensileLibrary") && (contains(line, "No such file") || contains(line, "Cannot read")))
+  if (contains(line, "TensileLibrary") &&
+      (contains(line, "No such file") || contains(line, "Cannot read") || contains(line, "not found")))
     return "no_code_object";
   // A library's list of the targets it carries, without the device's (Ollama: "gfx1010 is not
   // supported by .../rocm [gfx1030 ...]", "amdgpu is not supported (supported types:[...])").

@@ -209,6 +209,12 @@ constexpr std::array kEventRules = {
                 return e.hsa_status.empty() ? std::string("a HSA queue aborted without a status that names the cause")
                                             : fmt::format("the runtime reported {}", e.hsa_status);
               }},
+    EventRule{"kfd_interrupt_overflow", [](const Event& e, const Facts&) { return e.kind == "kfd_interrupt_overflow"; },
+              FaultClass::kUnknown, OnMismatch::kIsaMismatch,
+              [](const Event&, const Facts&) -> std::string {
+                return "KFD's interrupt FIFO overflowed: the GPU raised events (wave exceptions, faults) faster than "
+                       "KFD could handle them; the line names no single cause";
+              }},
     EventRule{"unrecognised", [](const Event&, const Facts&) { return true; }, FaultClass::kUnknown,
               OnMismatch::kKeep, [](const Event&, const Facts&) -> std::string { return "unrecognised event"; }},
 };

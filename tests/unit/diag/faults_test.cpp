@@ -708,3 +708,34 @@ TEST_CASE("unsupported GPUs, target lists without the device, and what is no evi
             ->verdict.cls == FaultClass::kUnknown);
   CHECK(parse_log("Segmentation fault (core dumped)")->verdict.cls == FaultClass::kUnknown);
 }
+
+// Rules from the tuning part of the corpus (170, 176, 193): a Tensile library "not found", the ROCr
+// debug agent's own fault report, and KFD's interrupt FIFO overflowing.
+TEST_CASE("Tensile files not found, the debug agent's fault report, KFD interrupt floods", "[diag][faults][rules]") {
+  const auto tensile = parse_log("Error: TensileLibrary.dat not found", Context{"gfx1011", "", ""});
+  REQUIRE(tensile->events.size() == 1);
+  CHECK(tensile->verdict.cls == FaultClass::kMissingCodeObject);
+  // "TensileLibrary" alone (a path in a listing) is no error.
+  CHECK(parse_log("\"/opt/rocm/lib/rocblas/library/TensileLibrary_lazy_gfx1030.dat\"")->events.empty());
+
+  const char* agent =
+      "[rocr debug agent]: \n"
+      "Memory access fault at GPU Node: 1\n"
+      "Address: 0x7F36437BBxxx (page not present;write access to a read-only page;)\n";
+  const auto a = parse_log(agent);
+  REQUIRE(a->events.size() == 1);
+  CHECK(a->verdict.cls == FaultClass::kVmFaultBadAddress);
+  CHECK(parse_log(agent, Context{"gfx1010", "10.3.0", ""})->verdict.cls == FaultClass::kIsaMismatch);
+
+  const char* flood =
+      "[ 1.0] amdgpu 0000:c2:00.0: amdgpu: KFD node 0 ih_fifo overflow\n"
+      "[ 1.0] amdgpu 0000:c2:00.0: amdgpu: KFD node 0 ih_fifo overflow\n"
+      "[ 2.0] enqueue_ih_ring_entry: 1408857 callbacks suppressed\n"
+      "[ 2.0] amdgpu 0000:c2:00.0: amdgpu: KFD node 0 ih_fifo overflow\n";
+  const auto f = parse_log(flood);
+  REQUIRE(f->events.size() == 1);
+  CHECK(f->events[0].records == 3);
+  CHECK(f->verdict.cls == FaultClass::kUnknown);  // no cause named by the line itself
+  CHECK(parse_log(flood, Context{"gfx1151", "12.0.1", ""})->verdict.cls == FaultClass::kIsaMismatch);
+  CHECK(parse_log(flood, Context{"gfx1151", "11.5.1", ""})->verdict.cls == FaultClass::kUnknown);  // own family
+}
