@@ -12,6 +12,8 @@
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
+# shellcheck source=scripts/lib/lab.sh
+. "$(dirname "$0")/lib/lab.sh"
 # shellcheck source=scripts/lib/sources.sh
 . "$(dirname "$0")/lib/sources.sh"
 
@@ -20,18 +22,7 @@ parse_args "arch= jobs= plain build-only" "$@"
 [ ${#ARGS[@]} -eq 0 ] || die "unknown argument '${ARGS[0]}' (see --help)" 2
 arch=$opt_arch jobs=$opt_jobs plain_only=${opt_plain:-0} build_only=${opt_build_only:-0}
 cd "$VMFIX_ROOT"
-OUT=${OUT:-./lab-out}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-summary="$OUT/summary.txt"
-: >"$summary"
-say() { printf '%s\n' "$*" | tee -a "$summary"; }
-fail=0
-since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'; }
-expect() { # NAME PASS|FAIL TEXT
-	say "$1 $2 $3"
-	[ "$2" = PASS ] || fail=1
-}
+lab_start ./lab-out
 
 # --- tools and GPU --------------------------------------------------------------------------------
 nvcc=$(command -v nvcc || true)

@@ -11,6 +11,8 @@
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
+# shellcheck source=scripts/lib/lab.sh
+. "$(dirname "$0")/lib/lab.sh"
 
 opt_python=""
 parse_args "python=" "$@"
@@ -18,18 +20,7 @@ parse_args "python=" "$@"
 python=$opt_python
 [ -n "$python" ] || { [ -x /opt/torch/.venv/bin/python ] && python=/opt/torch/.venv/bin/python; } || python=python3
 cd "$VMFIX_ROOT"
-OUT=${OUT:-./lab-out-torch}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-summary="$OUT/summary.txt"
-: >"$summary"
-say() { printf '%s\n' "$*" | tee -a "$summary"; }
-fail=0
-since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'; }
-expect() { # NAME PASS|FAIL TEXT
-	say "$1 $2 $3"
-	[ "$2" = PASS ] || fail=1
-}
+lab_start ./lab-out-torch
 command -v jq >/dev/null || die "jq not found (it reads the JSON reports)" 4
 gpu=$(nvidia-smi --query-gpu=name,driver_version,compute_cap --format=csv,noheader 2>/dev/null | head -n1 || true)
 [ -n "$gpu" ] || die "no NVIDIA GPU visible (nvidia-smi)" 4
