@@ -8,7 +8,8 @@
 #    same function (goal <= 1.3x). TCG emulates the CPU in software: absolute times are inflated many times, and traps and
 # trampolines are inflated more than plain code, so the ratios are indicative only.
 # Each figure is the best of its series (best of 5 rounds of N calls, modes alternated 3 times).
-# Usage: bench/hookcost.sh [--kernel LABEL]... [--calls N] [--verbose]   (default: every matrix kernel)
+# Usage: bench/hookcost.sh [--kernel LABEL]... [--calls N] [--limit S] [--verbose]   (default: every matrix
+# kernel; --limit: seconds one guest boot may take, default 900: a loaded 2-core host needs it)
 # Prints BENCH<TAB>name<TAB>value<TAB>unit<TAB>goal<TAB>PASS|FAIL|INFO<TAB>notes lines.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
@@ -18,20 +19,22 @@ set -euo pipefail
 # shellcheck source=scripts/lib/qemu.sh
 . "$VMFIX_ROOT/scripts/lib/qemu.sh"
 
-labels=() calls=20000
-opts=$(getopt -o h --long kernel:,calls:,verbose,help -n hookcost.sh -- "$@") || exit 2
+labels=() calls=20000 limit=900
+opts=$(getopt -o h --long kernel:,calls:,limit:,verbose,help -n hookcost.sh -- "$@") || exit 2
 eval set -- "$opts"
 while true; do
 	case "$1" in
 	--kernel) labels+=("$2"); shift 2 ;;
 	--calls) calls=$2; shift 2 ;;
+	--limit) limit=$2; shift 2 ;;
 	--verbose) set -x; shift ;;
-	-h | --help) sed -n '2,13p' "$0" | sed 's/^# //'; exit 0 ;;
+	-h | --help) sed -n '2,14p' "$0" | sed 's/^# //'; exit 0 ;;
 	--) shift; break ;;
 	esac
 done
 [ ${#labels[@]} -gt 0 ] || read -r -a labels <<<"$(matrix_labels)"
 [[ "$calls" =~ ^[0-9]+$ ]] || die "--calls needs a number" 2
+[[ "$limit" =~ ^[1-9][0-9]*$ ]] || die "--limit needs a number of seconds" 2
 [ "$(id -u)" -eq 0 ] || die "needs root (kernel packages, chroot): sudo bench/hookcost.sh" 4
 
 bench() { printf 'BENCH\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@"; }
@@ -46,7 +49,7 @@ for label in "${labels[@]}"; do
 	# private log (a parallel run boots the same kernel); a copy goes to the shared cache after
 	log_file="$hc_work/$label-bench.log"
 	rc=0
-	(QEMU_GUEST_ENV="BENCH_N=$calls" qemu_run "$label" bench "$log_file" 400) || rc=$?
+	(QEMU_GUEST_ENV="BENCH_N=$calls" qemu_run "$label" bench "$log_file" "$limit") || rc=$?
 	[ ! -f "$log_file" ] || publish_log "$log_file" "$VMFIX_CACHE/qemu/logs/$label-bench.log" || true
 	kver=$(kernel_release "$label")
 	raw=$(tr -d '\r' <"$log_file" 2>/dev/null | grep -a '^BENCH' || true)

@@ -19,6 +19,7 @@
 #include <linux/string.h>
 
 #include "compat.h"
+#include "vmfix_hot.h"
 #include "vmfix_mod.h"
 #include "vmfix_stats.h"
 
@@ -69,6 +70,12 @@ static const char * const vmfix_role_names[] = { "enforce", "attribute" };
  * generated/abi.h (checked in amdgpu.ko's BTF). In enforce the new flags
  * are written back into the argument register: an ftrace-based kprobe
  * restores the registers from @regs.
+ *
+ * Everything here is inline (vmfix_hot.h, vmfix_policy.h): a range of a
+ * device out of scope, a range no rule changes and a repeat of this CPU's
+ * last rewrite make no call. The device set is read without
+ * rcu_read_lock(): a probe handler runs with preemption disabled, which
+ * synchronize_rcu() waits for.
  */
 int vmfix_ptes_update_pre(struct kprobe *kp, struct pt_regs *regs)
 {
@@ -81,14 +88,13 @@ int vmfix_ptes_update_pre(struct kprobe *kp, struct pt_regs *regs)
 
 	vmfix_count_hook(VMFIX_HOOK_PTES_UPDATE);
 	params = (const void *)*vmfix_arg_reg(regs, VMFIX_ABI_PTES_PARAMS_ARG);
-	if (!params)
+	if (unlikely(!params))
 		return 0;
-	rcu_read_lock();
 	vdev = vmfix_match_adev(vmfix_member_ptr(params,
 						 VMFIX_ABI_PARAMS_ADEV_OFF));
 	if (!vdev || !vdev->scoped || vdev->slot == VMFIX_NO_SLOT) {
 		vmfix_count_other();
-		goto out;
+		return 0;
 	}
 	in.flags = *flags;
 	in.device_matches = true;
@@ -97,14 +103,12 @@ int vmfix_ptes_update_pre(struct kprobe *kp, struct pt_regs *regs)
 	if (out.changed)
 		*flags = out.flags;
 	vmfix_count_range(vdev->slot, &out, in.flags);
-	/* the ring only for hits: the common no-rule range stays cheap */
+	/* the ring only for hits, and only for one unlike this CPU's last */
 	if (out.rules)
 		vmfix_ring_record(vdev, VMFIX_HOOK_PTES_UPDATE, policy.mode,
 				  *vmfix_arg_reg(regs, VMFIX_ABI_PTES_START_ARG),
 				  *vmfix_arg_reg(regs, VMFIX_ABI_PTES_END_ARG),
 				  &out, in.flags);
-out:
-	rcu_read_unlock();
 	return 0;
 }
 

@@ -76,30 +76,6 @@ u32 vmfix_slot_gen(u8 slot)
 NOKPROBE_SYMBOL(vmfix_slot_gen);
 
 /*
- * Caller holds rcu_read_lock(). The offset of adev->dev comes from
- * generated/abi.h (checked in amdgpu.ko's BTF).
- */
-const struct vmfix_dev *vmfix_match_adev(const void *adev)
-{
-	const struct vmfix_devset *set;
-	const struct device *dev;
-	unsigned int i;
-
-	if (!adev)
-		return NULL;
-	dev = vmfix_member_ptr(adev, VMFIX_ABI_ADEV_DEV_OFF);
-	set = rcu_dereference(vmfix_devset);
-	if (!set)
-		return NULL;
-	for (i = 0; i < set->count; i++)
-		if (set->devs[i].dev == dev)
-			return &set->devs[i];
-	return NULL;
-}
-
-NOKPROBE_SYMBOL(vmfix_match_adev);
-
-/*
  * Does @tok (@len chars) have the shape of @pattern, where 'x' stands for a
  * hex digit and anything else for itself? No blanks, signs or 0x prefixes.
  */

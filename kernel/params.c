@@ -25,9 +25,10 @@
 #define VMFIX_DEFAULT_COH_S	"snoop"
 #define VMFIX_DEFAULT_DEVICES_S	"auto"
 
-static int vmfix_mode = VMFIX_DEFAULT_MODE;
-static int vmfix_cc_to = VMFIX_DEFAULT_CC_TO;
-static int vmfix_coherent = VMFIX_DEFAULT_COH;
+/* read by the hot path through vmfix_policy_snapshot() (vmfix_mod.h) */
+int vmfix_param_mode = VMFIX_DEFAULT_MODE;
+int vmfix_param_cc_to = VMFIX_DEFAULT_CC_TO;
+int vmfix_param_coherent = VMFIX_DEFAULT_COH;
 static char vmfix_devices[VMFIX_DEVICES_LEN] = VMFIX_DEFAULT_DEVICES_S;
 static bool vmfix_attribute;
 static DEFINE_MUTEX(vmfix_devices_str_lock);
@@ -38,19 +39,9 @@ static bool vmfix_exiting;
 bool vmfix_test_enabled;
 #endif
 
-/* The policy the hot path applies; each field is read once. */
-void vmfix_policy_snapshot(struct vmfix_policy *policy)
-{
-	policy->mode = (enum vmfix_mode)READ_ONCE(vmfix_mode);
-	policy->cc_to = (enum vmfix_cc_to)READ_ONCE(vmfix_cc_to);
-	policy->coherent = (enum vmfix_coherent)READ_ONCE(vmfix_coherent);
-}
-
-NOKPROBE_SYMBOL(vmfix_policy_snapshot);
-
 enum vmfix_mode vmfix_current_mode(void)
 {
-	return (enum vmfix_mode)READ_ONCE(vmfix_mode);
+	return (enum vmfix_mode)READ_ONCE(vmfix_param_mode);
 }
 
 bool vmfix_attribution_wanted(void)
@@ -117,7 +108,7 @@ static int vmfix_param_set_mode(const char *val, const struct kernel_param *kp)
 		       val ? vmfix_val_len(val) : 0, val ? val : "");
 		return -EINVAL;
 	}
-	WRITE_ONCE(vmfix_mode, mode);
+	WRITE_ONCE(vmfix_param_mode, mode);
 	vmfix_stored("mode", vmfix_mode_name(mode), true);
 	return 0;
 }
@@ -125,7 +116,7 @@ static int vmfix_param_set_mode(const char *val, const struct kernel_param *kp)
 static int vmfix_param_get_mode(char *buf, const struct kernel_param *kp)
 {
 	return scnprintf(buf, PAGE_SIZE, "%s\n",
-			 vmfix_mode_name((enum vmfix_mode)READ_ONCE(vmfix_mode)));
+			 vmfix_mode_name((enum vmfix_mode)READ_ONCE(vmfix_param_mode)));
 }
 
 static int vmfix_param_set_cc_to(const char *val, const struct kernel_param *kp)
@@ -140,7 +131,7 @@ static int vmfix_param_set_cc_to(const char *val, const struct kernel_param *kp)
 		       val ? vmfix_val_len(val) : 0, val ? val : "");
 		return -EINVAL;
 	}
-	WRITE_ONCE(vmfix_cc_to, cc_to);
+	WRITE_ONCE(vmfix_param_cc_to, cc_to);
 	vmfix_stored("cc_to", vmfix_cc_to_name(cc_to), false);
 	return 0;
 }
@@ -148,7 +139,7 @@ static int vmfix_param_set_cc_to(const char *val, const struct kernel_param *kp)
 static int vmfix_param_get_cc_to(char *buf, const struct kernel_param *kp)
 {
 	return scnprintf(buf, PAGE_SIZE, "%s\n",
-			 vmfix_cc_to_name((enum vmfix_cc_to)READ_ONCE(vmfix_cc_to)));
+			 vmfix_cc_to_name((enum vmfix_cc_to)READ_ONCE(vmfix_param_cc_to)));
 }
 
 static int vmfix_param_set_coherent(const char *val,
@@ -164,7 +155,7 @@ static int vmfix_param_set_coherent(const char *val,
 		       val ? vmfix_val_len(val) : 0, val ? val : "");
 		return -EINVAL;
 	}
-	WRITE_ONCE(vmfix_coherent, coherent);
+	WRITE_ONCE(vmfix_param_coherent, coherent);
 	vmfix_stored("coherent", vmfix_coherent_name(coherent), false);
 	return 0;
 }
@@ -172,7 +163,7 @@ static int vmfix_param_set_coherent(const char *val,
 static int vmfix_param_get_coherent(char *buf, const struct kernel_param *kp)
 {
 	return scnprintf(buf, PAGE_SIZE, "%s\n",
-			 vmfix_coherent_name((enum vmfix_coherent)READ_ONCE(vmfix_coherent)));
+			 vmfix_coherent_name((enum vmfix_coherent)READ_ONCE(vmfix_param_coherent)));
 }
 
 /*

@@ -2,9 +2,10 @@
 /*
  * rdna1_vmfix statistics: per-CPU counters and a ring of recent rule hits.
  *
- * Writers (probe handlers) never lock: counters are this_cpu_inc(), the
- * ring takes a slot with one atomic increment and publishes the entry by
- * storing its sequence number last. Readers sum the CPUs and copy ring
+ * Writers (probe handlers, through the inline functions of vmfix_hot.h)
+ * never lock: counters are per-CPU increments, the ring takes a slot with
+ * one atomic increment and publishes the entry by storing its sequence
+ * number last. Readers sum the CPUs and copy ring
  * entries, skipping one that changed while it was copied. Text formats are
  * docs/status-abi.md (schema 1).
  */
@@ -16,26 +17,9 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
+#include "vmfix_hot.h"
 #include "vmfix_mod.h"
 #include "vmfix_stats.h"
-
-/* The last hit this CPU put into the ring (repeats are not recorded again). */
-struct vmfix_ring_last {
-	u64 old;
-	u64 new;
-	u32 rules;
-	u8 slot;
-	u8 hook;
-	u8 mode;
-	bool valid;
-};
-
-struct vmfix_pcpu {
-	u64 dev[VMFIX_MAX_DEVICES][VMFIX_CTR_COUNT];
-	u64 other_ranges;
-	u64 hook_hits[VMFIX_HOOK_COUNT];
-	struct vmfix_ring_last last;
-};
 
 struct vmfix_ring_entry {
 	u64 seq;		/* 0: empty or being written */
@@ -49,7 +33,7 @@ struct vmfix_ring_entry {
 	char bdf[VMFIX_BDF_LEN];
 };
 
-static struct vmfix_pcpu __percpu *vmfix_pcpu;
+struct vmfix_pcpu __percpu *vmfix_pcpu;
 static struct vmfix_ring_entry vmfix_ring[VMFIX_RING_SIZE];
 static atomic64_t vmfix_ring_seq = ATOMIC64_INIT(0);
 
@@ -86,56 +70,6 @@ void vmfix_stats_exit(void)
 	free_percpu(vmfix_pcpu);
 	vmfix_pcpu = NULL;
 }
-
-void vmfix_count_dev(u8 slot, enum vmfix_ctr ctr)
-{
-	if (slot < VMFIX_MAX_DEVICES)
-		this_cpu_inc(vmfix_pcpu->dev[slot][ctr]);
-}
-
-NOKPROBE_SYMBOL(vmfix_count_dev);
-
-/*
- * One chokepoint range of a scoped device: every counter it touches, on one
- * per-CPU block (the caller runs with preemption off).
- */
-void vmfix_count_range(u8 slot, const struct vmfix_pte_out *out, u64 old)
-{
-	u64 *c;
-	unsigned int bit;
-
-	if (slot >= VMFIX_MAX_DEVICES)
-		return;
-	c = this_cpu_ptr(vmfix_pcpu)->dev[slot];
-	c[VMFIX_CTR_RANGES]++;
-	c[out->mtype_in <= VMFIX_MTYPE_UC ? VMFIX_CTR_SEEN_NC + out->mtype_in :
-					     VMFIX_CTR_SEEN_RESERVED]++;
-	if (!out->rules)
-		return;
-	for (bit = 0; bit < VMFIX_RULE_COUNT; bit++)
-		if (out->rules & (1U << bit))
-			c[VMFIX_CTR_RULE_CC_DOWNGRADE + bit]++;
-	if (out->changed)
-		c[VMFIX_CTR_REWRITTEN]++;
-	else if (out->proposed != old)
-		c[VMFIX_CTR_WOULD_REWRITE]++;
-}
-
-NOKPROBE_SYMBOL(vmfix_count_range);
-
-void vmfix_count_other(void)
-{
-	this_cpu_inc(vmfix_pcpu->other_ranges);
-}
-
-NOKPROBE_SYMBOL(vmfix_count_other);
-
-void vmfix_count_hook(enum vmfix_hook_id hook)
-{
-	this_cpu_inc(vmfix_pcpu->hook_hits[hook]);
-}
-
-NOKPROBE_SYMBOL(vmfix_count_hook);
 
 u64 vmfix_hook_hits(enum vmfix_hook_id hook)
 {
@@ -176,42 +110,16 @@ void vmfix_stats_reset(void)
 }
 
 /*
- * Is this hit the same as the last one this CPU recorded (device, hook,
- * mode, old and new flags, rules)? A stream of identical rewrites, the
- * common case of a busy mapping path, then costs no atomic on the shared
- * ring counter; the counters still count every range.
+ * A new entry of the ring: @hit is this CPU's last hit, which
+ * vmfix_ring_record() (vmfix_hot.h) has just found to differ from the one
+ * before. Caller runs with preemption off (a probe handler).
  */
-static bool vmfix_ring_repeat(const struct vmfix_dev *vdev, u8 hook, u8 mode,
-			      const struct vmfix_pte_out *out, u64 old)
-{
-	struct vmfix_ring_last *last = this_cpu_ptr(&vmfix_pcpu->last);
-
-	if (last->valid && last->old == old && last->new == out->proposed &&
-	    last->rules == out->rules && last->slot == vdev->slot &&
-	    last->hook == hook && last->mode == mode)
-		return true;
-	last->old = old;
-	last->new = out->proposed;
-	last->rules = out->rules;
-	last->slot = vdev->slot;
-	last->hook = hook;
-	last->mode = mode;
-	last->valid = true;
-	return false;
-}
-
-NOKPROBE_SYMBOL(vmfix_ring_repeat);
-
-/* Caller runs with preemption off (a probe handler). */
-void vmfix_ring_record(const struct vmfix_dev *vdev, enum vmfix_hook_id hook,
-		       enum vmfix_mode mode, u64 start, u64 end,
-		       const struct vmfix_pte_out *out, u64 old)
+void vmfix_ring_store(const struct vmfix_dev *vdev,
+		      const struct vmfix_ring_last *hit, u64 start, u64 end)
 {
 	struct vmfix_ring_entry *e;
 	u64 seq;
 
-	if (vmfix_ring_repeat(vdev, hook, mode, out, old))
-		return;
 	seq = atomic64_inc_return(&vmfix_ring_seq);
 	e = &vmfix_ring[(seq - 1) % VMFIX_RING_SIZE];
 
@@ -220,17 +128,17 @@ void vmfix_ring_record(const struct vmfix_dev *vdev, enum vmfix_hook_id hook,
 	smp_wmb();
 	e->start = start;
 	e->end = end;
-	e->old = old;
-	e->new = out->proposed;
-	e->rules = out->rules;
-	e->hook = hook;
-	e->mode = mode;
+	e->old = hit->old;
+	e->new = hit->new;
+	e->rules = hit->rules;
+	e->hook = hit->hook;
+	e->mode = hit->mode;
 	memcpy(e->bdf, vdev->bdf, sizeof(e->bdf));
 	/* publish: every field above is visible before the sequence */
 	smp_store_release(&e->seq, seq);
 }
 
-NOKPROBE_SYMBOL(vmfix_ring_record);
+NOKPROBE_SYMBOL(vmfix_ring_store);
 
 __printf(2, 3)
 void vmfix_buf_printf(struct vmfix_buf *b, const char *fmt, ...)
@@ -304,7 +212,7 @@ void vmfix_recent_show(struct vmfix_buf *b)
 	vmfix_buf_printf(b, "schema 1\n");
 	for (; seq <= head; seq++) {
 		e = &vmfix_ring[(seq - 1) % VMFIX_RING_SIZE];
-		/* pairs with the release in vmfix_ring_record() */
+		/* pairs with the release in vmfix_ring_store() */
 		if (smp_load_acquire(&e->seq) != seq)
 			continue;
 		memcpy(&copy, e, sizeof(copy));

@@ -51,7 +51,6 @@ struct vmfix_devset {
 extern struct vmfix_devset __rcu *vmfix_devset;
 
 const struct vmfix_pci_id *vmfix_match_pci_id(u16 vendor, u16 device);
-const struct vmfix_dev *vmfix_match_adev(const void *adev);
 u32 vmfix_slot_gen(u8 slot);
 void vmfix_devices_refresh(bool with_pci);
 void vmfix_devices_clear(void);
@@ -70,7 +69,18 @@ extern bool vmfix_test_enabled;
 #else
 #define vmfix_test_enabled	false
 #endif
-void vmfix_policy_snapshot(struct vmfix_policy *policy);
+extern int vmfix_param_mode;
+extern int vmfix_param_cc_to;
+extern int vmfix_param_coherent;
+
+/* The policy the hot path applies; each field is read once. */
+static __always_inline void vmfix_policy_snapshot(struct vmfix_policy *policy)
+{
+	policy->mode = (enum vmfix_mode)READ_ONCE(vmfix_param_mode);
+	policy->cc_to = (enum vmfix_cc_to)READ_ONCE(vmfix_param_cc_to);
+	policy->coherent = (enum vmfix_coherent)READ_ONCE(vmfix_param_coherent);
+}
+
 enum vmfix_mode vmfix_current_mode(void);
 bool vmfix_attribution_wanted(void);
 void vmfix_devices_param_copy(char *buf, size_t len);
@@ -107,14 +117,8 @@ int vmfix_stats_init(void);
 void vmfix_stats_exit(void);
 void vmfix_stats_reset(void);
 void vmfix_stats_clear_slot(u8 slot);
-void vmfix_count_dev(u8 slot, enum vmfix_ctr ctr);
-void vmfix_count_range(u8 slot, const struct vmfix_pte_out *out, u64 old);
-void vmfix_count_other(void);
-void vmfix_count_hook(enum vmfix_hook_id hook);
 u64 vmfix_hook_hits(enum vmfix_hook_id hook);
-void vmfix_ring_record(const struct vmfix_dev *vdev, enum vmfix_hook_id hook,
-		       enum vmfix_mode mode, u64 start, u64 end,
-		       const struct vmfix_pte_out *out, u64 old);
+/* the counting and ring functions of the probe handlers: vmfix_hot.h */
 
 /* ---- hooks.c ---- */
 

@@ -1,77 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * rdna1-vmfix policy core. See vmfix_policy.h for the contract; this file
- * must stay free of kernel and libc calls so userspace tests compile it
- * unchanged.
+ * rdna1-vmfix policy core: names and parsers. The decision itself,
+ * vmfix_pte_apply(), is an inline function of vmfix_policy.h (the module's
+ * hot path must not pay a call for it). See vmfix_policy.h for the
+ * contract; this file must stay free of kernel and libc calls so userspace
+ * tests compile it unchanged.
  */
 #include "vmfix_policy.h"
-
-bool vmfix_policy_valid(const struct vmfix_policy *policy)
-{
-	return policy->mode <= VMFIX_MODE_ENFORCE &&
-	       policy->cc_to <= VMFIX_CC_TO_UC &&
-	       policy->coherent <= VMFIX_COHERENT_ALL;
-}
-
-static bool vmfix_pte_is_valid_system(u64 flags)
-{
-	return (flags & (VMFIX_PTE_VALID | VMFIX_PTE_SYSTEM)) ==
-	       (VMFIX_PTE_VALID | VMFIX_PTE_SYSTEM);
-}
-
-void vmfix_pte_apply(const struct vmfix_policy *policy,
-		     const struct vmfix_pte_in *in, struct vmfix_pte_out *out)
-{
-	u64 flags = in->flags;
-	u32 rules = 0;
-
-	out->mtype_in = vmfix_pte_mtype(in->flags);
-
-	if (in->device_matches && policy->mode != VMFIX_MODE_OFF &&
-	    vmfix_policy_valid(policy)) {
-		/*
-		 * Rule 1: the cache-coherent MTYPE relies on probe-based
-		 * coherence that GC 10.1 does not provide for the CPU; keep
-		 * the line out of the GPU L2 as NC (or bypass it as UC).
-		 */
-		if (vmfix_pte_mtype(flags) == VMFIX_MTYPE_CC) {
-			flags = vmfix_pte_set_mtype(flags,
-						    policy->cc_to == VMFIX_CC_TO_UC ?
-						    VMFIX_MTYPE_UC : VMFIX_MTYPE_NC);
-			rules |= VMFIX_RULE_CC_DOWNGRADE;
-		}
-
-		/*
-		 * Rule 3 (experiments): treat every valid system page as
-		 * fine-grained, i.e. uncached in the GPU and snooped on PCIe.
-		 */
-		if (policy->coherent == VMFIX_COHERENT_ALL &&
-		    vmfix_pte_is_valid_system(flags) &&
-		    (vmfix_pte_mtype(flags) != VMFIX_MTYPE_UC ||
-		     !(flags & VMFIX_PTE_SNOOPED))) {
-			flags = vmfix_pte_set_mtype(flags, VMFIX_MTYPE_UC) |
-				VMFIX_PTE_SNOOPED;
-			rules |= VMFIX_RULE_COHERENT_ALL;
-		}
-
-		/*
-		 * Rule 2: an uncached system page is only coherent with the
-		 * CPU caches if PCIe snoops it; never leave UC unsnooped.
-		 */
-		if (vmfix_pte_is_valid_system(flags) &&
-		    vmfix_pte_mtype(flags) == VMFIX_MTYPE_UC &&
-		    !(flags & VMFIX_PTE_SNOOPED)) {
-			flags |= VMFIX_PTE_SNOOPED;
-			rules |= VMFIX_RULE_UC_SNOOP;
-		}
-	}
-
-	out->proposed = flags;
-	out->rules = rules;
-	out->mtype_out = vmfix_pte_mtype(flags);
-	out->flags = policy->mode == VMFIX_MODE_ENFORCE ? flags : in->flags;
-	out->changed = out->flags != in->flags;
-}
 
 /* Parameter names, indexed by their enum value; parsing and printing share them. */
 static const char *const vmfix_mode_names[] = { "off", "audit", "enforce" };

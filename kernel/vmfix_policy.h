@@ -95,12 +95,12 @@ struct vmfix_pte_out {
 	bool changed;		/* .flags != in.flags */
 };
 
-static inline u8 vmfix_pte_mtype(u64 flags)
+static VMFIX_INLINE u8 vmfix_pte_mtype(u64 flags)
 {
 	return (u8)((flags & VMFIX_PTE_MTYPE_MASK) >> VMFIX_PTE_MTYPE_SHIFT);
 }
 
-static inline u64 vmfix_pte_set_mtype(u64 flags, u8 mtype)
+static VMFIX_INLINE u64 vmfix_pte_set_mtype(u64 flags, u8 mtype)
 {
 	return (flags & ~VMFIX_PTE_MTYPE_MASK) |
 	       (((u64)mtype << VMFIX_PTE_MTYPE_SHIFT) & VMFIX_PTE_MTYPE_MASK);
@@ -109,9 +109,77 @@ static inline u64 vmfix_pte_set_mtype(u64 flags, u8 mtype)
 /* Bits a rule may ever change; everything else is preserved. */
 #define VMFIX_POLICY_TOUCHED_MASK	(VMFIX_PTE_MTYPE_MASK | VMFIX_PTE_SNOOPED)
 
-bool vmfix_policy_valid(const struct vmfix_policy *policy);
-void vmfix_pte_apply(const struct vmfix_policy *policy,
-		     const struct vmfix_pte_in *in, struct vmfix_pte_out *out);
+static VMFIX_INLINE bool vmfix_policy_valid(const struct vmfix_policy *policy)
+{
+	return policy->mode <= VMFIX_MODE_ENFORCE &&
+	       policy->cc_to <= VMFIX_CC_TO_UC &&
+	       policy->coherent <= VMFIX_COHERENT_ALL;
+}
+
+static VMFIX_INLINE bool vmfix_pte_is_valid_system(u64 flags)
+{
+	return (flags & (VMFIX_PTE_VALID | VMFIX_PTE_SYSTEM)) ==
+	       (VMFIX_PTE_VALID | VMFIX_PTE_SYSTEM);
+}
+
+/*
+ * The decision for one PTE. Inline: the module calls it on every mapping
+ * range of its chokepoint hook; userspace and the tests include it too.
+ */
+static VMFIX_INLINE void vmfix_pte_apply(const struct vmfix_policy *policy,
+					 const struct vmfix_pte_in *in,
+					 struct vmfix_pte_out *out)
+{
+	u64 flags = in->flags;
+	u32 rules = 0;
+
+	out->mtype_in = vmfix_pte_mtype(in->flags);
+
+	if (in->device_matches && policy->mode != VMFIX_MODE_OFF &&
+	    vmfix_policy_valid(policy)) {
+		/*
+		 * Rule 1: the cache-coherent MTYPE relies on probe-based
+		 * coherence that GC 10.1 does not provide for the CPU; keep
+		 * the line out of the GPU L2 as NC (or bypass it as UC).
+		 */
+		if (vmfix_pte_mtype(flags) == VMFIX_MTYPE_CC) {
+			flags = vmfix_pte_set_mtype(flags,
+						    policy->cc_to == VMFIX_CC_TO_UC ?
+						    VMFIX_MTYPE_UC : VMFIX_MTYPE_NC);
+			rules |= VMFIX_RULE_CC_DOWNGRADE;
+		}
+
+		/*
+		 * Rule 3 (experiments): treat every valid system page as
+		 * fine-grained, i.e. uncached in the GPU and snooped on PCIe.
+		 */
+		if (policy->coherent == VMFIX_COHERENT_ALL &&
+		    vmfix_pte_is_valid_system(flags) &&
+		    (vmfix_pte_mtype(flags) != VMFIX_MTYPE_UC ||
+		     !(flags & VMFIX_PTE_SNOOPED))) {
+			flags = vmfix_pte_set_mtype(flags, VMFIX_MTYPE_UC) |
+				VMFIX_PTE_SNOOPED;
+			rules |= VMFIX_RULE_COHERENT_ALL;
+		}
+
+		/*
+		 * Rule 2: an uncached system page is only coherent with the
+		 * CPU caches if PCIe snoops it; never leave UC unsnooped.
+		 */
+		if (vmfix_pte_is_valid_system(flags) &&
+		    vmfix_pte_mtype(flags) == VMFIX_MTYPE_UC &&
+		    !(flags & VMFIX_PTE_SNOOPED)) {
+			flags |= VMFIX_PTE_SNOOPED;
+			rules |= VMFIX_RULE_UC_SNOOP;
+		}
+	}
+
+	out->proposed = flags;
+	out->rules = rules;
+	out->mtype_out = vmfix_pte_mtype(flags);
+	out->flags = policy->mode == VMFIX_MODE_ENFORCE ? flags : in->flags;
+	out->changed = out->flags != in->flags;
+}
 
 /* Names for parameters, logs and JSON; NULL for out-of-range values. */
 const char *vmfix_mode_name(enum vmfix_mode mode);

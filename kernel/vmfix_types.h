@@ -22,4 +22,15 @@ typedef uint64_t u64;
 #endif
 #endif
 
+/*
+ * Inline functions of the policy core: always inlined in the module, whose
+ * probe handlers must not call out (a probe on a called helper would
+ * recurse), plain inline elsewhere.
+ */
+#ifdef __KERNEL__
+#define VMFIX_INLINE	__always_inline
+#else
+#define VMFIX_INLINE	inline
+#endif
+
 #endif /* VMFIX_TYPES_H */
