@@ -80,20 +80,23 @@ static const char * const vmfix_role_names[] = { "enforce", "attribute" };
 int vmfix_ptes_update_pre(struct kprobe *kp, struct pt_regs *regs)
 {
 	unsigned long *flags = vmfix_arg_reg(regs, VMFIX_ABI_PTES_FLAGS_ARG);
-	const void *params;
+	struct vmfix_pcpu *pc = vmfix_pcpu_this();
+	/* every field is written before it is read: no stack zeroing */
+	struct vmfix_policy policy __uninitialized;
+	struct vmfix_pte_in in __uninitialized;
+	struct vmfix_pte_out out __uninitialized;
 	const struct vmfix_dev *vdev;
-	struct vmfix_policy policy;
-	struct vmfix_pte_in in;
-	struct vmfix_pte_out out;
+	const void *params;
 
-	vmfix_count_hook(VMFIX_HOOK_PTES_UPDATE);
+	vmfix_count_hook(pc, VMFIX_HOOK_PTES_UPDATE);
 	params = (const void *)*vmfix_arg_reg(regs, VMFIX_ABI_PTES_PARAMS_ARG);
 	if (unlikely(!params))
 		return 0;
 	vdev = vmfix_match_adev(vmfix_member_ptr(params,
 						 VMFIX_ABI_PARAMS_ADEV_OFF));
-	if (!vdev || !vdev->scoped || vdev->slot == VMFIX_NO_SLOT) {
-		vmfix_count_other();
+	/* only a scoped device has a slot */
+	if (!vdev || vdev->slot >= VMFIX_MAX_DEVICES) {
+		vmfix_count_other(pc);
 		return 0;
 	}
 	in.flags = *flags;
@@ -102,13 +105,13 @@ int vmfix_ptes_update_pre(struct kprobe *kp, struct pt_regs *regs)
 	vmfix_pte_apply(&policy, &in, &out);
 	if (out.changed)
 		*flags = out.flags;
-	vmfix_count_range(vdev->slot, &out, in.flags);
+	vmfix_count_range(pc, vdev->slot, &out, in.flags);
 	/* the ring only for hits, and only for one unlike this CPU's last */
-	if (out.rules)
-		vmfix_ring_record(vdev, VMFIX_HOOK_PTES_UPDATE, policy.mode,
-				  *vmfix_arg_reg(regs, VMFIX_ABI_PTES_START_ARG),
-				  *vmfix_arg_reg(regs, VMFIX_ABI_PTES_END_ARG),
-				  &out, in.flags);
+	if (out.rules && vmfix_ring_new(pc, vdev, VMFIX_HOOK_PTES_UPDATE,
+					policy.mode, &out, in.flags))
+		vmfix_ring_store(vdev, &pc->last,
+				 *vmfix_arg_reg(regs, VMFIX_ABI_PTES_START_ARG),
+				 *vmfix_arg_reg(regs, VMFIX_ABI_PTES_END_ARG));
 	return 0;
 }
 
@@ -122,7 +125,7 @@ static int vmfix_req_entry(struct kretprobe_instance *ri, const void *adev,
 	const struct vmfix_dev *vdev;
 	int skip = 1;
 
-	vmfix_count_hook(hook);
+	vmfix_count_hook(vmfix_pcpu_this(), hook);
 	rcu_read_lock();
 	vdev = vmfix_match_adev(adev);
 	if (vdev && vdev->scoped && vdev->slot != VMFIX_NO_SLOT) {

@@ -91,8 +91,8 @@ void vmfix_stats_clear_slot(u8 slot)
 		p = per_cpu_ptr(vmfix_pcpu, cpu);
 		memset(p->dev[slot], 0, sizeof(p->dev[slot]));
 		/* the slot's next device records its first hit again */
-		if (p->last.slot == slot)
-			WRITE_ONCE(p->last.valid, false);
+		if (vmfix_key_slot(p->last.key) == slot)
+			WRITE_ONCE(p->last.key, 0);
 	}
 }
 
@@ -130,9 +130,9 @@ void vmfix_ring_store(const struct vmfix_dev *vdev,
 	e->end = end;
 	e->old = hit->old;
 	e->new = hit->new;
-	e->rules = hit->rules;
-	e->hook = hit->hook;
-	e->mode = hit->mode;
+	e->rules = (u8)hit->key;
+	e->hook = (u8)(hit->key >> 16);
+	e->mode = (u8)(hit->key >> 24);
 	memcpy(e->bdf, vdev->bdf, sizeof(e->bdf));
 	/* publish: every field above is visible before the sequence */
 	smp_store_release(&e->seq, seq);
