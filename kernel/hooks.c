@@ -64,6 +64,42 @@ static const char * const vmfix_kind_names[] = { "kprobe", "kretprobe" };
 static const char * const vmfix_role_names[] = { "enforce", "attribute" };
 
 /*
+ * The policy core's verdict when vmfix_decide() (vmfix_hot.h) has none to
+ * reuse: it becomes this CPU's last verdict (pc->memo), and a rule hit
+ * unlike this CPU's last recorded one (device, hook, mode, old and new
+ * flags, rules) becomes its last hit, to be stored in the ring. A stream of identical
+ * rewrites thus costs no atomic on the shared ring counter.
+ */
+noinline bool vmfix_decide_slow(struct vmfix_pcpu *pc,
+				const struct vmfix_dev *vdev,
+				enum vmfix_hook_id hook, u32 policy_word,
+				u64 ctx, u64 old)
+{
+	struct vmfix_pte_in in = { .flags = old, .device_matches = true };
+	struct vmfix_ring_last *last = &pc->last;
+	struct vmfix_pte_out *out = &pc->memo.out;
+	struct vmfix_policy policy;
+	u64 key;
+
+	vmfix_policy_unpack(policy_word, &policy);
+	vmfix_pte_apply(&policy, &in, out);
+	pc->memo.old = old;
+	pc->memo.ctx = ctx;
+	if (!out->rules)
+		return false;
+	key = vmfix_ring_key(out->rules, vdev->slot, hook, policy.mode);
+	if (last->key == key && last->old == old &&
+	    last->new == out->proposed)
+		return false;
+	last->old = old;
+	last->new = out->proposed;
+	last->key = key;
+	return true;
+}
+
+NOKPROBE_SYMBOL(vmfix_decide_slow);
+
+/*
  * The chokepoint: every GPUVM mapping PTE of every path (GEM, KFD BO, SVM)
  * goes through amdgpu_vm_ptes_update(params, start, end, dst, flags). The
  * argument positions and the offset of params->adev come from
@@ -71,22 +107,22 @@ static const char * const vmfix_role_names[] = { "enforce", "attribute" };
  * are written back into the argument register: an ftrace-based kprobe
  * restores the registers from @regs.
  *
- * Everything here is inline (vmfix_hot.h, vmfix_policy.h): a range of a
- * device out of scope, a range no rule changes and a repeat of this CPU's
- * last rewrite make no call. The device set is read without
- * rcu_read_lock(): a probe handler runs with preemption disabled, which
- * synchronize_rcu() waits for.
+ * Everything on the common path is inline (vmfix_hot.h): a range of a
+ * device out of scope, and a range with the same flags, device and policy
+ * as this CPU's last one (the common case of a mapping path), make no
+ * call and do not run the policy core again (vmfix_decide()). The device
+ * set is read without rcu_read_lock(): a probe handler runs with
+ * preemption disabled, which synchronize_rcu() waits for.
  */
 int vmfix_ptes_update_pre(struct kprobe *kp, struct pt_regs *regs)
 {
 	unsigned long *flags = vmfix_arg_reg(regs, VMFIX_ABI_PTES_FLAGS_ARG);
 	struct vmfix_pcpu *pc = vmfix_pcpu_this();
-	/* every field is written before it is read: no stack zeroing */
-	struct vmfix_policy policy __uninitialized;
-	struct vmfix_pte_in in __uninitialized;
-	struct vmfix_pte_out out __uninitialized;
+	const struct vmfix_pte_out *out;
 	const struct vmfix_dev *vdev;
 	const void *params;
+	bool fresh;
+	u64 old;
 
 	vmfix_count_hook(pc, VMFIX_HOOK_PTES_UPDATE);
 	params = (const void *)*vmfix_arg_reg(regs, VMFIX_ABI_PTES_PARAMS_ARG);
@@ -99,16 +135,15 @@ int vmfix_ptes_update_pre(struct kprobe *kp, struct pt_regs *regs)
 		vmfix_count_other(pc);
 		return 0;
 	}
-	in.flags = *flags;
-	in.device_matches = true;
-	vmfix_policy_snapshot(&policy);
-	vmfix_pte_apply(&policy, &in, &out);
-	if (out.changed)
-		*flags = out.flags;
-	vmfix_count_range(pc, vdev->slot, &out, in.flags);
-	/* the ring only for hits, and only for one unlike this CPU's last */
-	if (out.rules && vmfix_ring_new(pc, vdev, VMFIX_HOOK_PTES_UPDATE,
-					policy.mode, &out, in.flags))
+	old = *flags;
+	/* a new rule hit goes into the ring, a repeat only into the counters */
+	fresh = vmfix_decide(pc, vdev, VMFIX_HOOK_PTES_UPDATE,
+			     vmfix_policy_word(), old);
+	out = &pc->memo.out;
+	if (out->changed)
+		*flags = out->flags;
+	vmfix_count_range(pc, vdev->slot, out, old);
+	if (fresh)
 		vmfix_ring_store(vdev, &pc->last,
 				 *vmfix_arg_reg(regs, VMFIX_ABI_PTES_START_ARG),
 				 *vmfix_arg_reg(regs, VMFIX_ABI_PTES_END_ARG));

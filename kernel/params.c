@@ -25,10 +25,10 @@
 #define VMFIX_DEFAULT_COH_S	"snoop"
 #define VMFIX_DEFAULT_DEVICES_S	"auto"
 
-/* read by the hot path through vmfix_policy_snapshot() (vmfix_mod.h) */
-int vmfix_param_mode = VMFIX_DEFAULT_MODE;
-int vmfix_param_cc_to = VMFIX_DEFAULT_CC_TO;
-int vmfix_param_coherent = VMFIX_DEFAULT_COH;
+/* mode, cc_to, coherent: read through vmfix_policy_snapshot() (vmfix_mod.h) */
+u32 vmfix_param_policy = VMFIX_POLICY_PACK(VMFIX_DEFAULT_MODE,
+					   VMFIX_DEFAULT_CC_TO,
+					   VMFIX_DEFAULT_COH);
 static char vmfix_devices[VMFIX_DEVICES_LEN] = VMFIX_DEFAULT_DEVICES_S;
 static bool vmfix_attribute;
 static DEFINE_MUTEX(vmfix_devices_str_lock);
@@ -41,7 +41,20 @@ bool vmfix_test_enabled;
 
 enum vmfix_mode vmfix_current_mode(void)
 {
-	return (enum vmfix_mode)READ_ONCE(vmfix_param_mode);
+	struct vmfix_policy policy;
+
+	vmfix_policy_snapshot(&policy);
+	return policy.mode;
+}
+
+/* One byte of the policy word; stores hold kernel_param_lock(). */
+static void vmfix_policy_store(unsigned int shift, u32 value)
+{
+	u32 word = READ_ONCE(vmfix_param_policy);
+
+	word &= ~(0xffU << shift);
+	word |= (value & 0xff) << shift;
+	WRITE_ONCE(vmfix_param_policy, word);
 }
 
 bool vmfix_attribution_wanted(void)
@@ -108,15 +121,17 @@ static int vmfix_param_set_mode(const char *val, const struct kernel_param *kp)
 		       val ? vmfix_val_len(val) : 0, val ? val : "");
 		return -EINVAL;
 	}
-	WRITE_ONCE(vmfix_param_mode, mode);
+	vmfix_policy_store(VMFIX_POLICY_MODE_SHIFT, mode);
 	vmfix_stored("mode", vmfix_mode_name(mode), true);
 	return 0;
 }
 
 static int vmfix_param_get_mode(char *buf, const struct kernel_param *kp)
 {
-	return scnprintf(buf, PAGE_SIZE, "%s\n",
-			 vmfix_mode_name((enum vmfix_mode)READ_ONCE(vmfix_param_mode)));
+	struct vmfix_policy policy;
+
+	vmfix_policy_snapshot(&policy);
+	return scnprintf(buf, PAGE_SIZE, "%s\n", vmfix_mode_name(policy.mode));
 }
 
 static int vmfix_param_set_cc_to(const char *val, const struct kernel_param *kp)
@@ -131,15 +146,17 @@ static int vmfix_param_set_cc_to(const char *val, const struct kernel_param *kp)
 		       val ? vmfix_val_len(val) : 0, val ? val : "");
 		return -EINVAL;
 	}
-	WRITE_ONCE(vmfix_param_cc_to, cc_to);
+	vmfix_policy_store(VMFIX_POLICY_CC_TO_SHIFT, cc_to);
 	vmfix_stored("cc_to", vmfix_cc_to_name(cc_to), false);
 	return 0;
 }
 
 static int vmfix_param_get_cc_to(char *buf, const struct kernel_param *kp)
 {
-	return scnprintf(buf, PAGE_SIZE, "%s\n",
-			 vmfix_cc_to_name((enum vmfix_cc_to)READ_ONCE(vmfix_param_cc_to)));
+	struct vmfix_policy policy;
+
+	vmfix_policy_snapshot(&policy);
+	return scnprintf(buf, PAGE_SIZE, "%s\n", vmfix_cc_to_name(policy.cc_to));
 }
 
 static int vmfix_param_set_coherent(const char *val,
@@ -155,15 +172,17 @@ static int vmfix_param_set_coherent(const char *val,
 		       val ? vmfix_val_len(val) : 0, val ? val : "");
 		return -EINVAL;
 	}
-	WRITE_ONCE(vmfix_param_coherent, coherent);
+	vmfix_policy_store(VMFIX_POLICY_COHERENT_SHIFT, coherent);
 	vmfix_stored("coherent", vmfix_coherent_name(coherent), false);
 	return 0;
 }
 
 static int vmfix_param_get_coherent(char *buf, const struct kernel_param *kp)
 {
-	return scnprintf(buf, PAGE_SIZE, "%s\n",
-			 vmfix_coherent_name((enum vmfix_coherent)READ_ONCE(vmfix_param_coherent)));
+	struct vmfix_policy policy;
+
+	vmfix_policy_snapshot(&policy);
+	return scnprintf(buf, PAGE_SIZE, "%s\n", vmfix_coherent_name(policy.coherent));
 }
 
 /*

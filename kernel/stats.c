@@ -93,17 +93,29 @@ void vmfix_stats_clear_slot(u8 slot)
 		/* the slot's next device records its first hit again */
 		if (vmfix_key_slot(p->last.key) == slot)
 			WRITE_ONCE(p->last.key, 0);
+		/* and reuses no verdict of the old one */
+		WRITE_ONCE(p->memo.ctx, 0);
 	}
 }
 
 /* Counts that race with a reset may survive it: good enough for statistics. */
 void vmfix_stats_reset(void)
 {
+	struct vmfix_pcpu *p;
 	unsigned int i;
 	int cpu;
 
-	for_each_possible_cpu(cpu)
-		memset(per_cpu_ptr(vmfix_pcpu, cpu), 0, sizeof(struct vmfix_pcpu));
+	/*
+	 * Everything up to the memo; the memo only loses its context word, so
+	 * that a handler racing with the reset can never find a valid context
+	 * next to a half-cleared verdict. Afterwards the ring records every
+	 * hit anew.
+	 */
+	for_each_possible_cpu(cpu) {
+		p = per_cpu_ptr(vmfix_pcpu, cpu);
+		memset(p, 0, offsetof(struct vmfix_pcpu, memo));
+		WRITE_ONCE(p->memo.ctx, 0);
+	}
 	for (i = 0; i < VMFIX_RING_SIZE; i++)
 		WRITE_ONCE(vmfix_ring[i].seq, 0);
 	atomic64_set(&vmfix_ring_seq, 0);
@@ -111,7 +123,7 @@ void vmfix_stats_reset(void)
 
 /*
  * A new entry of the ring: @hit is this CPU's last hit, which
- * vmfix_ring_record() (vmfix_hot.h) has just found to differ from the one
+ * vmfix_decide_slow() (hooks.c) has just found to differ from the one
  * before. Caller runs with preemption off (a probe handler).
  */
 void vmfix_ring_store(const struct vmfix_dev *vdev,

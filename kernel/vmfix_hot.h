@@ -2,10 +2,11 @@
 /*
  * rdna1_vmfix hot path: what a probe handler does on every hit, as inline
  * functions. The chokepoint handler runs on every GPUVM mapping range, so
- * its common case (a device that is not scoped, or a range no rule
- * changes, or the same rewrite as the last one on this CPU) makes no
+ * its common case (a device that is not scoped, or a range with the same
+ * flags, device and policy as the last one on this CPU) makes no
  * out-of-line call at all: each call would go through the return-thunk
- * mitigations. Only a new ring entry (vmfix_ring_store()) is a call.
+ * mitigations. A new verdict (vmfix_decide_slow()) and a new ring entry
+ * (vmfix_ring_store()) are calls.
  * The device set gives a slot (< VMFIX_MAX_DEVICES) only to a scoped
  * device, so one compare tells whether a range is counted and changed.
  *
@@ -25,14 +26,27 @@
 #include "vmfix_mod.h"
 
 /*
- * The last hit this CPU put into the ring (repeats are not recorded
+ * The last rule hit this CPU put into the ring (repeats are not recorded
  * again): its flags, and the rest packed into one word so that the repeat
- * check is three compares. 0 is no hit.
+ * check is three compares. key 0: none.
  */
 struct vmfix_ring_last {
 	u64 old;
 	u64 new;
 	u64 key;	/* vmfix_ring_key() */
+};
+
+/*
+ * The policy core's last verdict on this CPU and what it was given: the
+ * flags and the context (vmfix_hit_ctx(): device slot, hook, policy).
+ * vmfix_pte_apply() is a pure function of them, so a range with the same
+ * flags in the same context, the common case of a mapping path, reuses
+ * the verdict. ctx 0: none.
+ */
+struct vmfix_memo {
+	u64 old;
+	u64 ctx;
+	struct vmfix_pte_out out;
 };
 
 #define VMFIX_KEY_VALID		BIT_ULL(63)
@@ -50,15 +64,30 @@ static __always_inline u8 vmfix_key_slot(u64 key)
 	return (u8)(key >> 8);
 }
 
+/*
+ * What the verdict depends on besides the flags: slot, hook and the policy
+ * word (vmfix_policy_word()).
+ */
+static __always_inline u64 vmfix_hit_ctx(u8 slot, u8 hook, u32 policy_word)
+{
+	return VMFIX_KEY_VALID | (u64)slot | (u64)hook << 8 |
+	       (u64)policy_word << 16;
+}
+
 struct vmfix_pcpu {
 	u64 dev[VMFIX_MAX_DEVICES][VMFIX_CTR_COUNT];
 	u64 other_ranges;
 	u64 hook_hits[VMFIX_HOOK_COUNT];
 	struct vmfix_ring_last last;
+	struct vmfix_memo memo;
 };
 
 /* stats.c */
 extern struct vmfix_pcpu __percpu *vmfix_pcpu;
+/* hooks.c */
+bool vmfix_decide_slow(struct vmfix_pcpu *pc, const struct vmfix_dev *vdev,
+		       enum vmfix_hook_id hook, u32 policy_word, u64 ctx,
+		       u64 old);
 void vmfix_ring_store(const struct vmfix_dev *vdev,
 		      const struct vmfix_ring_last *hit, u64 start, u64 end);
 
@@ -79,8 +108,8 @@ static __always_inline const struct vmfix_dev *
 vmfix_match_adev(const void *adev)
 {
 	const struct vmfix_devset *set;
+	const struct vmfix_dev *d, *end;
 	const struct device *dev;
-	unsigned int i;
 
 	if (!adev)
 		return NULL;
@@ -88,9 +117,10 @@ vmfix_match_adev(const void *adev)
 	set = rcu_dereference_check(vmfix_devset, rcu_read_lock_sched_held());
 	if (!set)
 		return NULL;
-	for (i = 0; i < set->count; i++)
-		if (set->devs[i].dev == dev)
-			return &set->devs[i];
+	end = set->devs + set->count;
+	for (d = set->devs; d < end; d++)
+		if (d->dev == dev)
+			return d;
 	return NULL;
 }
 
@@ -143,28 +173,23 @@ static __always_inline void vmfix_count_range(struct vmfix_pcpu *pc, u8 slot,
 }
 
 /*
- * Does a rule hit go into the ring of recent ones? Not if it is the same
- * as the last one this CPU recorded (device, hook, mode, old and new
- * flags, rules): a stream of identical rewrites, the common case of a busy
- * mapping path, then costs three compares and no atomic on the shared ring
- * counter; the counters still count every range. If it is new, it becomes
- * this CPU's last hit and the caller stores it with vmfix_ring_store().
+ * The policy core's verdict on @old for a scoped device, left in
+ * pc->memo.out, and whether it is a rule hit for the ring of recent ones
+ * (the caller then stores it with vmfix_ring_store()). The same flags in
+ * the same context as this CPU's last verdict reuse it: no call, no
+ * policy, and no ring entry (that verdict's hit, if any, went into the
+ * ring when it was made). Anything else is vmfix_decide_slow() (hooks.c).
  */
-static __always_inline bool
-vmfix_ring_new(struct vmfix_pcpu *pc, const struct vmfix_dev *vdev,
-	       enum vmfix_hook_id hook, enum vmfix_mode mode,
-	       const struct vmfix_pte_out *out, u64 old)
+static __always_inline bool vmfix_decide(struct vmfix_pcpu *pc,
+					 const struct vmfix_dev *vdev,
+					 enum vmfix_hook_id hook,
+					 u32 policy_word, u64 old)
 {
-	struct vmfix_ring_last *last = &pc->last;
-	u64 key = vmfix_ring_key(out->rules, vdev->slot, hook, mode);
+	u64 ctx = vmfix_hit_ctx(vdev->slot, hook, policy_word);
 
-	if (likely(last->key == key && last->old == old &&
-		   last->new == out->proposed))
+	if (likely(pc->memo.ctx == ctx && pc->memo.old == old))
 		return false;
-	last->old = old;
-	last->new = out->proposed;
-	last->key = key;
-	return true;
+	return vmfix_decide_slow(pc, vdev, hook, policy_word, ctx, old);
 }
 
 #endif /* VMFIX_HOT_H */

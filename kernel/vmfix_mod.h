@@ -69,16 +69,39 @@ extern bool vmfix_test_enabled;
 #else
 #define vmfix_test_enabled	false
 #endif
-extern int vmfix_param_mode;
-extern int vmfix_param_cc_to;
-extern int vmfix_param_coherent;
+/*
+ * The policy parameters packed into one word, one byte each, so that the
+ * hot path reads them with one load. params.c writes it; every store holds
+ * kernel_param_lock(THIS_MODULE).
+ */
+#define VMFIX_POLICY_MODE_SHIFT		0
+#define VMFIX_POLICY_CC_TO_SHIFT	8
+#define VMFIX_POLICY_COHERENT_SHIFT	16
+#define VMFIX_POLICY_PACK(mode, cc_to, coherent)			\
+	((u32)(mode) << VMFIX_POLICY_MODE_SHIFT |			\
+	 (u32)(cc_to) << VMFIX_POLICY_CC_TO_SHIFT |			\
+	 (u32)(coherent) << VMFIX_POLICY_COHERENT_SHIFT)
 
-/* The policy the hot path applies; each field is read once. */
+extern u32 vmfix_param_policy;
+
+static __always_inline u32 vmfix_policy_word(void)
+{
+	return READ_ONCE(vmfix_param_policy);
+}
+
+static __always_inline void vmfix_policy_unpack(u32 word,
+						struct vmfix_policy *policy)
+{
+	policy->mode = (enum vmfix_mode)(u8)(word >> VMFIX_POLICY_MODE_SHIFT);
+	policy->cc_to = (enum vmfix_cc_to)(u8)(word >> VMFIX_POLICY_CC_TO_SHIFT);
+	policy->coherent =
+		(enum vmfix_coherent)(u8)(word >> VMFIX_POLICY_COHERENT_SHIFT);
+}
+
+/* The policy the hot path applies, from one read of the parameters. */
 static __always_inline void vmfix_policy_snapshot(struct vmfix_policy *policy)
 {
-	policy->mode = (enum vmfix_mode)READ_ONCE(vmfix_param_mode);
-	policy->cc_to = (enum vmfix_cc_to)READ_ONCE(vmfix_param_cc_to);
-	policy->coherent = (enum vmfix_coherent)READ_ONCE(vmfix_param_coherent);
+	vmfix_policy_unpack(vmfix_policy_word(), policy);
 }
 
 enum vmfix_mode vmfix_current_mode(void);
