@@ -286,6 +286,7 @@ std::string table(const std::vector<Column>& cols, const std::vector<TableRow>& 
     }
   };
   std::vector<std::string> header;
+  header.reserve(cols.size());
   for (const auto& c : cols) header.push_back(c.header);
   emit(header);
   for (const auto& r : rows) {

@@ -115,9 +115,9 @@ std::vector<Step> native_torch_steps(const Facts& f) {
       s.commands.push_back(fmt::format("{} -c 'import torch; print(torch.__version__, torch.cuda.get_arch_list())'", q(py)));
     } else {
       s.what += "; leave the system's Python alone and use a virtualenv";
-      s.commands.push_back("python3 -m venv ~/rocm-torch");
-      s.commands.push_back(torch_install_command("~/rocm-torch/bin/python", f.gfx));
-      s.commands.push_back("~/rocm-torch/bin/python -c 'import torch; print(torch.__version__, torch.cuda.get_arch_list())'");
+      s.commands.emplace_back("python3 -m venv ~/rocm-torch");
+      s.commands.emplace_back(torch_install_command("~/rocm-torch/bin/python", f.gfx));
+      s.commands.emplace_back("~/rocm-torch/bin/python -c 'import torch; print(torch.__version__, torch.cuda.get_arch_list())'");
     }
     out.push_back(std::move(s));
   }
