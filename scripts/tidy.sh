@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # clang-tidy over every userspace translation unit of the build's compile_commands.json, with the
 # checks of .clang-tidy. Usage: scripts/tidy.sh [--build DIR] [--jobs N] [PATH_PREFIX...]
-# PATH_PREFIX (e.g. userspace/isa) limits the run to the files below it. Prints each finding, then
+# PATH_PREFIX (a folder such as userspace/isa, or one file) limits the run to those files. Prints each finding, then
 # "tidy: N warning(s) in M file(s)"; exits 1 when there is any warning, 2 on usage errors.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
@@ -29,7 +29,7 @@ db="$build/compile_commands.json"
 mapfile -t files < <(jq -r '.[].file' "$db" | sed "s|^$VMFIX_ROOT/||" | sort -u | while read -r f; do
 	case $f in *.cpp) ;; *) continue ;; esac
 	for p in "${prefixes[@]}"; do
-		case $f in "$p"/*) printf '%s\n' "$f"; break ;; esac
+		case $f in "$p" | "$p"/*) printf '%s\n' "$f"; break ;; esac
 	done
 done)
 [ ${#files[@]} -gt 0 ] || die "no translation unit below ${prefixes[*]} in $db" 2

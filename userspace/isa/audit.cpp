@@ -418,7 +418,9 @@ Result<ObjectAudit> audit_object(const CodeObject& obj, const AuditOptions& opt)
   return r;
 }
 
-int verdict_exit_code(const std::string& v) { return v == "ok" || v == "no_code_objects" ? 0 : 1; }
+int verdict_exit_code(const std::string& file_verdict) {
+  return file_verdict == "ok" || file_verdict == "no_code_objects" ? 0 : 1;
+}
 
 Result<FileAudit> audit_file(const std::string& path, const AuditOptions& opt) {
   ScanOptions so;
