@@ -138,7 +138,7 @@ std::optional<std::uint64_t> read_number(const RootFs& fs, const std::string& pa
 }
 
 // The one device table (kernel/vmfix_devices.h), shared with the module and the patch check.
-#define VMFIX_PCI_ID_ROW(pci, chip, gfx, gc_major, gc_minor, gc_rev, in_scope) PciIdInfo{pci, chip, gfx, in_scope != 0},
+#define VMFIX_PCI_ID_ROW(pci, chip, gfx, gc_major, gc_minor, gc_rev, in_scope) PciIdInfo{(pci), (chip), (gfx), (in_scope) != 0},
 constexpr std::array kAmdIds = {VMFIX_DEVICE_TABLE(VMFIX_PCI_ID_ROW)};
 #undef VMFIX_PCI_ID_ROW
 
