@@ -42,7 +42,8 @@ trap 'rm -f "$out"' EXIT
 	nice -n 10 xargs -P "$jobs" -I{} "$tidy" -p "$build" --quiet {} 2>/dev/null) >"$out" || true
 grep -v '^[0-9]* warnings\? generated' "$out" || true
 # A header's finding is reported once per file that includes it: count each place once.
-n=$(grep -E '^[^ ]+:[0-9]+:[0-9]+: (warning|error):' "$out" | sort -u | wc -l)
-m=$(grep -oE '^[^ :]+:[0-9]+:[0-9]+: (warning|error):' "$out" | cut -d: -f1 | sort -u | wc -l)
+# (grep finds nothing in a clean run: `|| true` keeps pipefail from ending the script there.)
+n=$({ grep -E '^[^ ]+:[0-9]+:[0-9]+: (warning|error):' "$out" || true; } | sort -u | wc -l)
+m=$({ grep -oE '^[^ :]+:[0-9]+:[0-9]+: (warning|error):' "$out" || true; } | cut -d: -f1 | sort -u | wc -l)
 printf 'tidy: %s warning(s) in %s file(s)\n' "$n" "$m"
 [ "$n" -eq 0 ]
