@@ -7,7 +7,7 @@ KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
 
 .PHONY: help all deps build userspace module test test-unit demo bench install uninstall \
-	matrix qemu-test patches-check deb lint clean fuzz
+	matrix qemu-test patches-check deb lint tidy clean fuzz
 
 help:
 	@echo "rdna1-vmfix $(VERSION)"
@@ -23,6 +23,7 @@ help:
 	@echo "  make bench       run the benchmarks and print the figures"
 	@echo "  make fuzz        fuzzing campaign: every libFuzzer target up to 10M runs (FUZZ_RUNS, FUZZ_SECONDS)"
 	@echo "  make deb         build the Debian packages"
+	@echo "  make tidy        clang-tidy over every userspace file (.clang-tidy); fails on any warning"
 
 all: build
 
@@ -74,6 +75,10 @@ deb:
 
 lint:
 	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run.sh tests/suites/*.sh tests/lib/*.sh tests/fuzz/*.sh bench/*.sh .ci/run
+
+tidy:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	scripts/tidy.sh --build $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

@@ -82,6 +82,19 @@ build_targets() {
 	fi
 }
 
+# suite_start ITEM WHY TARGET...: the preamble of a suite that runs the built command. Sets $build
+# (VMFIX_BUILD_DIR, else build/), $tool (the command in it) and $tmp (a private directory, removed
+# on exit: a suite that needs more cleanup sets its own EXIT trap and removes $tmp there), then
+# builds TARGET... (build_targets: ITEM FAIL with WHY, and exit, when they do not build).
+# shellcheck disable=SC2034 # build, tool and tmp are for the caller
+suite_start() {
+	build="${VMFIX_BUILD_DIR:-$VMFIX_ROOT/build}"
+	tool="$build/userspace/rdna1-vmfix"
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	build_targets "$build" "$@"
+}
+
 # Parses --verbose (set -x) for scripts that take no other long options.
 maybe_verbose() {
 	local a

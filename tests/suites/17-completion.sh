@@ -8,14 +8,10 @@ set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib/common.sh"
 maybe_verbose "$@"
 
-build="$VMFIX_ROOT/build"
+suite_start completion-build "rdna1-vmfix did not build" rdna1-vmfix
 bin="$build/userspace"
 comp="$VMFIX_ROOT/userspace/dist/rdna1-vmfix.bash-completion"
 man="$VMFIX_ROOT/docs/rdna1-vmfix.1"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-build_targets "$build" completion-build "rdna1-vmfix did not build" rdna1-vmfix
 
 # complete WORD...: the candidates bash completion offers for the command line "rdna1-vmfix WORD...",
 # the last word being the one under the cursor, one per line in $tmp/reply.

@@ -8,14 +8,9 @@ set -euo pipefail
 maybe_verbose "$@"
 need_tools cmake ninja
 
-build="${VMFIX_BUILD_DIR:-$VMFIX_ROOT/build}"
-tool="$build/userspace/rdna1-vmfix"
-data="$VMFIX_ROOT/tests/data/faults"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
 # Incremental: the unit suite has usually built everything already.
-build_targets "$build" diag-build "rdna1-vmfix did not build" rdna1-vmfix
+suite_start diag-build "rdna1-vmfix did not build" rdna1-vmfix
+data="$VMFIX_ROOT/tests/data/faults"
 
 # expect_rc ITEM WANT CMD...: runs CMD, checks its exit status.
 expect_rc() {

@@ -9,13 +9,9 @@ set -euo pipefail
 maybe_verbose "$@"
 need_tools cmake ninja hipcc jq objcopy llvm-objdump-15 llvm-readelf-15 clang-offload-bundler-15 dpkg-deb apt-get
 
-build="${VMFIX_BUILD_DIR:-$VMFIX_ROOT/build}"
-build_targets "$build" isa-build "rdna1-vmfix or the hipcc fixtures did not build" rdna1-vmfix isa_fixtures
+suite_start isa-build "rdna1-vmfix or the hipcc fixtures did not build" rdna1-vmfix isa_fixtures
 result isa-build PASS "rdna1-vmfix and hipcc fixtures (gfx1010, gfx1030, multi-arch) built"
-tool="$build/userspace/rdna1-vmfix"
 fx="$build/isa-fixtures"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 
 # --- CLI contract ---
 capture "$tmp/help" "$tmp/err" "$tool" isa --help

@@ -8,12 +8,7 @@ set -euo pipefail
 maybe_verbose "$@"
 need_tools cmake ninja
 
-build="${VMFIX_BUILD_DIR:-$VMFIX_ROOT/build}"
-tool="$build/userspace/rdna1-vmfix"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-build_targets "$build" census-build "rdna1-vmfix did not build" rdna1-vmfix
+suite_start census-build "rdna1-vmfix did not build" rdna1-vmfix
 
 # expect_rc ITEM WANT CMD...: runs CMD, checks its exit status (stdout in $tmp/out, stderr in $tmp/err).
 expect_rc() {

@@ -8,10 +8,8 @@ set -euo pipefail
 maybe_verbose "$@"
 need_tools cmake ninja script jq
 
-build="${VMFIX_BUILD_DIR:-$VMFIX_ROOT/build}"
-tool="$build/userspace/rdna1-vmfix"
+suite_start output-build "rdna1-vmfix did not build" rdna1-vmfix rdna1-vmfix-check-host
 data="$VMFIX_ROOT/tests/data"
-tmp=$(mktemp -d)
 pids=()
 cleanup() {
 	local p
@@ -19,8 +17,6 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-build_targets "$build" output-build "rdna1-vmfix did not build" rdna1-vmfix rdna1-vmfix-check-host
 
 # on_pty COLS OUTFILE CMD...: runs CMD on a pty COLS wide; its output (CR stripped) goes to OUTFILE.
 on_pty() {

@@ -38,6 +38,15 @@ Error thunk_error(const char* call, HSAKMT_STATUS s) {
                                          errno != 0 ? fmt::format(", errno {}", std::strerror(errno)) : ""));
 }
 
+// Runs one thunk call (a callable returning HSAKMT_STATUS) with errno cleared first, so that an
+// error names the call, the status and the errno the call itself left.
+template <class Call>
+Status thunk_call(const char* name, Call call) {
+  errno = 0;
+  const HSAKMT_STATUS s = call();
+  return s == HSAKMT_STATUS_SUCCESS ? ok_status() : Status(thunk_error(name, s));
+}
+
 HsaMemFlags to_hsa(const MemFlags& f) {
   HsaMemFlags h{};
   h.ui32.NonPaged = f.non_paged ? 1 : 0;
@@ -68,8 +77,7 @@ class HsakmtThunk final : public Thunk {
       return runtime_error("/dev/kfd", fmt::format("{}: census needs root (it sets the module's mode) and read-write "
                                                    "access to /dev/kfd (the render group)",
                                                    std::strerror(errno)));
-    errno = 0;
-    if (const auto s = hsaKmtOpenKFD(); s != HSAKMT_STATUS_SUCCESS) return thunk_error("hsaKmtOpenKFD", s);
+    if (auto st = thunk_call("hsaKmtOpenKFD", [] { return hsaKmtOpenKFD(); }); !st) return st;
     open_ = true;
     return ok_status();
   }
@@ -83,9 +91,8 @@ class HsakmtThunk final : public Thunk {
 
   Result<std::vector<ThunkNode>> nodes() override {
     HsaSystemProperties sys{};
-    errno = 0;
-    if (const auto s = hsaKmtAcquireSystemProperties(&sys); s != HSAKMT_STATUS_SUCCESS)
-      return thunk_error("hsaKmtAcquireSystemProperties", s);
+    if (auto st = thunk_call("hsaKmtAcquireSystemProperties", [&] { return hsaKmtAcquireSystemProperties(&sys); }); !st)
+      return st.error();
     props_ = true;
     std::vector<ThunkNode> out;
     for (HSAuint32 i = 0; i < sys.NumNodes; ++i) {
@@ -128,15 +135,12 @@ class HsakmtThunk final : public Thunk {
 
   Result<void*> alloc(std::uint32_t node, std::uint64_t size, const MemFlags& flags) override {
     void* p = nullptr;
-    errno = 0;
-    if (const auto s = hsaKmtAllocMemory(node, size, to_hsa(flags), &p); s != HSAKMT_STATUS_SUCCESS)
-      return thunk_error("hsaKmtAllocMemory", s);
+    if (auto st = thunk_call("hsaKmtAllocMemory", [&] { return hsaKmtAllocMemory(node, size, to_hsa(flags), &p); }); !st)
+      return st.error();
     return p;
   }
   Status free(void* addr, std::uint64_t size) override {
-    errno = 0;
-    if (const auto s = hsaKmtFreeMemory(addr, size); s != HSAKMT_STATUS_SUCCESS) return thunk_error("hsaKmtFreeMemory", s);
-    return ok_status();
+    return thunk_call("hsaKmtFreeMemory", [&] { return hsaKmtFreeMemory(addr, size); });
   }
   Result<void*> host_alloc(std::uint64_t size) override {
     void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -150,31 +154,20 @@ class HsakmtThunk final : public Thunk {
   }
   Status register_memory(void* addr, std::uint64_t size, std::uint32_t gpu_node) override {
     HSAuint32 nodes[1] = {gpu_node};
-    errno = 0;
-    if (const auto s = hsaKmtRegisterMemoryToNodes(addr, size, 1, nodes); s != HSAKMT_STATUS_SUCCESS)
-      return thunk_error("hsaKmtRegisterMemoryToNodes", s);
-    return ok_status();
+    return thunk_call("hsaKmtRegisterMemoryToNodes", [&] { return hsaKmtRegisterMemoryToNodes(addr, size, 1, nodes); });
   }
   Status deregister_memory(void* addr) override {
-    errno = 0;
-    if (const auto s = hsaKmtDeregisterMemory(addr); s != HSAKMT_STATUS_SUCCESS)
-      return thunk_error("hsaKmtDeregisterMemory", s);
-    return ok_status();
+    return thunk_call("hsaKmtDeregisterMemory", [&] { return hsaKmtDeregisterMemory(addr); });
   }
   Status map(void* addr, std::uint64_t size, std::uint32_t gpu_node) override {
     HSAuint32 nodes[1] = {gpu_node};
     HSAuint64 alt = 0;
     HsaMemMapFlags mf{};
-    errno = 0;
-    if (const auto s = hsaKmtMapMemoryToGPUNodes(addr, size, &alt, mf, 1, nodes); s != HSAKMT_STATUS_SUCCESS)
-      return thunk_error("hsaKmtMapMemoryToGPUNodes", s);
-    return ok_status();
+    return thunk_call("hsaKmtMapMemoryToGPUNodes",
+                      [&] { return hsaKmtMapMemoryToGPUNodes(addr, size, &alt, mf, 1, nodes); });
   }
   Status unmap(void* addr) override {
-    errno = 0;
-    if (const auto s = hsaKmtUnmapMemoryToGPU(addr); s != HSAKMT_STATUS_SUCCESS)
-      return thunk_error("hsaKmtUnmapMemoryToGPU", s);
-    return ok_status();
+    return thunk_call("hsaKmtUnmapMemoryToGPU", [&] { return hsaKmtUnmapMemoryToGPU(addr); });
   }
   Status svm_map(void* addr, std::uint64_t size, std::uint32_t gpu_node, bool coherent) override {
     HSA_SVM_ATTRIBUTE attrs[3] = {{HSA_SVM_ATTR_PREFERRED_LOC, 0},  // system memory (node 0)

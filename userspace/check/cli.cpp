@@ -222,7 +222,7 @@ Result<WorkerSpec> compiled_worker(const std::string& backend) {
 // The worker probed: it names the device, or says why there is none.
 Result<Probe> probe_native(const std::string& backend, WorkerSpec& w, const std::string& python_how) {
   const bool torch = backend == "torch";
-  if (backend == "hip" || torch) w.unset.push_back("HSA_OVERRIDE_GFX_VERSION");  // native means native
+  if (backend == "hip" || torch) w.unset.emplace_back("HSA_OVERRIDE_GFX_VERSION");  // native means native
   Probe probe = probe_worker(w, torch ? 120 : 60);
   if (probe.exit_code != 0) {
     const std::string msg = probe.error.empty() ? "probe failed" : probe.error;

@@ -262,6 +262,7 @@ std::string report_text(const Report& r) {
   if (!legend.empty()) {
     s += "memory kinds:\n";
     std::vector<term::TableRow> rows;
+    rows.reserve(legend.size());
     for (const auto& [k, v] : legend) rows.push_back({{"", k, v}, ""});
     s += term::table({{""}, {""}, {"", false, true}}, rows, term::out_width()).substr(1);  // no header line
   }

@@ -5,7 +5,7 @@
 // the run.
 
 #include <poll.h>
-#include <signal.h>
+#include <csignal>
 #include <sys/wait.h>
 #include <unistd.h>
 

@@ -3,7 +3,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
+#include <csignal>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,7 +34,7 @@ Result<Pipe> make_pipe() {
 struct ExecImage {
   std::vector<std::string> env_storage;
   std::vector<char*> argv, envp;
-  ExecImage(const SpawnOptions& o) : env_storage(o.env.value_or(std::vector<std::string>{})) {
+  explicit ExecImage(const SpawnOptions& o) : env_storage(o.env.value_or(std::vector<std::string>{})) {
     for (const auto& a : o.argv) argv.push_back(const_cast<char*>(a.c_str()));  // exec does not write
     argv.push_back(nullptr);
     for (auto& e : env_storage) envp.push_back(e.data());

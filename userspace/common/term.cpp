@@ -118,6 +118,21 @@ std::vector<std::string> wrap_lines(std::string_view text, std::size_t width, st
   return out;
 }
 
+namespace {
+
+// The lines of `text`, without their newlines (a final newline ends the last line, adds none).
+std::vector<std::string_view> split_lines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  for (std::size_t start = 0; start < text.size();) {
+    const std::size_t nl = std::min(text.find('\n', start), text.size());
+    lines.push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return lines;
+}
+
+}  // namespace
+
 std::string wrap(std::string_view text, std::size_t width, std::size_t indent) {
   std::string s;
   for (const auto& l : wrap_lines(text, width, indent)) s += l + "\n";
@@ -126,11 +141,7 @@ std::string wrap(std::string_view text, std::size_t width, std::size_t indent) {
 
 std::string wrap_text(std::string_view text, std::size_t width) {
   std::string s;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    std::size_t nl = text.find('\n', start);
-    if (nl == std::string_view::npos) nl = text.size();
-    const std::string_view line = text.substr(start, nl - start);
+  for (const std::string_view line : split_lines(text)) {
     const std::size_t lead = std::min(line.find_first_not_of(' '), line.size());
     if (display_width(line) <= width) {  // fits: untouched (table alignment survives)
       s += std::string(line) + "\n";
@@ -140,22 +151,21 @@ std::string wrap_text(std::string_view text, std::size_t width) {
       for (const auto& l : wrap_lines(line.substr(lead), width - std::min(width - 1, lead), hang - lead))
         s += std::string(lead, ' ') + l + "\n";
     }
-    start = nl + 1;
   }
   return s;
 }
 
 std::string reflow(std::string_view text) {
   std::string out;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    std::size_t nl = text.find('\n', start);
-    if (nl == std::string_view::npos) nl = text.size();
-    const std::string_view line = text.substr(start, nl - start);
+  const auto lines = split_lines(text);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const std::string_view line = lines[i];
     out += line;
-    start = nl + 1;
-    if (nl == text.size()) break;
-    const std::string_view next = text.substr(start, text.find('\n', start) - start);
+    if (i + 1 == lines.size()) {
+      if (text.ends_with('\n')) out += '\n';
+      break;
+    }
+    const std::string_view next = lines[i + 1];
     const bool ends = line.empty() || std::string_view(".:!?").find(line.back()) != std::string_view::npos;
     const bool starts = next.empty() || next.front() == ' ' || next.starts_with("- ");
     out += (ends || starts) ? '\n' : ' ';
@@ -276,6 +286,7 @@ std::string table(const std::vector<Column>& cols, const std::vector<TableRow>& 
     }
   };
   std::vector<std::string> header;
+  header.reserve(cols.size());
   for (const auto& c : cols) header.push_back(c.header);
   emit(header);
   for (const auto& r : rows) {

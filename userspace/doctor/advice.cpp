@@ -2,6 +2,7 @@
 #include "doctor/advice.hpp"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -114,9 +115,9 @@ std::vector<Step> native_torch_steps(const Facts& f) {
       s.commands.push_back(fmt::format("{} -c 'import torch; print(torch.__version__, torch.cuda.get_arch_list())'", q(py)));
     } else {
       s.what += "; leave the system's Python alone and use a virtualenv";
-      s.commands.push_back("python3 -m venv ~/rocm-torch");
-      s.commands.push_back(torch_install_command("~/rocm-torch/bin/python", f.gfx));
-      s.commands.push_back("~/rocm-torch/bin/python -c 'import torch; print(torch.__version__, torch.cuda.get_arch_list())'");
+      s.commands.emplace_back("python3 -m venv ~/rocm-torch");
+      s.commands.emplace_back(torch_install_command("~/rocm-torch/bin/python", f.gfx));
+      s.commands.emplace_back("~/rocm-torch/bin/python -c 'import torch; print(torch.__version__, torch.cuda.get_arch_list())'");
     }
     out.push_back(std::move(s));
   }
@@ -146,6 +147,30 @@ std::vector<Step> distro_package_steps(const Facts& f) {
   return {{fmt::format("The ROCm packages of {} {} were not measured by this project; list what a library carries:",
                        f.distro_id.empty() ? "this distribution" : f.distro_id, f.version_id),
            {"rdna1-vmfix isa --list-only /usr/lib/x86_64-linux-gnu/librocblas.so.* /usr/lib/x86_64-linux-gnu/librocsparse.so.*"}}};
+}
+
+// The classes whose steps depend on nothing doctor found: one row each (nullptr: not one of them).
+const std::vector<Step>* fixed_steps(const std::string& cls) {
+  static const std::map<std::string, std::vector<Step>, std::less<>> kFixed = {
+      {"out_of_memory",
+       {{"See how much VRAM is in use and how much there is (bytes)",
+         {"cat /sys/class/drm/card*/device/mem_info_vram_used /sys/class/drm/card*/device/mem_info_vram_total"}}}},
+      {"pcie_atomics",
+       {{"See what the kernel says about PCIe atomics and KFD", {"sudo dmesg | grep -i -E 'atomic|kfd'"}}}},
+      {"unknown",
+       {{"Decode every fault of this boot", {kDecodeBoot}},
+        {"Rerun the failing program with ROCm's log on (AMD_LOG_LEVEL=3) and attach a report", {kShareReport}}}},
+      {"mtype_cc_seen",
+       {{"Compare modes audit and enforce on the harness (as root)", {"sudo rdna1-vmfix check --compare-modes"}},
+        {"Record the counters for the report", {"cat /sys/kernel/rdna1_vmfix/counters"}}}},
+      {"module_error",
+       {{"Reinstall matching versions of the module and the tool",
+         {"sudo apt install --reinstall rdna1-vmfix rdna1-vmfix-dkms"}}}},
+      {"no_rdna1_gpu", {{"List the AMD PCI devices and their drivers", {"lspci -nnk -d 1002:"}}}},
+      {"healthy", {{"Nothing to fix; to keep or share a record of this machine", {kShareReport}}}},
+  };
+  const auto it = kFixed.find(cls);
+  return it == kFixed.end() ? nullptr : &it->second;
 }
 
 std::vector<Step> steps_for(const std::string& cls, const Facts& f) {
@@ -178,24 +203,8 @@ std::vector<Step> steps_for(const std::string& cls, const Facts& f) {
     out.push_back({cls == "hang_or_reset" ? "After the next hang, decode the previous boot's log" : "Decode every fault of this boot",
                    {cls == "hang_or_reset" ? "sudo journalctl -k -b -1 --no-pager | rdna1-vmfix faults -" : kDecodeBoot}});
     out.push_back({"Attach a report to the upstream bug", {kShareReport}});
-  } else if (cls == "out_of_memory") {
-    out.push_back({"See how much VRAM is in use and how much there is (bytes)",
-                   {"cat /sys/class/drm/card*/device/mem_info_vram_used /sys/class/drm/card*/device/mem_info_vram_total"}});
-  } else if (cls == "pcie_atomics") {
-    out.push_back({"See what the kernel says about PCIe atomics and KFD", {"sudo dmesg | grep -i -E 'atomic|kfd'"}});
-  } else if (cls == "unknown") {
-    out.push_back({"Decode every fault of this boot", {kDecodeBoot}});
-    out.push_back({"Rerun the failing program with ROCm's log on (AMD_LOG_LEVEL=3) and attach a report", {kShareReport}});
-  } else if (cls == "mtype_cc_seen") {
-    out.push_back({"Compare modes audit and enforce on the harness (as root)", {"sudo rdna1-vmfix check --compare-modes"}});
-    out.push_back({"Record the counters for the report", {"cat /sys/kernel/rdna1_vmfix/counters"}});
-  } else if (cls == "module_error") {
-    out.push_back({"Reinstall matching versions of the module and the tool",
-                   {"sudo apt install --reinstall rdna1-vmfix rdna1-vmfix-dkms"}});
-  } else if (cls == "no_rdna1_gpu") {
-    out.push_back({"List the AMD PCI devices and their drivers", {"lspci -nnk -d 1002:"}});
-  } else if (cls == "healthy") {
-    out.push_back({"Nothing to fix; to keep or share a record of this machine", {kShareReport}});
+  } else if (const auto* fixed = fixed_steps(cls); fixed != nullptr) {
+    out = *fixed;
   }
   return out;
 }

@@ -47,7 +47,7 @@ std::vector<Step> native_torch_steps(const Facts& f);
 std::vector<Step> distro_package_steps(const Facts& f);
 
 // All steps for a verdict class (the classes of doctor::diagnose and of faults).
-std::vector<Step> steps_for(const std::string& verdict_class, const Facts& f);
+std::vector<Step> steps_for(const std::string& cls, const Facts& f);
 
 nlohmann::json steps_json(const std::vector<Step>& steps);
 std::string steps_text(const std::vector<Step>& steps);

@@ -295,7 +295,7 @@ class Diagnosis {
   // Secondary observations; the verdict picks the most likely cause.
   void observe() {
     if (!m_.loaded && !m_.has_status)
-      r_.notes.push_back("rdna1_vmfix is not loaded: MTYPE is not assessed (stock kernels map no cache-coherent "
+      r_.notes.emplace_back("rdna1_vmfix is not loaded: MTYPE is not assessed (stock kernels map no cache-coherent "
                          "memory on gfx10 unless userspace asks for it)");
     const std::string state = module_field(m_, "state");
     if (state == "refused" || state == "error") {
@@ -303,17 +303,17 @@ class Diagnosis {
       r_.notes.push_back(fmt::format("rdna1_vmfix {} to arm: {}{}{}", state == "refused" ? "refused" : "failed",
                                      module_field(m_, "reason"), advice.empty() ? "" : "; ", advice));
     }
-    for (const auto& e : m_.errors) r_.notes.push_back("module: " + e);
+    for (const auto& e : m_.errors) r_.notes.emplace_back("module: " + e);
     for (const auto& w : st_.warnings) r_.notes.push_back(w);
     if (in_.libraries_searched && in_.libraries.empty())
-      r_.notes.push_back("no ROCm, PyTorch, MIOpen or rocBLAS libraries found in the searched directories");
+      r_.notes.emplace_back("no ROCm, PyTorch, MIOpen or rocBLAS libraries found in the searched directories");
     if (libs_.unknown > 0)
       r_.notes.push_back(fmt::format("{} librar{} listed without targets: {}", libs_.unknown,
                                      libs_.unknown == 1 ? "y" : "ies",
                                      have_code_object_reader()
                                          ? "unreadable (see each entry)"
                                          : "this build has no code-object reader; run `rdna1-vmfix isa FILE` on them"));
-    if (!in_.faults) r_.notes.push_back("recent faults not checked: " + in_.log_source);
+    if (!in_.faults) r_.notes.emplace_back("recent faults not checked: " + in_.log_source);
     // A module that cannot load as things stand is the verdict's business (signing()); one that is
     // just not installed or not loaded is a note: it is optional.
     if (sig_ != nullptr && !sig_blocked_ && sig_->verdict != SigningVerdict::kLoaded)
@@ -429,7 +429,7 @@ class Diagnosis {
                         cc_ranges_, cc_requests_, module_field(m_, "mode")),
             "This is the one case where MTYPE is in evidence: run the workload with rdna1_vmfix mode=enforce "
             "(CC becomes NC) and compare (`rdna1-vmfix check --compare-modes`); report the counters.");
-    r_.verdict.evidence.push_back("/sys/kernel/rdna1_vmfix/counters: seen_cc/req_cc_* > 0");
+    r_.verdict.evidence.emplace_back("/sys/kernel/rdna1_vmfix/counters: seen_cc/req_cc_* > 0");
     return true;
   }
 
@@ -465,7 +465,7 @@ class Diagnosis {
           fmt::format("HSA_OVERRIDE_GFX_VERSION={} is set and compatible with {}", ctx_.override_version, gfx_));
     const std::string mode = module_field(m_, "mode");
     if (m_.counters && cc_seen_ == 0 && (mode == "audit" || mode == "enforce"))
-      r_.notes.push_back("rdna1_vmfix audit: no cache-coherent (CC) mapping requested on scoped devices; MTYPE is not "
+      r_.notes.emplace_back("rdna1_vmfix audit: no cache-coherent (CC) mapping requested on scoped devices; MTYPE is not "
                          "implicated");
   }
 

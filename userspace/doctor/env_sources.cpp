@@ -169,7 +169,7 @@ class Scanner {
   std::size_t file(const std::string& path, Place place, const std::string& applies, const std::string& user,
                    const std::string& env_name = {}) {
     if (!seen_.insert(path).second) return 0;
-    const auto data = h_.read(path, 512 * 1024);
+    const auto data = h_.read(path, std::size_t{512} * 1024);
     if (!data) return 0;
     ++files_read_;
     std::vector<Assignment> as = scan_text(*data);
@@ -259,7 +259,7 @@ class Scanner {
   // conda-meta/state: {"env_vars": {"NAME": "value"}} (`conda env config vars set`).
   void conda_state(const std::string& path, const std::string& applies, const std::string& user, const std::string& prefix) {
     if (!seen_.insert(path).second) return;
-    const auto data = h_.read(path, 256 * 1024);
+    const auto data = h_.read(path, std::size_t{256} * 1024);
     if (!data) return;
     const auto doc = nlohmann::json::parse(*data, nullptr, false);
     if (doc.is_discarded() || !doc.is_object() || !doc.contains("env_vars") || !doc["env_vars"].is_object()) {
@@ -428,7 +428,7 @@ Result scan(const HostFiles& host, const Options& opt) {
   for (const auto& [k, v] : opt.env)
     if (is_relevant(k)) s.add({k, v, Place::kProcess, "", 0, "this run of rdna1-vmfix", "", "", Judgement::kInfo, {}});
   if (opt.env.count("SUDO_USER") || opt.env.count("PKEXEC_UID"))
-    r.notes.push_back("running under sudo/pkexec: this process's environment is not the user's; the user's files "
+    r.notes.emplace_back("running under sudo/pkexec: this process's environment is not the user's; the user's files "
                       "are read instead");
   // 2. The invoking user, then (as root) the other login users.
   r.invoking = invoking_user(host, opt);

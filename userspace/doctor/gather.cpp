@@ -258,7 +258,7 @@ Result<Extended> gather(const GatherOptions& opt) {
     for (auto& e : pyenv::find_python_envs(host, sys)) envs.push_back(std::move(e));
   }
   auto torch = pyenv::find_torch(py_prefix.empty() ? host : HostFiles(), envs, scan);
-  auto os = text::parse_key_values(host.read("/etc/os-release", 64 * 1024).value_or(host.read("/usr/lib/os-release", 64 * 1024).value_or("")));
+  auto os = text::parse_key_values(host.read("/etc/os-release", std::size_t{64} * 1024).value_or(host.read("/usr/lib/os-release", std::size_t{64} * 1024).value_or("")));
   const std::string running_kernel = in.kernel_release;
   Extended x = extend(diagnose(std::move(in)), std::move(env), std::move(torch), std::move(os));
   add_census(opt, host, running_kernel, x);

@@ -198,7 +198,7 @@ std::vector<TorchInstall> find_torch(const HostFiles& h, const std::vector<Pytho
       t.env_prefix = env.prefix;
       t.env_kind = env.kind;
       t.owner = env.owner;
-      if (const auto src = h.read(dir + "/version.py", 64 * 1024))
+      if (const auto src = h.read(dir + "/version.py", std::size_t{64} * 1024))
         t.version = parse_torch_version_py(*src);
       else
         t.errors.push_back(dir + "/version.py cannot be read");

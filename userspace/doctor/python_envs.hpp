@@ -49,7 +49,7 @@ struct TorchVersion {
   std::string cuda;         // "" when None/absent
   std::string git_version;
 };
-TorchVersion parse_torch_version_py(std::string_view text);
+TorchVersion parse_torch_version_py(std::string_view src);
 
 struct TorchInstall {
   std::string dir;          // host path of the torch package directory

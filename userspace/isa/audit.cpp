@@ -25,10 +25,10 @@
 #include <llvm/MC/MCSubtargetInfo.h>
 #include <llvm/MC/MCTargetOptions.h>
 #include <llvm/MC/TargetRegistry.h>
+#include <llvm/Object/ELF.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
 
-#include "isa/elf.hpp"
 #include "common/text.hpp"
 
 namespace vmfix {
@@ -232,21 +232,163 @@ void walk(const Decoder& own, const Decoder& tgt, DecodeCache& cache, std::span<
   }
 }
 
+// The code object as LLVM Object reads it. ELFFile checks every table and string against the
+// buffer (and is fuzzed upstream); what cannot be attributed to a function is a problem, not an error.
+using ElfFile = llvm::object::ELF64LEFile;
+using ElfShdr = ElfFile::Elf_Shdr;
+
+// One function of the object: its symbol and the bytes of its code.
+struct Function {
+  std::string_view name;
+  std::uint64_t address = 0;
+  std::uint64_t size = 0;    // from the symbol; 0: up to the next function or the section's end
+  std::uint32_t section = 0;
+  bool is_kernel = false;    // has a <name>.kd descriptor
+  std::span<const std::uint8_t> code;
+};
+
+struct CodeLayout {
+  std::vector<Function> functions;  // by address, one per address, code cut to its extent
+  std::uint64_t code_size = 0;      // bytes of executable sections
+  std::vector<std::string> problems;
+};
+
+Error corrupt_elf(llvm::Error e) { return usage_error("", "corrupt ELF: " + llvm::toString(std::move(e))); }
+
+std::string section_name(const ElfFile& file, const ElfShdr& sec) {
+  auto n = file.getSectionName(sec);
+  if (!n) {
+    llvm::consumeError(n.takeError());
+    return {};
+  }
+  return text::printable(std::string_view(n->data(), n->size()), 40);
+}
+
+bool is_code(const ElfShdr& s) {
+  return (s.sh_flags & llvm::ELF::SHF_EXECINSTR) != 0 && s.sh_type != llvm::ELF::SHT_NOBITS;
+}
+
+// .symtab, else .dynsym, else nullptr.
+const ElfShdr* symbol_table(llvm::ArrayRef<ElfShdr> sections) {
+  for (const unsigned type : {llvm::ELF::SHT_SYMTAB, llvm::ELF::SHT_DYNSYM})
+    for (const auto& s : sections)
+      if (s.sh_type == type) return &s;
+  return nullptr;
+}
+
+// The function symbols of executable sections, sorted by address, aliases dropped; a function that
+// names a section which does not exist is recorded as a problem.
+Status read_functions(const ElfFile& file, llvm::ArrayRef<ElfShdr> sections, CodeLayout& l) {
+  const ElfShdr* tab = symbol_table(sections);
+  if (tab == nullptr) return ok_status();
+  auto syms = file.symbols(tab);
+  if (!syms) return corrupt_elf(syms.takeError());
+  auto strtab = file.getStringTableForSymtab(*tab, sections);
+  if (!strtab) return corrupt_elf(strtab.takeError());
+  std::set<std::string_view> descriptors;
+  for (const auto& s : *syms) {
+    auto name = s.getName(*strtab);
+    if (!name) return corrupt_elf(name.takeError());
+    const std::string_view n(name->data(), name->size());
+    if (n.size() > 3 && n.ends_with(".kd")) descriptors.insert(n.substr(0, n.size() - 3));
+    if (s.getType() != llvm::ELF::STT_FUNC || s.st_shndx == llvm::ELF::SHN_UNDEF) continue;
+    if (s.st_shndx < sections.size() && is_code(sections[s.st_shndx]))
+      l.functions.push_back(Function{n, s.st_value, s.st_size, s.st_shndx, false, {}});
+    else if (s.st_shndx >= sections.size() && s.st_shndx < llvm::ELF::SHN_LORESERVE)
+      l.problems.push_back(fmt::format("function {} names section {}, which does not exist", text::printable(n, 80),
+                                       std::uint16_t{s.st_shndx}));
+  }
+  auto& fs = l.functions;
+  std::sort(fs.begin(), fs.end(), [](const auto& x, const auto& y) { return x.address < y.address; });
+  fs.erase(std::unique(fs.begin(), fs.end(), [](const auto& x, const auto& y) { return x.address == y.address; }),
+           fs.end());
+  for (auto& f : fs) f.is_kernel = descriptors.count(f.name) != 0;
+  return ok_status();
+}
+
+// Cuts each function's code out of its section: a symbol without a size runs to the next function
+// of its section (or the section's end). A function outside its section is a problem and dropped.
+Status cut_functions(const ElfFile& file, llvm::ArrayRef<ElfShdr> sections, CodeLayout& l) {
+  std::vector<Function> kept;
+  for (std::size_t i = 0; i < l.functions.size(); ++i) {
+    auto& fn = l.functions[i];
+    const auto& sec = sections[fn.section];
+    if (fn.address < sec.sh_addr || fn.address - sec.sh_addr >= sec.sh_size) {
+      l.problems.push_back(fmt::format("function {} at 0x{:x} lies outside its section {} [0x{:x}, 0x{:x})",
+                                       text::printable(fn.name, 80), fn.address, section_name(file, sec),
+                                       std::uint64_t{sec.sh_addr}, sec.sh_addr + sec.sh_size));
+      continue;
+    }
+    auto bytes = file.getSectionContents(sec);
+    if (!bytes) return corrupt_elf(bytes.takeError());
+    const std::uint64_t start = fn.address - sec.sh_addr;
+    const std::uint64_t end = sec.sh_addr + sec.sh_size;
+    std::uint64_t len = fn.size;
+    if (len == 0) {
+      const bool next_here = i + 1 < l.functions.size() && l.functions[i + 1].section == fn.section;
+      const std::uint64_t next = next_here ? l.functions[i + 1].address : end;
+      len = next > fn.address ? next - fn.address : 0;
+    }
+    len = std::min<std::uint64_t>(len, sec.sh_size - start);
+    fn.code = std::span<const std::uint8_t>(bytes->data(), bytes->size()).subspan(start, len);
+    kept.push_back(fn);
+  }
+  l.functions = std::move(kept);
+  return ok_status();
+}
+
+Result<CodeLayout> read_layout(std::span<const std::uint8_t> elf) {
+  auto file = ElfFile::create(llvm::StringRef(reinterpret_cast<const char*>(elf.data()), elf.size()));
+  if (!file) return corrupt_elf(file.takeError());
+  auto sections = file->sections();
+  if (!sections) return corrupt_elf(sections.takeError());
+  CodeLayout l;
+  for (const auto& sec : *sections)
+    if (is_code(sec)) l.code_size += sec.sh_size;
+  if (auto st = read_functions(*file, *sections, l); !st) return st.error();
+  if (auto st = cut_functions(*file, *sections, l); !st) return st.error();
+  return l;
+}
+
+// The verdict before any disassembly: native, list-only, other generation, no decoder. Returns
+// false when `r` is final.
+bool needs_disassembly(const CodeObject& obj, const AuditOptions& opt, ObjectAudit& r) {
+  if (runs_natively(obj.info.processor, opt.target)) {
+    r.verdict = "ok";
+    return false;
+  }
+  r.verdict = "incompatible_not_loadable";
+  if (opt.list_only) return false;
+  if (!same_generation(obj.info.processor, opt.target)) {
+    r.note = "other GPU generation: not audited";
+    return false;
+  }
+  return true;
+}
+
+// Problems found while decoding, then the object's verdict and note.
+void conclude(ObjectAudit& r, const std::string& processor, const std::string& target, std::uint64_t covered,
+              std::uint64_t code_size) {
+  if (code_size > 0 && covered == 0)
+    r.problems.push_back(fmt::format("no function symbol covers the {} bytes of code", code_size));
+  if (r.undecodable_own > 0)
+    r.problems.push_back(fmt::format("{} word(s) of code do not decode even for {}", r.undecodable_own, processor));
+  if (r.findings() > 0)
+    r.verdict = "would_misbehave_under_override";
+  else if (!r.problems.empty())
+    r.note = fmt::format("partly audited for {} ({} problem(s))", target, r.problems.size());
+  else if (processor.rfind("gfx101", 0) == 0)
+    r.note = fmt::format("decodes cleanly for {}", target);
+  else
+    r.note = fmt::format("decodes cleanly for {}, but was built without the gfx101x hardware-bug workarounds", target);
+}
+
 }  // namespace
 
 Result<ObjectAudit> audit_object(const CodeObject& obj, const AuditOptions& opt) {
   ObjectAudit r;
   r.info = obj.info;
-  if (runs_natively(obj.info.processor, opt.target)) {
-    r.verdict = "ok";
-    return r;
-  }
-  r.verdict = "incompatible_not_loadable";
-  if (opt.list_only) return r;
-  if (!same_generation(obj.info.processor, opt.target)) {
-    r.note = "other GPU generation: not audited";
-    return r;
-  }
+  if (!needs_disassembly(obj, opt, r)) return r;
   std::string why;
   const Decoder* own = decoder_for(obj.info.processor, why);
   const Decoder* tgt = own != nullptr ? decoder_for(opt.target, why) : nullptr;
@@ -254,79 +396,31 @@ Result<ObjectAudit> audit_object(const CodeObject& obj, const AuditOptions& opt)
     r.note = why + ": not audited";
     return r;
   }
-  auto f = elf::parse(obj.elf);
-  if (!f) return f.error();
-  auto syms = elf::symbols(*f);
-  if (!syms) return syms.error();
-  std::set<std::string_view> descriptors;
-  for (const auto& s : *syms)
-    if (s.name.size() > 3 && s.name.substr(s.name.size() - 3) == ".kd") descriptors.insert(s.name.substr(0, s.name.size() - 3));
-  std::vector<elf::Symbol> funcs;
-  for (const auto& s : *syms)
-    if (s.type == elf::kSttFunc && s.shndx < f->sections.size() && (f->sections[s.shndx].flags & 0x4) != 0 &&
-        f->sections[s.shndx].type != elf::kShtNobits)
-      funcs.push_back(s);
-  std::sort(funcs.begin(), funcs.end(), [](const auto& x, const auto& y) { return x.value < y.value; });
-  funcs.erase(std::unique(funcs.begin(), funcs.end(), [](const auto& x, const auto& y) { return x.value == y.value; }),
-              funcs.end());
+  auto layout = read_layout(obj.elf);
+  if (!layout) return layout.error();
+  r.problems = std::move(layout->problems);
   thread_local std::map<std::pair<std::string, std::string>, DecodeCache> caches;
   auto& cache = caches[{obj.info.processor, opt.target}];
-  for (const auto& s : *syms)
-    if (s.type == elf::kSttFunc && s.shndx != 0 && s.shndx < 0xff00 && s.shndx >= f->sections.size())
-      r.problems.push_back(fmt::format("function {} names section {}, which does not exist",
-                                       text::printable(s.name, 80), s.shndx));
-  std::uint64_t covered = 0, code_size = 0;
-  for (const auto& sec : f->sections)
-    if ((sec.flags & 0x4) != 0 && sec.type != elf::kShtNobits) code_size += sec.size;
-  for (std::size_t i = 0; i < funcs.size(); ++i) {
-    const auto& s = funcs[i];
-    const auto& sec = f->sections[s.shndx];
-    if (s.value < sec.addr || s.value - sec.addr >= sec.size) {
-      r.problems.push_back(fmt::format("function {} at 0x{:x} lies outside its section {} [0x{:x}, 0x{:x})",
-                                       text::printable(s.name, 80), s.value, text::printable(sec.name, 40), sec.addr,
-                                       sec.addr + sec.size));
-      continue;
-    }
-    const std::uint64_t start = s.value - sec.addr;
-    std::uint64_t len = s.size;
-    if (len == 0) {
-      const std::uint64_t next = i + 1 < funcs.size() && funcs[i + 1].shndx == s.shndx ? funcs[i + 1].value : sec.addr + sec.size;
-      len = next > s.value ? next - s.value : 0;
-    }
-    len = std::min(len, sec.size - start);
+  std::uint64_t covered = 0;
+  for (const auto& fn : layout->functions) {
     KernelAudit k;
-    k.name = std::string(s.name);
-    k.is_kernel = descriptors.count(s.name) != 0;
-    k.address = s.value;
-    k.size = len;
-    walk(*own, *tgt, cache, f->data.subspan(sec.offset + start, len), s.value, opt.max_examples, k);
-    covered += len;
-    r.undecodable_own += k.undecodable_own;
-    r.instructions += k.instructions;
-    r.undecodable_on_target += k.undecodable_on_target;
-    r.different_meaning += k.different_meaning;
-    r.inst_prefetch += k.inst_prefetch;
+    k.name = std::string(fn.name);
+    k.is_kernel = fn.is_kernel;
+    k.address = fn.address;
+    k.size = fn.code.size();
+    walk(*own, *tgt, cache, fn.code, fn.address, opt.max_examples, k);
+    covered += fn.code.size();
+    r += k;
     r.kernels.push_back(std::move(k));
   }
   r.audited = true;
-  if (code_size > 0 && covered == 0)
-    r.problems.push_back(fmt::format("no function symbol covers the {} bytes of code", code_size));
-  if (r.undecodable_own > 0)
-    r.problems.push_back(fmt::format("{} word(s) of code do not decode even for {}", r.undecodable_own,
-                                     obj.info.processor));
-  if (r.undecodable_on_target + r.different_meaning + r.inst_prefetch > 0)
-    r.verdict = "would_misbehave_under_override";
-  else if (!r.problems.empty())
-    r.note = fmt::format("partly audited for {} ({} problem(s))", opt.target, r.problems.size());
-  else if (obj.info.processor.rfind("gfx101", 0) == 0)
-    r.note = fmt::format("decodes cleanly for {}", opt.target);
-  else
-    r.note = fmt::format("decodes cleanly for {}, but was built without the gfx101x hardware-bug workarounds",
-                         opt.target);
+  conclude(r, obj.info.processor, opt.target, covered, layout->code_size);
   return r;
 }
 
-int verdict_exit_code(const std::string& v) { return v == "ok" || v == "no_code_objects" ? 0 : 1; }
+int verdict_exit_code(const std::string& file_verdict) {
+  return file_verdict == "ok" || file_verdict == "no_code_objects" ? 0 : 1;
+}
 
 Result<FileAudit> audit_file(const std::string& path, const AuditOptions& opt) {
   ScanOptions so;

@@ -51,30 +51,40 @@ struct IsaFinding {
   std::string on_target;  // as the target reads it ("" when undecodable)
 };
 
-struct KernelAudit {
-  std::string name;
-  bool is_kernel = false;  // has a <name>.kd descriptor
-  std::uint64_t address = 0;
-  std::uint64_t size = 0;
+// What decoding found, per function and summed per object.
+struct DecodeCounts {
   std::uint64_t instructions = 0;
   std::uint64_t undecodable_own = 0;  // words that do not decode even for the object's CPU (data, padding)
   std::uint64_t undecodable_on_target = 0;
   std::uint64_t different_meaning = 0;
   std::uint64_t inst_prefetch = 0;
+
+  // Instructions that break on the target (the three finding kinds).
+  [[nodiscard]] std::uint64_t findings() const { return undecodable_on_target + different_meaning + inst_prefetch; }
+  DecodeCounts& operator+=(const DecodeCounts& o) {
+    instructions += o.instructions;
+    undecodable_own += o.undecodable_own;
+    undecodable_on_target += o.undecodable_on_target;
+    different_meaning += o.different_meaning;
+    inst_prefetch += o.inst_prefetch;
+    return *this;
+  }
+};
+
+struct KernelAudit : DecodeCounts {
+  std::string name;
+  bool is_kernel = false;  // has a <name>.kd descriptor
+  std::uint64_t address = 0;
+  std::uint64_t size = 0;
   std::map<std::string, std::uint64_t> by_mnemonic;  // mnemonic (own CPU) -> count, findings only
   std::vector<IsaFinding> examples;
 };
 
-struct ObjectAudit {
+struct ObjectAudit : DecodeCounts {  // the sums over its functions
   CodeObjectInfo info;
   std::string verdict;
   bool audited = false;
   std::string note;
-  std::uint64_t instructions = 0;
-  std::uint64_t undecodable_on_target = 0;
-  std::uint64_t different_meaning = 0;
-  std::uint64_t inst_prefetch = 0;
-  std::uint64_t undecodable_own = 0;   // words of code that do not decode for the object's own CPU
   std::vector<std::string> problems;   // what could not be audited, and why (a finding, never "clean")
   std::vector<KernelAudit> kernels;
 };

@@ -69,34 +69,4 @@ Result<File> parse(std::span<const std::uint8_t> d) {
   return f;
 }
 
-Result<std::vector<Symbol>> symbols(const File& f) {
-  const Section* tab = nullptr;
-  for (const auto& s : f.sections)
-    if (s.type == kShtSymtab) tab = &s;
-  if (tab == nullptr)
-    for (const auto& s : f.sections)
-      if (s.type == kShtDynsym) tab = &s;
-  std::vector<Symbol> out;
-  if (tab == nullptr) return out;
-  if (tab->link >= f.sections.size()) return corrupt("symbol table links to a missing string table");
-  const auto& strs = f.sections[tab->link];
-  if (strs.type == kShtNobits) return corrupt("symbol string table has no contents");
-  const auto strtab = f.data.subspan(strs.offset, strs.size);
-  const auto syms = f.data.subspan(tab->offset, tab->size);
-  for (std::uint64_t off = 0; off + 24 <= syms.size(); off += 24) {
-    std::uint32_t name = 0;
-    std::uint8_t info = 0;
-    Symbol s;
-    read(syms, off, name);
-    read(syms, off + 4, info);
-    read(syms, off + 6, s.shndx);
-    read(syms, off + 8, s.value);
-    read(syms, off + 16, s.size);
-    s.type = info & 0xf;
-    if (!c_string(strtab, name, s.name)) return corrupt("symbol name outside the string table");
-    out.push_back(s);
-  }
-  return out;
-}
-
 }  // namespace vmfix::elf

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 #pragma once
-// Minimal bounds-checked ELF64 little-endian reader: header, section headers, symbols.
-// Enough for AMDGPU code objects and for finding offload sections of host binaries; every read
-// is checked against the buffer so corrupt input becomes an Error, never a crash.
+// Minimal bounds-checked ELF64 little-endian reader for the container scanner (unit isa, no LLVM):
+// the header and the section table, enough to describe an AMDGPU code object and to find the
+// offload sections of a host binary; every read is checked against the buffer so corrupt input
+// becomes an Error, never a crash. Symbols are read by the audit with LLVM Object (isa/audit.cpp);
+// the figures behind this split are in docs/performance.md (bench/elf_readers.cpp).
 
 #include <cstdint>
 #include <cstring>
@@ -17,11 +19,7 @@ namespace vmfix::elf {
 
 inline constexpr std::uint16_t kEmAmdgpu = 224;
 inline constexpr std::uint8_t kOsAbiHsa = 64;
-inline constexpr std::uint32_t kShtSymtab = 2;
-inline constexpr std::uint32_t kShtDynsym = 11;
 inline constexpr std::uint32_t kShtNobits = 8;
-inline constexpr std::uint8_t kSttObject = 1;
-inline constexpr std::uint8_t kSttFunc = 2;
 
 template <class T>
 bool read(std::span<const std::uint8_t> d, std::uint64_t off, T& out) {
@@ -39,14 +37,6 @@ struct Section {
   std::uint64_t size = 0;
   std::uint32_t link = 0;
   std::uint64_t entsize = 0;
-};
-
-struct Symbol {
-  std::string_view name;
-  std::uint64_t value = 0;
-  std::uint64_t size = 0;
-  std::uint8_t type = 0;
-  std::uint16_t shndx = 0;
 };
 
 struct File {
@@ -71,7 +61,5 @@ inline bool has_magic(std::span<const std::uint8_t> d) {
 
 // Parses the header and section table. Section contents (except NOBITS) must lie inside `d`.
 Result<File> parse(std::span<const std::uint8_t> d);
-// All symbols of .symtab (or .dynsym when there is no .symtab), names resolved.
-Result<std::vector<Symbol>> symbols(const File& f);
 
 }  // namespace vmfix::elf

@@ -12,23 +12,28 @@
 namespace vmfix {
 namespace {
 
+// `j` with the decode counts added (the same keys for a function and for an object).
+nlohmann::json with_counts(const DecodeCounts& c, nlohmann::json j) {
+  j["instructions"] = c.instructions;
+  j["undecodable_on_target"] = c.undecodable_on_target;
+  j["different_meaning"] = c.different_meaning;
+  j["inst_prefetch"] = c.inst_prefetch;
+  j["undecodable_own"] = c.undecodable_own;
+  return j;
+}
+
 nlohmann::json kernel_json(const KernelAudit& k) {
   nlohmann::json ex = nlohmann::json::array();
   for (const auto& e : k.examples)
     ex.push_back({{"kind", e.kind}, {"address", hex64(e.address)}, {"bytes", e.bytes}, {"own", e.own},
                   {"on_target", e.on_target}});
-  return {{"name", k.name},
-          {"demangled", isa::demangle(k.name)},
-          {"kernel", k.is_kernel},
-          {"address", hex64(k.address)},
-          {"size", k.size},
-          {"instructions", k.instructions},
-          {"undecodable_on_target", k.undecodable_on_target},
-          {"different_meaning", k.different_meaning},
-          {"inst_prefetch", k.inst_prefetch},
-          {"undecodable_own", k.undecodable_own},
-          {"mnemonics", k.by_mnemonic},
-          {"examples", ex}};
+  return with_counts(k, {{"name", k.name},
+                         {"demangled", isa::demangle(k.name)},
+                         {"kernel", k.is_kernel},
+                         {"address", hex64(k.address)},
+                         {"size", k.size},
+                         {"mnemonics", k.by_mnemonic},
+                         {"examples", ex}});
 }
 
 nlohmann::json object_json(const ObjectAudit& o) {
@@ -59,15 +64,8 @@ nlohmann::json object_json(const ObjectAudit& o) {
   if (o.audited) {
     nlohmann::json ks = nlohmann::json::array();
     for (const auto& k : o.kernels)
-      if (k.undecodable_on_target + k.different_meaning + k.inst_prefetch > 0) ks.push_back(kernel_json(k));
-    j["audit"] = {{"functions", o.kernels.size()},
-                  {"instructions", o.instructions},
-                  {"undecodable_on_target", o.undecodable_on_target},
-                  {"different_meaning", o.different_meaning},
-                  {"inst_prefetch", o.inst_prefetch},
-                  {"undecodable_own", o.undecodable_own},
-                  {"problems", o.problems},
-                  {"functions_with_findings", ks}};
+      if (k.findings() > 0) ks.push_back(kernel_json(k));
+    j["audit"] = with_counts(o, {{"functions", o.kernels.size()}, {"problems", o.problems}, {"functions_with_findings", ks}});
   }
   return j;
 }
@@ -116,7 +114,7 @@ std::string isa_text(const FileAudit& f, const AuditOptions& opt) {
     if (!o.note.empty()) s += fmt::format("       {}\n", o.note);
     for (const auto& p : o.problems) s += fmt::format("       not audited: {}\n", p);
     for (const auto& k : o.kernels) {
-      if (k.undecodable_on_target + k.different_meaning + k.inst_prefetch == 0) continue;
+      if (k.findings() == 0) continue;
       s += fmt::format("       {} {}: {} undecodable, {} different meaning, {} s_inst_prefetch\n",
                        k.is_kernel ? "kernel" : "function", isa::demangle(k.name), k.undecodable_on_target, k.different_meaning,
                        k.inst_prefetch);

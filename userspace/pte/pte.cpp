@@ -116,6 +116,7 @@ PteField decode_field(const FieldSpec& s, std::uint64_t f) {
 
 std::vector<PteField> decode_pte(std::uint64_t f) {
   std::vector<PteField> out;
+  out.reserve(kFields.size());
   for (const auto& s : kFields) out.push_back(decode_field(s, f));
   return out;
 }

@@ -12,29 +12,30 @@ namespace {
 constexpr std::array kKeepNames = {"root", "localhost", "localhost.localdomain", "nobody", "user", "debian", "ubuntu",
                                    "none", "unknown", "default", "amdgpu", "render", "video"};
 
+// One row per kind of secret: its name in the report and the placeholder that replaces it.
+struct SecretRow {
+  Secret kind;
+  const char* name;
+  const char* placeholder;
+};
+constexpr std::array kSecrets = {SecretRow{Secret::kHomePath, "home_paths", "<home>"},
+                                 SecretRow{Secret::kUserName, "user_names", "<user>"},
+                                 SecretRow{Secret::kHostName, "host_names", "<host>"},
+                                 SecretRow{Secret::kSerial, "serial_numbers", "<serial>"}};
+
+const SecretRow& secret_row(Secret s) {
+  for (const auto& r : kSecrets)
+    if (r.kind == s) return r;
+  return kSecrets.back();
+}
+
 bool word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-'; }
 
 }  // namespace
 
-const char* secret_name(Secret s) {
-  switch (s) {
-    case Secret::kHomePath: return "home_paths";
-    case Secret::kUserName: return "user_names";
-    case Secret::kHostName: return "host_names";
-    case Secret::kSerial: return "serial_numbers";
-  }
-  return "serial_numbers";
-}
+const char* secret_name(Secret s) { return secret_row(s).name; }
 
-const char* secret_placeholder(Secret s) {
-  switch (s) {
-    case Secret::kHomePath: return "<home>";
-    case Secret::kUserName: return "<user>";
-    case Secret::kHostName: return "<host>";
-    case Secret::kSerial: return "<serial>";
-  }
-  return "<serial>";
-}
+const char* secret_placeholder(Secret s) { return secret_row(s).placeholder; }
 
 void Redactor::add(Secret kind, std::string value) {
   while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back())) != 0) value.pop_back();

@@ -23,7 +23,7 @@ class Redactor {
   // (root, localhost, ...) are ignored: replacing them would damage the report, not protect anyone.
   void add(Secret kind, std::string value);
   // Replaces every registered value in s (home paths first, then whole-word names and serials).
-  [[nodiscard]] std::string apply(std::string_view s);
+  [[nodiscard]] std::string apply(std::string_view in);
   // Applies to every string (not the keys) of a JSON document.
   void apply(nlohmann::json& doc);
   // What was replaced so far: category -> number of replacements.

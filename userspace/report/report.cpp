@@ -79,8 +79,8 @@ std::map<std::string, std::string> parse_os_release(std::string_view t) { return
 
 SystemInfo read_system(const HostFiles& host) {
   SystemInfo s;
-  auto os = host.read("/etc/os-release", 64 * 1024);
-  if (!os) os = host.read("/usr/lib/os-release", 64 * 1024);
+  auto os = host.read("/etc/os-release", std::size_t{64} * 1024);
+  if (!os) os = host.read("/usr/lib/os-release", std::size_t{64} * 1024);
   if (os) s.os_release = parse_os_release(*os);
   s.kernel_release = first_line(host.read("/proc/sys/kernel/osrelease", 4096).value_or(""));
   s.kernel_version = first_line(host.read("/proc/version", 4096).value_or(""));

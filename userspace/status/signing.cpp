@@ -172,7 +172,7 @@ namespace {
 
 // "ubuntu", "debian" or "" from /etc/os-release: DKMS's default key and its enrolment differ.
 std::string distribution(const SystemProbe& p) {
-  const auto osr = p.read_head("/etc/os-release", 64 * 1024);
+  const auto osr = p.read_head("/etc/os-release", std::size_t{64} * 1024);
   if (!osr) return "";
   bool debian = false;
   for (const auto& raw : lines_of(*osr)) {
@@ -193,7 +193,7 @@ std::string dkms_certificate(const SystemProbe& p) {
     if (f.size() > 5 && f.compare(f.size() - 5, 5, ".conf") == 0) confs.push_back(f);
   std::string cert;
   for (const auto& c : confs) {
-    const auto text = p.read_head(c, 64 * 1024);
+    const auto text = p.read_head(c, std::size_t{64} * 1024);
     if (!text) continue;
     for (const auto& raw : lines_of(*text)) {
       const std::string l = trim(raw);

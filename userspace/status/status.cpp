@@ -105,12 +105,16 @@ Result<std::vector<std::string_view>> schema_lines(std::string_view text, std::s
   return lines;
 }
 
-// A module state file: the schema line checked, then each(tokens, line number) per line after it.
-template <typename Each>
-Status walk_schema_file(std::string_view text, std::string_view what, Each each) {
+// A module state file read into a T: the schema line checked, then each(out, tokens, line number)
+// per line after it.
+template <typename T, typename Each>
+Result<T> parse_schema_file(std::string_view text, std::string_view what, Each each) {
   auto lines = schema_lines(text, what);
   if (!lines) return lines.error();
-  return for_each_line(*lines, 2, each);
+  T out;
+  const Status walked = for_each_line(*lines, 2, [&](const auto& tok, std::size_t no) { return each(out, tok, no); });
+  if (!walked) return walked.error();
+  return out;
 }
 
 // "name k=v k=v" -> record; nullopt when a token is not k=v.
@@ -134,7 +138,7 @@ std::optional<std::uint64_t> read_number(const RootFs& fs, const std::string& pa
 }
 
 // The one device table (kernel/vmfix_devices.h), shared with the module and the patch check.
-#define VMFIX_PCI_ID_ROW(pci, chip, gfx, gc_major, gc_minor, gc_rev, in_scope) PciIdInfo{pci, chip, gfx, in_scope != 0},
+#define VMFIX_PCI_ID_ROW(pci, chip, gfx, gc_major, gc_minor, gc_rev, in_scope) PciIdInfo{(pci), (chip), (gfx), (in_scope) != 0},
 constexpr std::array kAmdIds = {VMFIX_DEVICE_TABLE(VMFIX_PCI_ID_ROW)};
 #undef VMFIX_PCI_ID_ROW
 
@@ -183,8 +187,8 @@ const PciIdInfo* lookup_amd_pci_id(std::uint16_t device) {
 
 Result<ModuleStatus> parse_module_status(std::string_view text) {
   constexpr std::string_view kWhat = "rdna1_vmfix/status";
-  ModuleStatus s;
-  const Status parsed = walk_schema_file(text, kWhat, [&](const auto& tok, std::size_t no) -> Status {
+  auto parsed = parse_schema_file<ModuleStatus>(text, kWhat,
+                                         [&](ModuleStatus& s, const auto& tok, std::size_t no) -> Status {
     if (tok.empty() || !is_key(tok[0])) return malformed(kWhat, no, "expected 'key value' or a record");
     if (tok[0] == "hook" || tok[0] == "device") {
       auto r = parse_record(tok);
@@ -196,19 +200,20 @@ Result<ModuleStatus> parse_module_status(std::string_view text) {
     s.fields[std::string(tok[0])] = std::string(tok[1]);
     return ok_status();
   });
-  if (!parsed) return parsed.error();
+  if (!parsed) return parsed;
+  auto& s = *parsed;
   for (const char* k : {"version", "state", "mode"})
     if (s.fields.count(k) == 0) return runtime_error(std::string(kWhat), fmt::format("missing '{}' line", k));
   const std::string& st = s.fields["state"];
   if (st != "armed" && st != "waiting" && st != "refused" && st != "error")
     return runtime_error(std::string(kWhat), fmt::format("unknown state '{}'", text::printable(st, 32)));
-  return s;
+  return parsed;
 }
 
 Result<ModuleCounters> parse_module_counters(std::string_view text) {
   constexpr std::string_view kWhat = "rdna1_vmfix/counters";
-  ModuleCounters c;
-  const Status parsed = walk_schema_file(text, kWhat, [&](const auto& tok, std::size_t no) -> Status {
+  return parse_schema_file<ModuleCounters>(text, kWhat,
+                                         [&](ModuleCounters& c, const auto& tok, std::size_t no) -> Status {
     auto r = parse_record(tok);
     if (tok.empty() || !r) return malformed(kWhat, no, "expected a record of key=value tokens");
     if (tok[0] == "device") {
@@ -236,21 +241,17 @@ Result<ModuleCounters> parse_module_counters(std::string_view text) {
     }
     return ok_status();
   });
-  if (!parsed) return parsed.error();
-  return c;
 }
 
 Result<ModuleRecent> parse_module_recent(std::string_view text) {
   constexpr std::string_view kWhat = "rdna1_vmfix/recent";
-  ModuleRecent r;
-  const Status parsed = walk_schema_file(text, kWhat, [&](const auto& tok, std::size_t no) -> Status {
+  return parse_schema_file<ModuleRecent>(text, kWhat,
+                                         [&](ModuleRecent& r, const auto& tok, std::size_t no) -> Status {
     auto rec = parse_record(tok);
     if (tok.empty() || tok[0] != "rewrite" || !rec) return malformed(kWhat, no, "expected 'rewrite key=value ...'");
     r.rewrites.push_back(std::move(*rec));
     return ok_status();
   });
-  if (!parsed) return parsed.error();
-  return r;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -282,22 +283,28 @@ std::string drm_marketing_name([[maybe_unused]] unsigned render_minor) {
 
 namespace {
 
+// Reads `path` and parses it with `parse` (a function returning Result<T>) into `slot`; a failure
+// of either step adds one message naming the path to `problems` and leaves `slot` as it was.
+template <class Parse, class T>
+bool read_parsed(const RootFs& fs, const std::string& path, Parse parse, T& slot, std::vector<std::string>& problems) {
+  auto text = fs.read(path);
+  auto parsed = text ? parse(*text) : decltype(parse(*text))(text.error());
+  if (!parsed) {
+    problems.push_back(fmt::format("{}: {}", path, parsed.error().message));
+    return false;
+  }
+  slot = std::move(*parsed);
+  return true;
+}
+
 // KFD topology: the GPUs ROCm sees, with their gfx target.
 void collect_kfd_gpus(const RootFs& fs, SystemStatus& s) {
   for (const auto& node : fs.list(kKfdNodes)) {
     const auto id = text::parse_number(node);
     if (!id) continue;
-    const std::string path = fmt::format("{}/{}/properties", kKfdNodes, node);
-    auto txt = fs.read(path);
-    if (!txt) {
-      s.warnings.push_back(fmt::format("{}: {}", path, txt.error().message));
+    std::optional<KfdProperties> p;
+    if (!read_parsed(fs, fmt::format("{}/{}/properties", kKfdNodes, node), parse_kfd_properties, p, s.warnings))
       continue;
-    }
-    auto p = parse_kfd_properties(*txt);
-    if (!p) {
-      s.warnings.push_back(fmt::format("{}: {}", path, p.error().message));
-      continue;
-    }
     const auto gtv = p->get("gfx_target_version").value_or(0);
     if (gtv == 0) continue;  // CPU node
     GpuInfo g;
@@ -359,18 +366,7 @@ void collect_module(const RootFs& fs, ModuleState& m) {
     return;
   }
   auto read_parse = [&](const char* name, auto parse, auto& slot) {
-    const std::string path = fmt::format("{}/{}", kModuleSysfs, name);
-    auto t = fs.read(path);
-    if (!t) {
-      m.errors.push_back(fmt::format("{}: {}", path, t.error().message));
-      return;
-    }
-    auto r = parse(*t);
-    if (!r) {
-      m.errors.push_back(fmt::format("{}: {}", path, r.error().message));
-      return;
-    }
-    slot = std::move(*r);
+    read_parsed(fs, fmt::format("{}/{}", kModuleSysfs, name), parse, slot, m.errors);
   };
   read_parse("status", parse_module_status, m.status);
   if (fs.exists(std::string(kModuleSysfs) + "/counters")) read_parse("counters", parse_module_counters, m.counters);

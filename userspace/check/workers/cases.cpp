@@ -31,8 +31,30 @@ const std::vector<Shape> kShapes = {
 };
 // clang-format on
 
-constexpr Mem kAllMems[kMemCount] = {Mem::kDevCoarse,    Mem::kDevFine,         Mem::kDevUncached, Mem::kHostCoherent,
-                                     Mem::kHostNonCoherent, Mem::kManaged, Mem::kRegistered};
+// One row per memory kind, in enum order: its name in case ids and the HIP call that allocates it.
+struct MemRow {
+  Mem mem;
+  const char* name;
+  const char* hip_api;
+};
+constexpr MemRow kMems[kMemCount] = {
+    {Mem::kDevCoarse, "dev_coarse", "hipMalloc"},
+    {Mem::kDevFine, "dev_fine", "hipExtMallocWithFlags(hipDeviceMallocFinegrained)"},
+    {Mem::kDevUncached, "dev_uncached", "hipExtMallocWithFlags(hipDeviceMallocUncached)"},
+    {Mem::kHostCoherent, "host_coherent", "hipHostMalloc(hipHostMallocCoherent)"},
+    {Mem::kHostNonCoherent, "host_noncoherent", "hipHostMalloc(hipHostMallocNonCoherent)"},
+    {Mem::kManaged, "managed", "hipMallocManaged"},
+    {Mem::kRegistered, "registered", "hipHostRegister(hipHostRegisterMapped)"},
+};
+
+constexpr bool mems_in_enum_order() {
+  for (int i = 0; i < kMemCount; ++i)
+    if (static_cast<int>(kMems[i].mem) != i) return false;
+  return true;
+}
+static_assert(mems_in_enum_order(), "kMems is indexed by Mem");
+
+const MemRow& mem_row(Mem m) { return kMems[static_cast<std::size_t>(m)]; }
 
 // The shapes of the quick profile and, there, the kernels that run on each.
 constexpr const char* kQuickShapes[] = {"mbv2_conv1", "mbv2_pw_project", "mbv2_dw_c960"};
@@ -136,31 +158,9 @@ const char* algo_name(Algo a) {
 
 const char* dtype_name(DType d) { return d == DType::kFp32 ? "fp32" : "fp16"; }
 
-const char* mem_name(Mem m) {
-  switch (m) {
-    case Mem::kDevCoarse: return "dev_coarse";
-    case Mem::kDevFine: return "dev_fine";
-    case Mem::kDevUncached: return "dev_uncached";
-    case Mem::kHostCoherent: return "host_coherent";
-    case Mem::kHostNonCoherent: return "host_noncoherent";
-    case Mem::kManaged: return "managed";
-    case Mem::kRegistered: return "registered";
-  }
-  return "?";
-}
+const char* mem_name(Mem m) { return mem_row(m).name; }
 
-const char* mem_hip_api(Mem m) {
-  switch (m) {
-    case Mem::kDevCoarse: return "hipMalloc";
-    case Mem::kDevFine: return "hipExtMallocWithFlags(hipDeviceMallocFinegrained)";
-    case Mem::kDevUncached: return "hipExtMallocWithFlags(hipDeviceMallocUncached)";
-    case Mem::kHostCoherent: return "hipHostMalloc(hipHostMallocCoherent)";
-    case Mem::kHostNonCoherent: return "hipHostMalloc(hipHostMallocNonCoherent)";
-    case Mem::kManaged: return "hipMallocManaged";
-    case Mem::kRegistered: return "hipHostRegister(hipHostRegisterMapped)";
-  }
-  return "?";
-}
+const char* mem_hip_api(Mem m) { return mem_row(m).hip_api; }
 
 const char* plant_name(Plant p) {
   switch (p) {
@@ -177,16 +177,16 @@ std::optional<std::vector<CaseSpec>> profile_cases(const std::string& profile) {
   std::vector<CaseSpec> out;
   if (profile != "quick" && profile != "full") return std::nullopt;
   // Quick: small real layers, every kernel and dtype, in every memory kind.
-  for (Mem m : kAllMems)
-    for (const char* name : kQuickShapes) add_shape_cases(out, shape_index(name), m);
+  for (const MemRow& row : kMems)
+    for (const char* name : kQuickShapes) add_shape_cases(out, shape_index(name), row.mem);
   if (profile == "quick") return out;
   // Full adds every other small layer in every memory kind, then the big layers in device memory.
-  for (Mem m : kAllMems)
+  for (const MemRow& row : kMems)
     for (std::size_t si = 0; si < kShapes.size(); ++si) {
       const Shape& s = kShapes[si];
       bool quick = false;
       for (const char* name : kQuickShapes) quick = quick || std::string(name) == s.name;
-      if (!quick && !s.big) add_shape_cases(out, static_cast<int>(si), m);
+      if (!quick && !s.big) add_shape_cases(out, static_cast<int>(si), row.mem);
     }
   for (std::size_t si = 0; si < kShapes.size(); ++si)
     if (kShapes[si].big) add_shape_cases(out, static_cast<int>(si), Mem::kDevCoarse);
@@ -235,8 +235,8 @@ std::optional<CaseSpec> parse_case_id(const std::string& id) {
   c.shape = shape_index(parts[2]);
   if (c.shape < 0) return std::nullopt;
   ok = false;
-  for (Mem m : kAllMems)
-    if (parts[3] == mem_name(m)) c.mem = m, ok = true;
+  for (const MemRow& row : kMems)
+    if (parts[3] == row.name) c.mem = row.mem, ok = true;
   if (!ok) return std::nullopt;
   bool applies = false;
   for (Algo a : algos_for(kShapes[static_cast<std::size_t>(c.shape)])) applies = applies || a == c.algo;

@@ -197,12 +197,14 @@ using hipError_t = int;
 inline constexpr hipError_t hipSuccess = 0;
 inline constexpr hipError_t hipErrorOutOfMemory = 2;
 enum hipMemcpyKind { hipMemcpyHostToDevice, hipMemcpyDeviceToHost };
+// The host emulation of hipMalloc/hipFree: the workers' RAII Buffer owns what these return.
 inline hipError_t hipMalloc(void** p, std::size_t sz) {
-  *p = std::aligned_alloc(4096, (sz + 4095) / 4096 * 4096);
+  *p = std::aligned_alloc(  // NOLINT(cppcoreguidelines-no-malloc)
+4096, (sz + 4095) / 4096 * 4096);
   return *p != nullptr ? hipSuccess : hipErrorOutOfMemory;
 }
 inline hipError_t hipFree(void* p) {
-  std::free(p);
+  std::free(p);  // NOLINT(cppcoreguidelines-no-malloc): see hipMalloc
   return hipSuccess;
 }
 inline hipError_t hipMemcpy(void* dst, const void* src, std::size_t sz, hipMemcpyKind) {
