@@ -182,7 +182,11 @@ bool unsupported_target(std::string_view gfx) {
   if (!g) return false;
   if (g->major.size() == 1 && g->major[0] <= '8') return true;
   const std::string_view base = gfx.substr(0, gfx.find(':'));
-  return base == "gfx902" || base == "gfx909" || base == "gfx90c";
+  // The pre-RDNA3 APUs: GCN5 (Raven, Picasso, Renoir/Cezanne) and RDNA2 (Van Gogh, Rembrandt,
+  // Raphael, Mendocino). No ROCm release builds code objects for them.
+  constexpr std::array<std::string_view, 7> kApus = {"gfx902",  "gfx909",  "gfx90c", "gfx1033",
+                                                     "gfx1035", "gfx1036", "gfx1037"};
+  return std::find(kApus.begin(), kApus.end(), base) != kApus.end();
 }
 
 bool is_graphics_client(std::string_view process, std::string_view thread) {

@@ -265,12 +265,105 @@ void Parser::note_override(std::string_view line) {
   }
 }
 
+namespace {
+
+void add_target(std::vector<std::string>& list, std::string& source, std::string t, std::size_t line_no) {
+  t = t.substr(0, t.find(':'));
+  if (t.size() < 6 || std::find(list.begin(), list.end(), t) != list.end() || list.size() >= 32) return;
+  if (list.empty()) source = fmt::format("log line {}", line_no);
+  list.push_back(std::move(t));
+}
+
+// Every gfx target in s (a bracketed list of targets).
+std::vector<std::string> all_isas(std::string_view s) {
+  std::vector<std::string> out;
+  for (std::size_t guard = 0; guard < 64; ++guard) {
+    const auto pos = s.find("gfx");
+    if (pos == std::string_view::npos) break;
+    std::string isa = find_isa(s.substr(pos > 0 ? pos - 1 : 0));
+    if (!isa.empty()) out.push_back(std::move(isa));
+    s.remove_prefix(pos + 3);
+  }
+  return out;
+}
+
+// The target a line names as the device's own ISA, as the runtime sees it ("" when none).
+std::string runtime_target_of(std::string_view line) {
+  // rocBLAS: "Cannot read .../TensileLibrary.dat: No such file or directory for GPU arch : gfx1030"
+  if (const auto a = text::after(line, "for GPU arch")) return find_isa(*a);
+  // rocBLAS: "No paths matched /opt/rocm/lib/rocblas/library/*gfx1030*co." (its glob for the device)
+  if (contains(line, "No paths matched")) {
+    if (const auto g = line.find("*gfx"); g != std::string_view::npos) return find_isa(line.substr(g + 1));
+  }
+  // llama.cpp/ggml: "  Device 0: AMD Radeon RX 5700 XT, gfx1030 (0x1030), VMM: no, Wave Size: 32"
+  if (const auto c = line.find(", gfx"); c != std::string_view::npos && contains(line, "Device ")) {
+    const std::string isa = find_isa(line.substr(c + 2));
+    if (!isa.empty() && text::starts_with(line.substr(c + 2 + isa.size()), " (0x")) return isa;
+  }
+  // PyTorch: gcnArchName='gfx1030' / gcnArchName: gfx1030
+  if (const auto a = text::after(line, "gcnArchName")) {
+    std::string_view v = *a;
+    while (!v.empty() && (v.front() == '=' || v.front() == ':' || v.front() == ' ' || v.front() == '\'' ||
+                          v.front() == '"'))
+      v.remove_prefix(1);
+    if (text::starts_with(v, "gfx")) return find_isa(v);
+  }
+  // rocminfo: an agent's "  Name:                    gfx1030" or its ISA "amdgcn-amd-amdhsa--gfx1030"
+  const std::string_view t = text::trim(line);
+  if (text::starts_with(t, "Name:")) {
+    std::string_view v = text::trim(t.substr(5));
+    if (text::starts_with(v, "amdgcn-amd-amdhsa--")) v.remove_prefix(19);
+    if (text::starts_with(v, "gfx")) {
+      std::string isa = find_isa(v);
+      if (isa.size() == v.size() || isa.size() == v.find(' ')) return isa;
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+void Parser::note_targets(std::string_view line) {
+  if (std::string t = runtime_target_of(line); !t.empty()) {
+    add_target(ctx_.runtime_targets, ctx_.runtime_targets_source, std::move(t), line_no_);
+    return;
+  }
+  // A library's list of its code-object files: rocBLAS prints its TensileLibrary files after
+  // "List of available TensileLibrary Files", users paste `ls` of the library directory. A line
+  // that reports a file missing is no file it carries.
+  if (contains(line, "TensileLibrary") && !contains(line, "Cannot read") && !contains(line, "No such file") &&
+      !contains(line, "not found")) {
+    if (std::string t = find_isa(line); !t.empty()) {
+      add_target(ctx_.library_targets, ctx_.library_targets_source, std::move(t), line_no_);
+      if (list_line_no_ == 0) {
+        list_line_no_ = line_no_;
+        list_line_ = text::printable(line, 300);
+      }
+    }
+    return;
+  }
+  // Ollama: "gfx1010 is not supported by /usr/lib/ollama/rocm [gfx1030 gfx1100 ...]",
+  // "amdgpu is not supported (supported types:[gfx1103])", supported_types="[...]".
+  for (const std::string_view key : {std::string_view(" not supported by "), std::string_view("supported types"),
+                                     std::string_view("supported_types")}) {
+    const auto k = line.find(key);
+    if (k == std::string_view::npos) continue;
+    const auto open = line.find('[', k);
+    const auto close = open == std::string_view::npos ? open : line.find(']', open);
+    if (close == std::string_view::npos) continue;
+    for (auto& t : all_isas(line.substr(open, close - open)))
+      add_target(ctx_.library_targets, ctx_.library_targets_source, std::move(t), line_no_);
+    return;
+  }
+}
+
 void Parser::feed(std::string_view line) {
   ++line_no_;
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   const auto t = parse_time(line);
   const std::string dev = text::find_bdf(line);
   note_override(line);
+  note_targets(line);
   if (try_kernel_vm(line, dev, t) || try_userspace(line, dev, t)) {
     if (t) last_time_ = t;
   }
@@ -572,6 +665,12 @@ constexpr std::array kUserPatterns = {
     // ROCr's OUT_OF_RESOURCES also covers threads, events and queues: no evidence of memory by itself.
     UserPattern{"HSA_STATUS_ERROR_OUT_OF_RESOURCES", false, "hsa_resources"},
     UserPattern{"-ENOMEM", false, "out_of_memory"},
+    // A device the stack skips as unsupported: KFD ("kfd kfd: amdgpu: TAHITI  not supported in kfd",
+    // "GC IP 090100 not supported in kfd"), Ollama ("unsupported Radeon iGPU detected skipping",
+    // "amdgpu too old gfx803"). Notices: they decide the verdict only when nothing else happened.
+    UserPattern{"not supported in kfd", false, "gpu_unsupported_notice"},
+    UserPattern{"unsupported Radeon iGPU detected", false, "gpu_unsupported_notice"},
+    UserPattern{"amdgpu too old", false, "gpu_unsupported_notice"},
     UserPattern{"rejects atomics", true, "pcie_atomics"},
     UserPattern{"atomics not supported", true, "pcie_atomics"},
     // KFD's interrupt FIFO overflowed: the GPU raised events (wave exceptions, faults) faster than
@@ -605,6 +704,12 @@ std::string_view match_user_kind(std::string_view line) {
   // Patterns that need two parts.
   if (contains(line, "TensileLibrary") &&
       (contains(line, "No such file") || contains(line, "Cannot read") || contains(line, "not found")))
+    return "no_code_object";
+  // rocBLAS found no code-object file for the device's target in its library directory ("rocBLAS
+  // warning: No paths matched /opt/rocm/lib/rocblas/library/*gfx1010*co."). hipBLASLt prints the
+  // same warning on every GPU it does not cover while PyTorch goes on with rocBLAS: not evidence.
+  if (contains(line, "No paths matched") && contains(line, "*gfx") && !icontains(line, "hipblaslt") &&
+      !icontains(line, "rocblaslt"))
     return "no_code_object";
   // A library's list of the targets it carries, without the device's (Ollama: "gfx1010 is not
   // supported by .../rocm [gfx1030 ...]", "amdgpu is not supported (supported types:[...])").
@@ -651,6 +756,8 @@ bool Parser::try_userspace(std::string_view line, std::string_view dev, std::opt
   e.time = t;
   e.isa = find_isa(line);
   if (const auto gt = text::after(line, "gpu_type=")) e.isa = find_isa(*gt);  // not a listed supported type
+  if (const auto g = line.find("*gfx"); g != std::string_view::npos && kind == "no_code_object")
+    e.isa = find_isa(line.substr(g + 1));  // rocBLAS's glob names the device's target, not a path
   e.hsa_status = find_token(line, "HSA_STATUS_ERROR_");
   if (e.hsa_status.empty()) e.hsa_status = find_token(line, "hipError");
 
@@ -696,8 +803,48 @@ bool Parser::try_userspace(std::string_view line, std::string_view dev, std::opt
 // ---------------------------------------------------------------------------------------------
 // Classification
 
+std::optional<std::string> target_override_value(std::string_view target) {
+  target = target.substr(0, target.find(':'));
+  if (!text::starts_with(target, "gfx") || target.size() < 6 || target.size() > 7) return std::nullopt;
+  const std::string_view d = target.substr(3);
+  for (const char c : d)
+    if (std::isxdigit(static_cast<unsigned char>(c)) == 0) return std::nullopt;
+  const std::string_view major = d.substr(0, d.size() - 2);
+  for (const char c : major)
+    if (std::isdigit(static_cast<unsigned char>(c)) == 0) return std::nullopt;
+  auto hex = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0 ? c - '0' : (c | 0x20) - 'a' + 10; };
+  std::string v = fmt::format("{}.{}.{}", major, hex(d[d.size() - 2]), hex(d[d.size() - 1]));
+  if (override_target(v) != std::string(target)) return std::nullopt;
+  return v;
+}
+
+namespace {
+// Targets of `list` that code for `native` could come from: the GPU's own family.
+bool any_within_family(std::string_view native, const std::vector<std::string>& list) {
+  return std::any_of(list.begin(), list.end(), [&](const std::string& t) { return override_within_family(native, t); });
+}
+}  // namespace
+
+std::optional<std::string> library_foreign_only(const Context& ctx) {
+  if (ctx.gfx.empty() || ctx.library_targets.empty() || any_within_family(ctx.gfx, ctx.library_targets))
+    return std::nullopt;
+  return fmt::format("the library lists code objects only for {} ({}), none for this {} GPU's family, so the code "
+                     "that ran was built for another ISA",
+                     fmt::join(ctx.library_targets, " "), ctx.library_targets_source, ctx.gfx);
+}
+
 std::optional<std::string> override_mismatch(const Context& ctx) {
-  if (ctx.override_version.empty() || ctx.gfx.empty()) return std::nullopt;
+  if (ctx.gfx.empty()) return std::nullopt;
+  if (ctx.override_version.empty()) {
+    // The runtime names the device by another family's target: an override is in effect even
+    // where the log does not show the variable (rocminfo/llama.cpp/rocBLAS print the ISA it runs).
+    if (ctx.runtime_targets.empty() || any_within_family(ctx.gfx, ctx.runtime_targets)) return std::nullopt;
+    const std::string& seen = ctx.runtime_targets.front();
+    const auto value = target_override_value(seen);
+    return fmt::format("the runtime runs this {} GPU as {} ({}): an HSA_OVERRIDE_GFX_VERSION{} is in effect and "
+                       "loads {} code",
+                       ctx.gfx, seen, ctx.runtime_targets_source, value ? "=" + *value : std::string(), seen);
+  }
   const auto target = override_target(ctx.override_version);
   if (!target || override_within_family(ctx.gfx, *target)) return std::nullopt;
   return fmt::format("HSA_OVERRIDE_GFX_VERSION={} makes the runtime load {} code on this {} GPU", ctx.override_version,
@@ -705,6 +852,14 @@ std::optional<std::string> override_mismatch(const Context& ctx) {
 }
 
 namespace {
+
+// Events that name the GPU's support but not what failed: a device the stack skipped at start-up
+// (another GPU may be the one in use), and a failure without a cause of its own (a crash, an abort, a
+// resource error) on a GPU ROCm does not support. They decide a log only when nothing else does.
+bool weak_evidence(const Event& e) {
+  if (e.kind == "gpu_unsupported_notice") return true;
+  return e.rule == "unsupported_gpu_failure" && e.kind != "hsa_invalid_isa" && e.kind != "hsa_illegal_instruction";
+}
 
 // Faults that a hang or reset earlier in the log explains (the reset is the event, they follow it).
 bool follows_reset(FaultClass c) {
@@ -731,6 +886,11 @@ Verdict make_verdict(const std::vector<Event>& events, const Context& ctx) {
         if (first == nullptr) first = &e;
       }
     if (first == nullptr) continue;
+    // Weak evidence (a start-up notice, a crash on an unsupported GPU) names the verdict only when
+    // nothing stronger is in the log.
+    if (std::all_of(events.begin(), events.end(), [&](const Event& e) { return e.cls != c || weak_evidence(e); }) &&
+        std::any_of(events.begin(), events.end(), [&](const Event& e) { return !weak_evidence(e); }))
+      continue;
     if (follows_reset(c)) {
       // A hang or reset before the first such fault is the event; the faults are its consequences.
       const Event* hang = nullptr;
@@ -829,6 +989,29 @@ void inherit_graphics_storm(std::vector<Event>& events) {
 }
 }  // namespace
 
+namespace {
+// A library's list of its code-object files that lacks the target the runtime loads (the GPU's, or
+// the override's) is a missing code object even where no error line says so. Added only when no
+// other line already reports the missing code object.
+void add_library_list_event(std::vector<Event>& events, const Context& ctx, const Parser& p) {
+  if (p.library_list_line() == 0 || ctx.gfx.empty() || ctx.library_targets.empty()) return;
+  std::string want = ctx.gfx.substr(0, ctx.gfx.find(':'));
+  if (const auto o = override_target(ctx.override_version)) want = *o;
+  if (std::any_of(ctx.library_targets.begin(), ctx.library_targets.end(),
+                  [&](const std::string& t) { return isa_compatible(want, t); }))
+    return;
+  if (std::any_of(events.begin(), events.end(), [](const Event& e) { return e.kind == "no_code_object"; })) return;
+  Event e;
+  e.kind = "library_list";
+  e.isa = want;
+  e.first_line = e.last_line = p.library_list_line();
+  e.records = 1;
+  e.lines.push_back(p.library_list_text());
+  const auto at = std::find_if(events.begin(), events.end(), [&](const Event& x) { return x.first_line > e.first_line; });
+  events.insert(at, std::move(e));
+}
+}  // namespace
+
 Result<Report> parse_log(std::string_view raw, const Context& ctx) {
   // Any bytes: UTF-16 and Latin-1 are decoded, NUL runs and binary lines skipped (and said so),
   // lines of any length read whole. Only an input with no text left is refused.
@@ -861,6 +1044,7 @@ Result<Report> parse_log(std::string_view raw, const Context& ctx) {
   r.lines = p.lines();
   r.input = InputInfo{decoded.encoding, decoded.nul_bytes, decoded.nul_runs, decoded.binary_lines,
                       decoded.binary_bytes, decoded.note()};
+  add_library_list_event(r.events, r.context, p);
   // An override found in the log applies to events classified before it was seen.
   for (auto& e : r.events) classify_event(e, r.context);
   inherit_graphics_storm(r.events);
