@@ -197,7 +197,7 @@ bool is_graphics_client(std::string_view process, std::string_view thread) {
     if (thread == t) return true;
   // Windows executables under Wine/Proton ("game.exe", or cut by the 15-character comm limit).
   if (process.find(".exe") != std::string_view::npos ||
-      (process.size() >= 15 && process.ends_with(".ex")))
+      (process.size() >= 15 && (process.ends_with(".ex") || process.ends_with(".e"))))
     return true;
   constexpr std::array<std::string_view, 22> kProcesses = {
       "Xorg", "X", "Xwayland", "gnome-shell", "kwin_wayland", "kwin_x11", "plasmashell", "sway", "weston", "mutter",

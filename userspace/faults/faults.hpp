@@ -118,6 +118,8 @@ struct Event {
   std::optional<unsigned> more_faults, walker_error, permission_faults, mapping_error, rw;
   bool degenerate_status = false;  // all-ones status: every field saturated, nothing decodable
   bool iommu = false;
+  std::string timed_out_ring;  // the ring that timed out with this fault (device coredump, or a timeout line)
+  bool from_coredump = false;  // the fault section of an AMDGPU device coredump
   std::string process;
   std::optional<long long> pid;
   std::string thread;
@@ -148,6 +150,9 @@ struct Context {
   // "not supported by DIR [gfx...]" / "supported types:[...]").
   std::vector<std::string> library_targets{};
   std::string library_targets_source{};
+  // Where the log shows PyTorch's own ROCm wheels in use (their pip index): they carry no gfx101x code
+  // objects (pytorch#132570; /work/shared/facts/community.md).
+  std::string upstream_torch_wheel{};
 };
 
 // "10.3.0" -> "gfx1030"; "9.0.10" -> "gfx90a"; nullopt when malformed.
@@ -227,6 +232,10 @@ class Parser {
   [[nodiscard]] bool can_attach(std::string_view device, std::optional<double> t) const;
   void note_override(std::string_view line);
   void note_targets(std::string_view line);
+  bool try_coredump(std::string_view line, std::string_view device, std::optional<double> t);
+  // What the AMDGPU device coredump being read said before its fault section.
+  std::string cd_process_, cd_ring_;
+  std::optional<long long> cd_pid_;
   bool repeat_ = false;        // the open vm fault is taking lines of a repeated report
   bool take_decoded_ = true;   // decoded status lines belong to the status the event keeps
   std::optional<double> last_time_;

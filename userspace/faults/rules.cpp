@@ -24,6 +24,13 @@ struct Facts {
   Mismatch foreign;   // the log's library lists code objects for other families only
   // The GPU's target: the context's, else the one the event named.
   [[nodiscard]] std::string gfx(const Event& e) const { return ctx.gfx.empty() ? e.isa : ctx.gfx; }
+  // The target the runtime loads code for: an override's within the GPU's family (10.3.0 on a
+  // gfx1036), else the GPU's (a foreign override is judged as a mismatch, not as support).
+  [[nodiscard]] std::string loads(const Event& e) const {
+    const std::string g = gfx(e);
+    if (const auto t = override_target(ctx.override_version); t && override_within_family(g, *t)) return *t;
+    return g;
+  }
 };
 
 // "canonical-user address 0x..." or the fallback text when the line carried no address.
@@ -139,6 +146,16 @@ constexpr std::array kEventRules = {
                                    e.client.empty() ? "(client not named)" : "client " + e.client, access_verb(e),
                                    describe_address(e, "an unknown address"));
               }},
+    EventRule{"vm_graphics_ring",
+              [](const Event& e, const Facts&) {
+                return is_vm_fault(e) && text::starts_with(e.timed_out_ring, "gfx") && !text::starts_with(e.hub, "mmhub");
+              },
+              FaultClass::kGraphicsFault, OnMismatch::kKeep,
+              [](const Event& e, const Facts&) {
+                return fmt::format("the fault came with a timeout of the graphics ring {}{}: a graphics job faulted "
+                                   "(KFD's compute queues never run on the gfx ring)",
+                                   e.timed_out_ring, e.process.empty() ? "" : fmt::format(" ({})", e.process));
+              }},
     EventRule{"vm_shader_client",
               [](const Event& e, const Facts&) { return is_vm_fault(e) && !e.client.empty() && is_shader_client(e.client); },
               FaultClass::kVmFaultBadAddress, OnMismatch::kFault,
@@ -196,6 +213,18 @@ constexpr std::array kEventRules = {
                 return fmt::format("the stack skipped the GPU{} as unsupported (no ROCm compute on it)",
                                    e.isa.empty() ? std::string() : " " + e.isa);
               }},
+    EventRule{"crash_with_upstream_torch_wheel",
+              [](const Event& e, const Facts& f) {
+                const bool causeless = e.kind == "process_crash" || e.kind == "queue_abort" || e.kind == "hsa_error";
+                return causeless && !f.mismatch && f.ctx.override_version.empty() && f.ctx.runtime_targets.empty() &&
+                       !f.ctx.upstream_torch_wheel.empty() && text::starts_with(f.ctx.gfx, "gfx101");
+              },
+              FaultClass::kMissingCodeObject, OnMismatch::kKeep,
+              [](const Event& e, const Facts& f) {
+                return fmt::format("{} with PyTorch's own ROCm wheels ({}), which carry no {} code objects",
+                                   e.hsa_status.empty() ? std::string("a crash") : e.hsa_status,
+                                   f.ctx.upstream_torch_wheel, f.ctx.gfx.substr(0, f.ctx.gfx.find(':')));
+              }},
     EventRule{"hsa_invalid_isa", [](const Event& e, const Facts&) { return e.kind == "hsa_invalid_isa"; },
               FaultClass::kIsaMismatch, OnMismatch::kAppend,
               [](const Event&, const Facts&) -> std::string {
@@ -219,12 +248,12 @@ constexpr std::array kEventRules = {
               }},
     EventRule{"no_code_object_unsupported_gpu",
               [](const Event& e, const Facts& f) {
-                return (e.kind == "no_code_object" || e.kind == "library_list") && unsupported_target(f.gfx(e));
+                return (e.kind == "no_code_object" || e.kind == "library_list") && unsupported_target(f.loads(e));
               },
               FaultClass::kUnsupportedGpu, OnMismatch::kKeep,
               [](const Event& e, const Facts& f) {
                 return fmt::format("no code object for {}, a target that current ROCm releases do not support",
-                                   f.gfx(e));
+                                   f.loads(e));
               }},
     EventRule{"library_list_without_target", [](const Event& e, const Facts&) { return e.kind == "library_list"; },
               FaultClass::kMissingCodeObject, OnMismatch::kKeep,

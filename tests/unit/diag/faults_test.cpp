@@ -528,6 +528,10 @@ TEST_CASE("every classification rule is met by a real report or a line of the co
       {"Call returned HSA_STATUS_ERROR_OUT_OF_RESOURCES: The runtime failed to allocate the necessary resources.\n",
        Context{"gfx90c", "", ""}},
       {"[   13.96] kfd kfd: amdgpu: TAHITI  not supported in kfd\n", Context{}},
+      {"[gfxhub] Page fault observed\namdgpu 0000:03:00.0: ring gfx_0.0.0 timeout, signaled seq=2, emitted seq=3\n",
+       Context{}},
+      {"--extra-index-url https://download.pytorch.org/whl/rocm6.0\nSegmentation fault (core dumped)\n",
+       Context{"gfx1010", "", ""}},
   };
   for (const auto& [log, ctx] : general) {
     const auto r = parse_log(log, ctx);
@@ -1068,4 +1072,107 @@ TEST_CASE("every verdict's advice, in full, and summaries without repeated prefi
       CHECK_FALSE(s.substr(b + 2).starts_with(head + ": "));
     }
   }
+}
+
+// Rules from the tuning part of the corpus after reports 213+ (each a general form of a miss there).
+TEST_CASE("device coredumps, graphics-ring timeouts, bare Process lines", "[diag][faults][rules][general]") {
+  const std::string dump =
+      "**** AMDGPU Device Coredump ****\n"
+      "version: 1\n"
+      "kernel: 6.17.7\n"
+      "module: amdgpu\n"
+      "time: 4613.177080372\n"
+      "process_name: {} PID: 10960\n"
+      "\n"
+      "Ring timed out details\n"
+      "IP Type: {} Ring Name: {}\n"
+      "\n"
+      "[gfxhub] Page fault observed\n"
+      "Faulty page starting at address: 0x0000000000001000\n"
+      "Protection fault status register: 0x{:x}\n";
+  const auto game = parse_log(fmt::format(fmt::runtime(dump), "SomeGameTitle.e", 0, "gfx_0.0.0", 0x301031));
+  REQUIRE(game->events.size() == 1);
+  CHECK(game->events[0].from_coredump);
+  CHECK(game->events[0].process == "SomeGameTitle.e");  // a 15-character comm: "SomeGameTitle.exe" cut
+  CHECK(game->events[0].pid == 10960);
+  CHECK(game->events[0].timed_out_ring == "gfx_0.0.0");
+  CHECK(game->events[0].address == 0x1000U);
+  CHECK(game->verdict.cls == FaultClass::kGraphicsFault);
+  // A compute process whose job on a compute ring faulted stays a compute fault ...
+  const auto comp = parse_log(fmt::format(fmt::runtime(dump), "llama-server", 1, "comp_1.2.0", 0x301031));
+  REQUIRE(comp->events.size() == 1);
+  CHECK(comp->events[0].cls != FaultClass::kGraphicsFault);
+  // ... and a zero status records no fault at all.
+  CHECK(parse_log(fmt::format(fmt::runtime(dump), "llama-server", 1, "comp_1.2.0", 0))->events.empty());
+  // A fault that names no process, next to a timeout of the gfx ring: a graphics job faulted.
+  const std::string bare =
+      "[gfxhub] Page fault observed Faulty page starting at address: 0x0000000000000000\n"
+      "amdgpu 0000:03:00.0: ring gfx_0.0.0 timeout, signaled seq=6959447, emitted seq=6959448\n";
+  const auto g = parse_log(bare);
+  REQUIRE(g->events.size() == 2);
+  CHECK(g->events[0].rule == "vm_graphics_ring");
+  CHECK(g->verdict.cls == FaultClass::kGraphicsFault);
+  // A compute ring's timeout says nothing of graphics.
+  std::string c = bare;
+  c.replace(c.find("gfx_0.0.0"), 9, "comp_1.0.0");
+  CHECK(parse_log(c)->verdict.cls != FaultClass::kGraphicsFault);
+  // "Process NAME pid N thread NAME pid M" pasted without the kernel's prefix still names the process.
+  const auto kwin = parse_log(
+      "amdgpu 0000:0c:00.0: [gfxhub0] no-retry page fault (src_id:0 ring:190 vmid:9 pasid:86)\n"
+      "Process kwin_wayland pid 1741 thread kwin_wayla:cs0 pid 1853\n"
+      "in page starting at address 0x000080010c677000 from IH client 0x1b (UTCL2)\n");
+  REQUIRE(kwin->events.size() == 1);
+  CHECK(kwin->events[0].process == "kwin_wayland");
+  CHECK(kwin->verdict.cls == FaultClass::kGraphicsFault);
+}
+
+TEST_CASE("framework target lists, ROCr's MEMORY_FAULT status, DirectML's out of memory", "[diag][faults][rules][general]") {
+  // TensorFlow skips a device its build has no target for, and lists the targets it has.
+  const auto tf = parse_log(
+      "2024-03-06 07:01:26.857236: I tensorflow/core/common_runtime/gpu/gpu_device.cc:2266] Ignoring visible gpu "
+      "device (device: 0, name: AMD Radeon RX 7600, pci bus id: 0000:0d:00.0) with AMDGPU version : gfx1102. The "
+      "supported AMDGPU versions are gfx1030gfx1100, gfx900, gfx906, gfx908, gfx90a, gfx940, gfx941, gfx942.\n");
+  REQUIRE(tf->events.size() == 1);
+  CHECK(tf->events[0].isa == "gfx1102");
+  CHECK(tf->verdict.cls == FaultClass::kMissingCodeObject);
+  CHECK(tf->context.library_targets.size() == 9);  // gfx1030gfx1100 is two targets
+  // TF 1.x: a minimum ISA; below it on an old GPU, the GPU is unsupported.
+  const auto old = parse_log(
+      "\"Ignoring visible gpu device with AMDGPU ISA gfx 701. The minimum required AMDGPU ISA is gfx803.\"\n");
+  REQUIRE(old->events.size() == 1);
+  CHECK(old->events[0].isa == "gfx701");
+  CHECK(old->verdict.cls == FaultClass::kUnsupportedGpu);
+  // A core-count skip is no target problem.
+  CHECK(parse_log("Ignoring visible gpu device (device: 0) with core count: 2. The minimum required count is 8.\n")
+            ->events.empty());
+  // ROCr's queue error status for a memory access fault.
+  const auto mf = parse_log("Queue error - HSA_STATUS_ERROR_MEMORY_FAULT\n");
+  REQUIRE(mf->events.size() == 1);
+  CHECK(mf->events[0].kind == "hsa_memory_fault");
+  CHECK(mf->verdict.cls == FaultClass::kVmFaultBadAddress);
+  CHECK(parse_log("Queue error - HSA_STATUS_ERROR_MEMORY_FAULT\n", Context{"gfx1010", "10.3.0", "environment"})
+            ->verdict.cls == FaultClass::kIsaMismatch);
+  CHECK(parse_log("RuntimeError: Could not allocate tensor with 9831040 bytes. There is not enough GPU video memory "
+                  "available!\n")
+            ->verdict.cls == FaultClass::kOutOfMemory);
+}
+
+TEST_CASE("which target the runtime loads decides support; PyTorch's own wheels on gfx101x",
+          "[diag][faults][rules][general]") {
+  // gfx1036 is unsupported, but under 10.3.0 the runtime asks for gfx1030 code: a missing code object.
+  const char* nocode = ":1:hip_fatbin.cpp :109 : No compatible code objects found for: gfx1030\n";
+  CHECK(parse_log(nocode, Context{"gfx1036", "10.3.0", "environment"})->verdict.cls == FaultClass::kMissingCodeObject);
+  CHECK(parse_log(nocode, Context{"gfx1036", "", ""})->verdict.cls == FaultClass::kUnsupportedGpu);
+  // PyTorch's own ROCm wheels carry no gfx101x code: a crash with them on gfx101x is a missing code object.
+  const std::string torch =
+      "pip install torch torchvision --extra-index-url https://download.pytorch.org/whl/rocm5.1.1\n"
+      "Loading weights from model.ckpt\n"
+      "Segmentation fault (core dumped)\n";
+  const auto w = parse_log(torch, Context{"gfx1010", "", ""});
+  CHECK(w->context.upstream_torch_wheel == "log line 1");
+  CHECK(w->verdict.cls == FaultClass::kMissingCodeObject);
+  CHECK(parse_log(torch, Context{"gfx1030", "", ""})->verdict.cls == FaultClass::kUnknown);
+  CHECK(parse_log(torch, Context{"gfx1010", "10.3.0", "environment"})->verdict.cls == FaultClass::kUnknown);
+  // Weak: a fault in the same log decides.
+  CHECK(parse_log(torch + kRocrFault, Context{"gfx1010", "", ""})->verdict.cls == FaultClass::kVmFaultBadAddress);
 }
