@@ -182,7 +182,11 @@ bool unsupported_target(std::string_view gfx) {
   if (!g) return false;
   if (g->major.size() == 1 && g->major[0] <= '8') return true;
   const std::string_view base = gfx.substr(0, gfx.find(':'));
-  return base == "gfx902" || base == "gfx909" || base == "gfx90c";
+  // The pre-RDNA3 APUs: GCN5 (Raven, Picasso, Renoir/Cezanne) and RDNA2 (Van Gogh, Rembrandt,
+  // Raphael, Mendocino). No ROCm release builds code objects for them.
+  constexpr std::array<std::string_view, 7> kApus = {"gfx902",  "gfx909",  "gfx90c", "gfx1033",
+                                                     "gfx1035", "gfx1036", "gfx1037"};
+  return std::find(kApus.begin(), kApus.end(), base) != kApus.end();
 }
 
 bool is_graphics_client(std::string_view process, std::string_view thread) {
@@ -193,7 +197,7 @@ bool is_graphics_client(std::string_view process, std::string_view thread) {
     if (thread == t) return true;
   // Windows executables under Wine/Proton ("game.exe", or cut by the 15-character comm limit).
   if (process.find(".exe") != std::string_view::npos ||
-      (process.size() >= 15 && process.ends_with(".ex")))
+      (process.size() >= 15 && (process.ends_with(".ex") || process.ends_with(".e"))))
     return true;
   constexpr std::array<std::string_view, 22> kProcesses = {
       "Xorg", "X", "Xwayland", "gnome-shell", "kwin_wayland", "kwin_x11", "plasmashell", "sway", "weston", "mutter",

@@ -265,13 +265,119 @@ void Parser::note_override(std::string_view line) {
   }
 }
 
+namespace {
+
+void add_target(std::vector<std::string>& list, std::string& source, std::string t, std::size_t line_no) {
+  t = t.substr(0, t.find(':'));
+  if (t.size() < 6 || std::find(list.begin(), list.end(), t) != list.end() || list.size() >= 32) return;
+  if (list.empty()) source = fmt::format("log line {}", line_no);
+  list.push_back(std::move(t));
+}
+
+// Every gfx target in s (a bracketed list of targets).
+// Every gfx target in s (a list of targets): "gfx" and 3-4 hex digits, feature suffixes dropped, so
+// "gfx1030gfx1100" (a TensorFlow build's list, commas missing) is two targets.
+std::vector<std::string> all_isas(std::string_view s) {
+  std::vector<std::string> out;
+  for (std::size_t guard = 0; guard < 64; ++guard) {
+    const auto pos = s.find("gfx");
+    if (pos == std::string_view::npos) break;
+    std::size_t end = pos + 3;
+    while (end < s.size() && end - pos < 7 && std::isxdigit(static_cast<unsigned char>(s[end])) != 0) ++end;
+    if (end - pos >= 6) out.emplace_back(s.substr(pos, end - pos));
+    s.remove_prefix(pos + 3);
+  }
+  return out;
+}
+
+// The target a line names as the device's own ISA, as the runtime sees it ("" when none).
+std::string runtime_target_of(std::string_view line) {
+  // rocBLAS: "Cannot read .../TensileLibrary.dat: No such file or directory for GPU arch : gfx1030"
+  if (const auto a = text::after(line, "for GPU arch")) return find_isa(*a);
+  // rocBLAS: "No paths matched /opt/rocm/lib/rocblas/library/*gfx1030*co." (its glob for the device)
+  if (contains(line, "No paths matched")) {
+    if (const auto g = line.find("*gfx"); g != std::string_view::npos) return find_isa(line.substr(g + 1));
+  }
+  // llama.cpp/ggml: "  Device 0: AMD Radeon RX 5700 XT, gfx1030 (0x1030), VMM: no, Wave Size: 32"
+  if (const auto c = line.find(", gfx"); c != std::string_view::npos && contains(line, "Device ")) {
+    const std::string isa = find_isa(line.substr(c + 2));
+    if (!isa.empty() && text::starts_with(line.substr(c + 2 + isa.size()), " (0x")) return isa;
+  }
+  // PyTorch: gcnArchName='gfx1030' / gcnArchName: gfx1030
+  if (const auto a = text::after(line, "gcnArchName")) {
+    std::string_view v = *a;
+    while (!v.empty() && (v.front() == '=' || v.front() == ':' || v.front() == ' ' || v.front() == '\'' ||
+                          v.front() == '"'))
+      v.remove_prefix(1);
+    if (text::starts_with(v, "gfx")) return find_isa(v);
+  }
+  // rocminfo: an agent's "  Name:                    gfx1030" or its ISA "amdgcn-amd-amdhsa--gfx1030"
+  const std::string_view t = text::trim(line);
+  if (text::starts_with(t, "Name:")) {
+    std::string_view v = text::trim(t.substr(5));
+    if (text::starts_with(v, "amdgcn-amd-amdhsa--")) v.remove_prefix(19);
+    if (text::starts_with(v, "gfx")) {
+      std::string isa = find_isa(v);
+      if (isa.size() == v.size() || isa.size() == v.find(' ')) return isa;
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+void Parser::note_targets(std::string_view line) {
+  if (ctx_.upstream_torch_wheel.empty()) {
+    if (const auto w = text::after(line, "download.pytorch.org/whl/"); w && contains(w->substr(0, 24), "rocm"))
+      ctx_.upstream_torch_wheel = fmt::format("log line {}", line_no_);
+  }
+  if (std::string t = runtime_target_of(line); !t.empty()) {
+    add_target(ctx_.runtime_targets, ctx_.runtime_targets_source, std::move(t), line_no_);
+    return;
+  }
+  // A library's list of its code-object files: rocBLAS prints its TensileLibrary files after
+  // "List of available TensileLibrary Files", users paste `ls` of the library directory. A line
+  // that reports a file missing is no file it carries.
+  if (contains(line, "TensileLibrary") && !contains(line, "Cannot read") && !contains(line, "No such file") &&
+      !contains(line, "not found")) {
+    if (std::string t = find_isa(line); !t.empty()) {
+      add_target(ctx_.library_targets, ctx_.library_targets_source, std::move(t), line_no_);
+      if (list_line_no_ == 0) {
+        list_line_no_ = line_no_;
+        list_line_ = text::printable(line, 300);
+      }
+    }
+    return;
+  }
+  // Ollama: "gfx1010 is not supported by /usr/lib/ollama/rocm [gfx1030 gfx1100 ...]",
+  // "amdgpu is not supported (supported types:[gfx1103])", supported_types="[...]".
+  // TensorFlow: "The supported AMDGPU versions are gfx1030, gfx900, gfx906, ..." (to the end of the line).
+  if (const auto k = line.find("supported AMDGPU versions are"); k != std::string_view::npos) {
+    for (auto& t : all_isas(line.substr(k)))
+      add_target(ctx_.library_targets, ctx_.library_targets_source, std::move(t), line_no_);
+    return;
+  }
+  for (const std::string_view key : {std::string_view(" not supported by "), std::string_view("supported types"),
+                                     std::string_view("supported_types")}) {
+    const auto k = line.find(key);
+    if (k == std::string_view::npos) continue;
+    const auto open = line.find('[', k);
+    const auto close = open == std::string_view::npos ? open : line.find(']', open);
+    if (close == std::string_view::npos) continue;
+    for (auto& t : all_isas(line.substr(open, close - open)))
+      add_target(ctx_.library_targets, ctx_.library_targets_source, std::move(t), line_no_);
+    return;
+  }
+}
+
 void Parser::feed(std::string_view line) {
   ++line_no_;
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   const auto t = parse_time(line);
   const std::string dev = text::find_bdf(line);
   note_override(line);
-  if (try_kernel_vm(line, dev, t) || try_userspace(line, dev, t)) {
+  note_targets(line);
+  if (try_coredump(line, dev, t) || try_kernel_vm(line, dev, t) || try_userspace(line, dev, t)) {
     if (t) last_time_ = t;
   }
 }
@@ -298,7 +404,8 @@ struct Parser::VmLine {
                 contains(line, "MAPPING_ERROR: 0x") || contains(line, "RW: 0x")),
         iommu(contains(line, "IO_PAGE_FAULT")),
         evict(contains(line, "Evicting PASID") || contains(line, "Evicting process")),
-        proc((contains(line, " for process ") || contains(line, " in process ") || contains(line, " Process ")) &&
+        proc((contains(line, " for process ") || contains(line, " in process ") || contains(line, " Process ") ||
+              text::starts_with(text::trim(line), "Process ")) &&
              contains(line, " pid ")) {}
   [[nodiscard]] bool legacy() const {
     return legacy_addr != std::string_view::npos || legacy_status != std::string_view::npos || legacy_vm;
@@ -507,6 +614,79 @@ bool Parser::open_for(const VmLine& k, std::string_view dev, std::optional<doubl
   return true;
 }
 
+// An AMDGPU device coredump (amdgpu_devcoredump.c): "process_name: NAME PID: N", "IP Type: 0 Ring
+// Name: gfx_0.0.0" (the ring that timed out), then "[gfxhub] Page fault observed", "Faulty page
+// starting at address: 0x..", "Protection fault status register: 0x..". The fault section is the
+// last fault the driver recorded; a zero status means none was.
+bool Parser::try_coredump(std::string_view line, std::string_view dev, std::optional<double> t) {
+  if (contains(line, "AMDGPU Device Coredump")) {
+    cd_process_.clear();
+    cd_ring_.clear();
+    cd_pid_.reset();
+    return false;
+  }
+  if (const auto p = text::after(line, "process_name: ")) {
+    const auto pid = p->find(" PID: ");
+    cd_process_ = text::printable(text::trim(p->substr(0, pid)), 64);
+    if (pid != std::string_view::npos) {
+      if (const auto v = text::parse_dec(p->substr(pid + 6)); v && *v < (1ULL << 40)) cd_pid_ = static_cast<long long>(*v);
+    }
+    return false;
+  }
+  if (const auto r = text::after(line, "Ring Name: ")) {
+    const std::string_view name = text::trim(*r);
+    cd_ring_ = text::printable(name.substr(0, name.find(' ')), 32);
+    return false;
+  }
+  const auto observed = line.find("] Page fault observed");
+  const bool in_section = open_ && open_->from_coredump && line_no_ - open_->last_line <= 4;
+  if (observed == std::string_view::npos && !in_section) return false;
+  if (observed != std::string_view::npos) {
+    Event e;
+    e.kind = "vm_fault";
+    e.from_coredump = true;
+    e.device = std::string(dev);
+    e.time = t;
+    const auto open = line.rfind('[', observed);
+    if (open != std::string_view::npos && observed - open < 24) e.hub = std::string(line.substr(open + 1, observed - open - 1));
+    e.process = cd_process_;
+    e.pid = cd_pid_;
+    e.timed_out_ring = cd_ring_;
+    start(std::move(e));
+    add_evidence(*open_, line);
+  }
+  Event& e = *open_;
+  bool used = observed != std::string_view::npos;
+  for (const std::string_view key : {std::string_view("Faulty page starting at address"), std::string_view("Faulty page start")}) {
+    if (const auto a = text::after(line, key)) {
+      std::string_view v = *a;
+      while (!v.empty() && (v.front() == ':' || v.front() == ' ')) v.remove_prefix(1);
+      if (const auto addr = text::parse_hex(v)) e.address = addr;
+      used = true;
+      break;
+    }
+  }
+  for (const std::string_view key : {std::string_view("Protection fault status register"), std::string_view("Protection fault status")}) {
+    if (const auto a = text::after(line, key)) {
+      std::string_view v = *a;
+      while (!v.empty() && (v.front() == ':' || v.front() == ' ')) v.remove_prefix(1);
+      if (const auto st = text::parse_hex(v); st && *st <= 0xffffffffULL) {
+        e.status = static_cast<std::uint32_t>(*st);
+        e.status_register = "coredump fault status";
+        e.degenerate_status = *st == 0xffffffffULL;
+      }
+      used = true;
+      break;
+    }
+  }
+  if (!used) return false;
+  if (observed == std::string_view::npos) {
+    e.last_line = line_no_;
+    add_evidence(e, line);
+  }
+  return true;
+}
+
 bool Parser::try_kernel_vm(std::string_view line, std::string_view dev, std::optional<double> t) {
   if (const auto pf = line.find("page fault (src_id:"); pf != std::string_view::npos) return vm_header(line, pf, dev, t);
   if (const auto gf = text::after(line, "GPU fault detected:")) return legacy_header(line, *gf, dev, t);
@@ -556,6 +736,8 @@ constexpr std::array kUserPatterns = {
     UserPattern{"GPUVM fault detected", false, "graphics_vm_fault"},
     UserPattern{"context is lost", false, "graphics_context_lost"},
     UserPattern{"HSA_STATUS_ERROR_MEMORY_APERTURE_VIOLATION", false, "hsa_aperture_violation"},
+    // ROCr's status for a GPU memory access fault ("Queue error - HSA_STATUS_ERROR_MEMORY_FAULT").
+    UserPattern{"HSA_STATUS_ERROR_MEMORY_FAULT", false, "hsa_memory_fault"},
     UserPattern{"HSA_STATUS_ERROR_INVALID_ISA", false, "hsa_invalid_isa"},
     UserPattern{"HSA_STATUS_ERROR_ILLEGAL_INSTRUCTION", false, "hsa_illegal_instruction"},
     UserPattern{"hipErrorIllegalAddress", false, "hip_illegal_address"},
@@ -568,10 +750,18 @@ constexpr std::array kUserPatterns = {
     UserPattern{"No compatible code objects found", false, "no_code_object"},
     UserPattern{"Unable to find code object", false, "no_code_object"},
     UserPattern{"hipErrorOutOfMemory", false, "out_of_memory"},
+    // torch-directml: "Could not allocate tensor with N bytes. There is not enough GPU video memory available"
+    UserPattern{"not enough GPU video memory", true, "out_of_memory"},
     UserPattern{"out of memory", true, "out_of_memory"},
     // ROCr's OUT_OF_RESOURCES also covers threads, events and queues: no evidence of memory by itself.
     UserPattern{"HSA_STATUS_ERROR_OUT_OF_RESOURCES", false, "hsa_resources"},
     UserPattern{"-ENOMEM", false, "out_of_memory"},
+    // A device the stack skips as unsupported: KFD ("kfd kfd: amdgpu: TAHITI  not supported in kfd",
+    // "GC IP 090100 not supported in kfd"), Ollama ("unsupported Radeon iGPU detected skipping",
+    // "amdgpu too old gfx803"). Notices: they decide the verdict only when nothing else happened.
+    UserPattern{"not supported in kfd", false, "gpu_unsupported_notice"},
+    UserPattern{"unsupported Radeon iGPU detected", false, "gpu_unsupported_notice"},
+    UserPattern{"amdgpu too old", false, "gpu_unsupported_notice"},
     UserPattern{"rejects atomics", true, "pcie_atomics"},
     UserPattern{"atomics not supported", true, "pcie_atomics"},
     // KFD's interrupt FIFO overflowed: the GPU raised events (wave exceptions, faults) faster than
@@ -605,6 +795,18 @@ std::string_view match_user_kind(std::string_view line) {
   // Patterns that need two parts.
   if (contains(line, "TensileLibrary") &&
       (contains(line, "No such file") || contains(line, "Cannot read") || contains(line, "not found")))
+    return "no_code_object";
+  // TensorFlow/XLA skip a device their build has no target for: "Ignoring visible gpu device (...) with
+  // AMDGPU version : gfx1100. The supported AMDGPU versions are gfx1030, gfx900, ...", TF 1.x "with
+  // AMDGPU ISA gfx801. The minimum required AMDGPU ISA is gfx803", XLA "is of unsupported AMDGPU version".
+  if ((contains(line, "Ignoring visible gpu device") || contains(line, "of unsupported")) &&
+      (contains(line, "AMDGPU version") || contains(line, "AMDGPU ISA")))
+    return "no_code_object";
+  // rocBLAS found no code-object file for the device's target in its library directory ("rocBLAS
+  // warning: No paths matched /opt/rocm/lib/rocblas/library/*gfx1010*co."). hipBLASLt prints the
+  // same warning on every GPU it does not cover while PyTorch goes on with rocBLAS: not evidence.
+  if (contains(line, "No paths matched") && contains(line, "*gfx") && !icontains(line, "hipblaslt") &&
+      !icontains(line, "rocblaslt"))
     return "no_code_object";
   // A library's list of the targets it carries, without the device's (Ollama: "gfx1010 is not
   // supported by .../rocm [gfx1030 ...]", "amdgpu is not supported (supported types:[...])").
@@ -651,6 +853,22 @@ bool Parser::try_userspace(std::string_view line, std::string_view dev, std::opt
   e.time = t;
   e.isa = find_isa(line);
   if (const auto gt = text::after(line, "gpu_type=")) e.isa = find_isa(*gt);  // not a listed supported type
+  for (const std::string_view key : {std::string_view("AMDGPU version"), std::string_view("AMDGPU ISA")}) {
+    // TensorFlow names the device after these words (and a quoted "gfx 701" keeps its space).
+    const auto k = line.find(key);
+    if (k == std::string_view::npos || kind != "no_code_object") continue;
+    std::string_view v = line.substr(k + key.size());
+    while (!v.empty() && (v.front() == ' ' || v.front() == ':')) v.remove_prefix(1);
+    if (!text::starts_with(v, "gfx")) continue;
+    std::string isa = "gfx";
+    v.remove_prefix(v.size() > 3 && v[3] == ' ' ? 4 : 3);
+    for (std::size_t i = 0; i < v.size() && i < 4 && std::isxdigit(static_cast<unsigned char>(v[i])) != 0; ++i)
+      isa += v[i];
+    if (isa.size() >= 6) e.isa = isa;
+    break;
+  }
+  if (const auto g = line.find("*gfx"); g != std::string_view::npos && kind == "no_code_object")
+    e.isa = find_isa(line.substr(g + 1));  // rocBLAS's glob names the device's target, not a path
   e.hsa_status = find_token(line, "HSA_STATUS_ERROR_");
   if (e.hsa_status.empty()) e.hsa_status = find_token(line, "hipError");
 
@@ -696,8 +914,48 @@ bool Parser::try_userspace(std::string_view line, std::string_view dev, std::opt
 // ---------------------------------------------------------------------------------------------
 // Classification
 
+std::optional<std::string> target_override_value(std::string_view target) {
+  target = target.substr(0, target.find(':'));
+  if (!text::starts_with(target, "gfx") || target.size() < 6 || target.size() > 7) return std::nullopt;
+  const std::string_view d = target.substr(3);
+  for (const char c : d)
+    if (std::isxdigit(static_cast<unsigned char>(c)) == 0) return std::nullopt;
+  const std::string_view major = d.substr(0, d.size() - 2);
+  for (const char c : major)
+    if (std::isdigit(static_cast<unsigned char>(c)) == 0) return std::nullopt;
+  auto hex = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0 ? c - '0' : (c | 0x20) - 'a' + 10; };
+  std::string v = fmt::format("{}.{}.{}", major, hex(d[d.size() - 2]), hex(d[d.size() - 1]));
+  if (override_target(v) != std::string(target)) return std::nullopt;
+  return v;
+}
+
+namespace {
+// Targets of `list` that code for `native` could come from: the GPU's own family.
+bool any_within_family(std::string_view native, const std::vector<std::string>& list) {
+  return std::any_of(list.begin(), list.end(), [&](const std::string& t) { return override_within_family(native, t); });
+}
+}  // namespace
+
+std::optional<std::string> library_foreign_only(const Context& ctx) {
+  if (ctx.gfx.empty() || ctx.library_targets.empty() || any_within_family(ctx.gfx, ctx.library_targets))
+    return std::nullopt;
+  return fmt::format("the library lists code objects only for {} ({}), none for this {} GPU's family, so the code "
+                     "that ran was built for another ISA",
+                     fmt::join(ctx.library_targets, " "), ctx.library_targets_source, ctx.gfx);
+}
+
 std::optional<std::string> override_mismatch(const Context& ctx) {
-  if (ctx.override_version.empty() || ctx.gfx.empty()) return std::nullopt;
+  if (ctx.gfx.empty()) return std::nullopt;
+  if (ctx.override_version.empty()) {
+    // The runtime names the device by another family's target: an override is in effect even
+    // where the log does not show the variable (rocminfo/llama.cpp/rocBLAS print the ISA it runs).
+    if (ctx.runtime_targets.empty() || any_within_family(ctx.gfx, ctx.runtime_targets)) return std::nullopt;
+    const std::string& seen = ctx.runtime_targets.front();
+    const auto value = target_override_value(seen);
+    return fmt::format("the runtime runs this {} GPU as {} ({}): an HSA_OVERRIDE_GFX_VERSION{} is in effect and "
+                       "loads {} code",
+                       ctx.gfx, seen, ctx.runtime_targets_source, value ? "=" + *value : std::string(), seen);
+  }
   const auto target = override_target(ctx.override_version);
   if (!target || override_within_family(ctx.gfx, *target)) return std::nullopt;
   return fmt::format("HSA_OVERRIDE_GFX_VERSION={} makes the runtime load {} code on this {} GPU", ctx.override_version,
@@ -705,6 +963,15 @@ std::optional<std::string> override_mismatch(const Context& ctx) {
 }
 
 namespace {
+
+// Events that name the GPU's support but not what failed: a device the stack skipped at start-up
+// (another GPU may be the one in use), and a failure without a cause of its own (a crash, an abort, a
+// resource error) on a GPU ROCm does not support. They decide a log only when nothing else does.
+bool weak_evidence(const Event& e) {
+  if (e.kind == "gpu_unsupported_notice") return true;
+  if (e.rule == "crash_with_upstream_torch_wheel") return true;
+  return e.rule == "unsupported_gpu_failure" && e.kind != "hsa_invalid_isa" && e.kind != "hsa_illegal_instruction";
+}
 
 // Faults that a hang or reset earlier in the log explains (the reset is the event, they follow it).
 bool follows_reset(FaultClass c) {
@@ -731,6 +998,11 @@ Verdict make_verdict(const std::vector<Event>& events, const Context& ctx) {
         if (first == nullptr) first = &e;
       }
     if (first == nullptr) continue;
+    // Weak evidence (a start-up notice, a crash on an unsupported GPU) names the verdict only when
+    // nothing stronger is in the log.
+    if (std::all_of(events.begin(), events.end(), [&](const Event& e) { return e.cls != c || weak_evidence(e); }) &&
+        std::any_of(events.begin(), events.end(), [&](const Event& e) { return !weak_evidence(e); }))
+      continue;
     if (follows_reset(c)) {
       // A hang or reset before the first such fault is the event; the faults are its consequences.
       const Event* hang = nullptr;
@@ -829,6 +1101,61 @@ void inherit_graphics_storm(std::vector<Event>& events) {
 }
 }  // namespace
 
+namespace {
+// A library's list of its code-object files that lacks the target the runtime loads (the GPU's, or
+// the override's) is a missing code object even where no error line says so. Added only when no
+// other line already reports the missing code object.
+void add_library_list_event(std::vector<Event>& events, const Context& ctx, const Parser& p) {
+  if (p.library_list_line() == 0 || ctx.gfx.empty() || ctx.library_targets.empty()) return;
+  std::string want = ctx.gfx.substr(0, ctx.gfx.find(':'));
+  if (const auto o = override_target(ctx.override_version)) want = *o;
+  if (std::any_of(ctx.library_targets.begin(), ctx.library_targets.end(),
+                  [&](const std::string& t) { return isa_compatible(want, t); }))
+    return;
+  if (std::any_of(events.begin(), events.end(), [](const Event& e) { return e.kind == "no_code_object"; })) return;
+  Event e;
+  e.kind = "library_list";
+  e.isa = want;
+  e.first_line = e.last_line = p.library_list_line();
+  e.records = 1;
+  e.lines.push_back(p.library_list_text());
+  const auto at = std::find_if(events.begin(), events.end(), [&](const Event& x) { return x.first_line > e.first_line; });
+  events.insert(at, std::move(e));
+}
+}  // namespace
+
+namespace {
+// The ring a "ring NAME timeout" line names ("" when the line is no such line).
+std::string timeout_ring(std::string_view line) {
+  const auto r = line.find("ring ");
+  if (r == std::string_view::npos) return {};
+  const std::string_view rest = line.substr(r + 5);
+  const auto sp = rest.find(' ');
+  if (sp == std::string_view::npos || !text::starts_with(rest.substr(sp), " timeout")) return {};
+  return std::string(rest.substr(0, std::min<std::size_t>(sp, 32)));
+}
+
+// A coredump's fault section with a zero status records no fault: it is not an event. A fault that
+// names no process and sits next to a ring timeout of the same device (10 s, or no times) takes the
+// ring's name: a job of that ring faulted.
+void tie_faults_to_ring_timeouts(std::vector<Event>& events) {
+  std::erase_if(events, [](const Event& e) { return e.from_coredump && e.status && *e.status == 0; });
+  for (auto& e : events) {
+    if (!is_vm_fault(e) || !e.timed_out_ring.empty() || !e.process.empty() || e.pid) continue;
+    for (const auto& h : events) {
+      if (h.kind != "hang" || (!e.device.empty() && !h.device.empty() && e.device != h.device)) continue;
+      if (e.time && h.time && std::fabs(*e.time - *h.time) > kRepeatSeconds) continue;
+      for (const auto& l : h.lines)
+        if (std::string ring = timeout_ring(l); !ring.empty()) {
+          e.timed_out_ring = std::move(ring);
+          break;
+        }
+      if (!e.timed_out_ring.empty()) break;
+    }
+  }
+}
+}  // namespace
+
 Result<Report> parse_log(std::string_view raw, const Context& ctx) {
   // Any bytes: UTF-16 and Latin-1 are decoded, NUL runs and binary lines skipped (and said so),
   // lines of any length read whole. Only an input with no text left is refused.
@@ -861,6 +1188,8 @@ Result<Report> parse_log(std::string_view raw, const Context& ctx) {
   r.lines = p.lines();
   r.input = InputInfo{decoded.encoding, decoded.nul_bytes, decoded.nul_runs, decoded.binary_lines,
                       decoded.binary_bytes, decoded.note()};
+  add_library_list_event(r.events, r.context, p);
+  tie_faults_to_ring_timeouts(r.events);
   // An override found in the log applies to events classified before it was seen.
   for (auto& e : r.events) classify_event(e, r.context);
   inherit_graphics_storm(r.events);

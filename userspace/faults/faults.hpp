@@ -118,6 +118,8 @@ struct Event {
   std::optional<unsigned> more_faults, walker_error, permission_faults, mapping_error, rw;
   bool degenerate_status = false;  // all-ones status: every field saturated, nothing decodable
   bool iommu = false;
+  std::string timed_out_ring;  // the ring that timed out with this fault (device coredump, or a timeout line)
+  bool from_coredump = false;  // the fault section of an AMDGPU device coredump
   std::string process;
   std::optional<long long> pid;
   std::string thread;
@@ -138,19 +140,40 @@ struct Context {
   std::string gfx;               // native target: gfx1010, gfx90a, ...
   std::string override_version;  // HSA_OVERRIDE_GFX_VERSION value, e.g. 10.3.0
   std::string override_source;   // where the override was seen (environment, log line N)
+  // What the log itself shows about code objects (the Parser fills these; empty when it says nothing):
+  // the targets the runtime names the device by (rocBLAS "for GPU arch : gfx1030", llama.cpp
+  // "Device 0: NAME, gfx1030 (0x1030)", rocminfo "Name: gfx1030", torch gcnArchName) ...
+  std::vector<std::string> runtime_targets{};
+  std::string runtime_targets_source{};
+  // ... and the targets a library's own list of its code-object files carries (rocBLAS's "List of
+  // available TensileLibrary Files", a listing of TensileLibrary_*_gfxNNNN files, Ollama's
+  // "not supported by DIR [gfx...]" / "supported types:[...]").
+  std::vector<std::string> library_targets{};
+  std::string library_targets_source{};
+  // Where the log shows PyTorch's own ROCm wheels in use (their pip index): they carry no gfx101x code
+  // objects (pytorch#132570; /work/shared/facts/community.md).
+  std::string upstream_torch_wheel{};
 };
 
 // "10.3.0" -> "gfx1030"; "9.0.10" -> "gfx90a"; nullopt when malformed.
 std::optional<std::string> override_target(std::string_view version);
 // Why the override in ctx runs foreign code on ctx.gfx, or nullopt when it does not (or unknown).
+// Without an override value, the runtime naming the device by a target outside its family (the
+// log's runtime_targets, none of them the device's own) is an override in effect.
 std::optional<std::string> override_mismatch(const Context& ctx);
+// Why the log's libraries can only run foreign code on ctx.gfx: they list code objects, none of them
+// for a target in the GPU's family (gfx1030-only files on a gfx1010). nullopt otherwise.
+std::optional<std::string> library_foreign_only(const Context& ctx);
+// "gfx1030" -> "10.3.0" (the HSA_OVERRIDE_GFX_VERSION value that loads it); nullopt when malformed.
+std::optional<std::string> target_override_value(std::string_view target);
 // True when code built for `target` may run on `native` (equal, or gfx1010 code on gfx1011-1013).
 bool isa_compatible(std::string_view native, std::string_view target);
 // True when an override that loads `target` code stays within `native`'s ISA family: isa_compatible,
 // or the same gfx<major><minor> family where one ISA serves every member (gfx103x, gfx110x, gfx115x,
 // gfx120x; gfx900 code on the GCN5 parts without matrix cores). gfx101x keeps the strict superset rule.
 bool override_within_family(std::string_view native, std::string_view target);
-// True for targets no current ROCm release supports: gfx8 and older, GCN5 APUs (gfx902/909/90c).
+// True for targets no current ROCm release supports: gfx8 and older, the pre-RDNA3 APUs (GCN5
+// gfx902/909/90c, RDNA2 gfx1033/1035/1036/1037).
 bool unsupported_target(std::string_view gfx);
 // True when a process or thread name is a graphics client: X servers, Wayland compositors, desktop
 // shells, Mesa winsys submission threads (NAME:cs0), Wine/Proton games (.exe, vkd3d/dxvk threads), browsers.
@@ -192,6 +215,9 @@ class Parser {
   void skip_line() { ++line_no_; }     // counts a line that is not log text
   [[nodiscard]] const Context& context() const { return ctx_; }
   [[nodiscard]] std::size_t lines() const { return line_no_; }
+  // The first line of a library's list of code-object files (0 when the log has none) and its text.
+  [[nodiscard]] std::size_t library_list_line() const { return list_line_no_; }
+  [[nodiscard]] const std::string& library_list_text() const { return list_line_; }
 
  private:
   void start(Event e);
@@ -205,12 +231,19 @@ class Parser {
   bool try_userspace(std::string_view line, std::string_view device, std::optional<double> t);
   [[nodiscard]] bool can_attach(std::string_view device, std::optional<double> t) const;
   void note_override(std::string_view line);
+  void note_targets(std::string_view line);
+  bool try_coredump(std::string_view line, std::string_view device, std::optional<double> t);
+  // What the AMDGPU device coredump being read said before its fault section.
+  std::string cd_process_, cd_ring_;
+  std::optional<long long> cd_pid_;
   bool repeat_ = false;        // the open vm fault is taking lines of a repeated report
   bool take_decoded_ = true;   // decoded status lines belong to the status the event keeps
   std::optional<double> last_time_;
   Context ctx_;
   std::size_t line_no_ = 0;
   std::optional<Event> open_;
+  std::size_t list_line_no_ = 0;
+  std::string list_line_;
   std::vector<Event> done_;
 };
 

@@ -20,9 +20,17 @@ using Mismatch = std::optional<std::string>;
 // What a rule sees besides the event: the machine context and the override mismatch it implies.
 struct Facts {
   const Context& ctx;
-  Mismatch mismatch;
+  Mismatch mismatch;  // an override (stated, or seen in the runtime's name for the device) outside the family
+  Mismatch foreign;   // the log's library lists code objects for other families only
   // The GPU's target: the context's, else the one the event named.
   [[nodiscard]] std::string gfx(const Event& e) const { return ctx.gfx.empty() ? e.isa : ctx.gfx; }
+  // The target the runtime loads code for: an override's within the GPU's family (10.3.0 on a
+  // gfx1036), else the GPU's (a foreign override is judged as a mismatch, not as support).
+  [[nodiscard]] std::string loads(const Event& e) const {
+    const std::string g = gfx(e);
+    if (const auto t = override_target(ctx.override_version); t && override_within_family(g, *t)) return *t;
+    return g;
+  }
 };
 
 // "canonical-user address 0x..." or the fallback text when the line carried no address.
@@ -75,7 +83,30 @@ enum class OnMismatch {
   kKeep,         // nothing
   kIsaMismatch,  // the class becomes isa_mismatch and the reason names the override
   kAppend,       // the reason also names the override
+  kFault,        // a fault: isa_mismatch under an override, or when the libraries carry foreign code only
 };
+
+// The first KFD VMID: amdgpu gives VMIDs 1..first-1 to its own graphics/compute contexts (Mesa,
+// Vulkan, OpenCL through the render node) and first..15 to KFD (ROCm/HSA). gmc_v6/7/8/10/11/12 and
+// gmc_v9 on GPUs with graphics use 8; the compute-only gfx9 parts (gfx908, gfx90a, gfx94x) use 3.
+// A gfx9 report whose GPU is not known may be one of those: 3, the bound that holds for all.
+unsigned first_kfd_vmid(const Event& e, const Facts& f) {
+  const std::string gfx = f.gfx(e);
+  const bool compute_only = text::starts_with(gfx, "gfx908") || text::starts_with(gfx, "gfx90a") ||
+                            text::starts_with(gfx, "gfx94") || text::starts_with(gfx, "gfx95");
+  if (compute_only) return 3;
+  if (!gfx.empty()) return 8;
+  return e.gen == Gen::kGfx10 || e.gen == Gen::kGfx12 || e.gen == Gen::kGfx8 ? 8 : 3;
+}
+
+// A gfxhub fault in a VMID that amdgpu keeps for render-node contexts: not KFD, so not HSA/ROCm.
+// Only reports that name their process (kernels since 4.19): before that, compute stacks other than
+// ROCm (amdgpu-pro's OpenCL) also ran in these VMIDs, and nothing in the report tells them apart.
+bool in_drm_context(const Event& e, const Facts& f) {
+  if (!is_vm_fault(e) || !e.vmid || *e.vmid == 0 || (e.process.empty() && !e.pid)) return false;
+  if (text::starts_with(e.hub, "mmhub") || text::starts_with(e.status_register, "MMVM")) return false;
+  return *e.vmid < first_kfd_vmid(e, f);
+}
 
 struct EventRule {
   std::string_view name;  // stable id: Event::rule, tests
@@ -104,9 +135,30 @@ constexpr std::array kEventRules = {
                                    "degenerate, which points at device or driver state rather than one decodable access",
                                    fmt::format("0x{:08x}", *e.status));
               }},
+    EventRule{"vm_drm_context", [](const Event& e, const Facts& f) { return in_drm_context(e, f); },
+              FaultClass::kGraphicsFault, OnMismatch::kKeep,
+              [](const Event& e, const Facts& f) {
+                return fmt::format("the fault is in VMID {}, which amdgpu gives to graphics contexts of the render node "
+                                   "(KFD, i.e. ROCm/HSA, uses VMIDs {}-15); {} {} {} {}",
+                                   *e.vmid, first_kfd_vmid(e, f),
+                                   e.process.empty() ? std::string("the process is not named")
+                                                     : fmt::format("process {}", e.process),
+                                   e.client.empty() ? "(client not named)" : "client " + e.client, access_verb(e),
+                                   describe_address(e, "an unknown address"));
+              }},
+    EventRule{"vm_graphics_ring",
+              [](const Event& e, const Facts&) {
+                return is_vm_fault(e) && text::starts_with(e.timed_out_ring, "gfx") && !text::starts_with(e.hub, "mmhub");
+              },
+              FaultClass::kGraphicsFault, OnMismatch::kKeep,
+              [](const Event& e, const Facts&) {
+                return fmt::format("the fault came with a timeout of the graphics ring {}{}: a graphics job faulted "
+                                   "(KFD's compute queues never run on the gfx ring)",
+                                   e.timed_out_ring, e.process.empty() ? "" : fmt::format(" ({})", e.process));
+              }},
     EventRule{"vm_shader_client",
               [](const Event& e, const Facts&) { return is_vm_fault(e) && !e.client.empty() && is_shader_client(e.client); },
-              FaultClass::kVmFaultBadAddress, OnMismatch::kIsaMismatch,
+              FaultClass::kVmFaultBadAddress, OnMismatch::kFault,
               [](const Event& e, const Facts&) {
                 return fmt::format("shader memory client {} {} {} that has no valid mapping", e.client, access_verb(e),
                                    describe_address(e, "an unknown address"));
@@ -119,7 +171,7 @@ constexpr std::array kEventRules = {
                 return "the IOMMU blocked a DMA access of the device (IO_PAGE_FAULT)";
               }},
     EventRule{"hsa_memory_fault", [](const Event& e, const Facts&) { return e.kind == "hsa_memory_fault"; },
-              FaultClass::kVmFaultBadAddress, OnMismatch::kIsaMismatch,
+              FaultClass::kVmFaultBadAddress, OnMismatch::kFault,
               [](const Event& e, const Facts&) {
                 return fmt::format("a GPU kernel accessed {} with no valid mapping (ROCr reason: {})",
                                    describe_address(e, "an address"),
@@ -127,14 +179,52 @@ constexpr std::array kEventRules = {
               }},
     EventRule{"hsa_aperture_violation",
               [](const Event& e, const Facts&) { return e.kind == "hsa_aperture_violation"; },
-              FaultClass::kVmFaultBadAddress, OnMismatch::kIsaMismatch,
+              FaultClass::kVmFaultBadAddress, OnMismatch::kFault,
               [](const Event&, const Facts&) -> std::string {
                 return "a GPU kernel accessed memory outside every legal aperture "
                        "(HSA_STATUS_ERROR_MEMORY_APERTURE_VIOLATION)";
               }},
     EventRule{"hip_illegal_address", [](const Event& e, const Facts&) { return e.kind == "hip_illegal_address"; },
-              FaultClass::kVmFaultBadAddress, OnMismatch::kIsaMismatch,
+              FaultClass::kVmFaultBadAddress, OnMismatch::kFault,
               [](const Event&, const Facts&) -> std::string { return "a GPU kernel made an illegal memory access"; }},
+    EventRule{"unsupported_gpu_failure",
+              [](const Event& e, const Facts& f) {
+                constexpr std::array<std::string_view, 7> kKinds = {"hsa_invalid_isa", "hsa_illegal_instruction",
+                                                                    "queue_abort",     "hsa_error",
+                                                                    "hsa_resources",   "process_crash",
+                                                                    "kfd_interrupt_overflow"};
+                // An override within the family (10.3.0 on gfx1035, 9.0.0 on gfx90c) runs supported code.
+                const std::string base = f.ctx.gfx.substr(0, f.ctx.gfx.find(':'));
+                const bool overridden = !f.ctx.override_version.empty() ||
+                                        std::any_of(f.ctx.runtime_targets.begin(), f.ctx.runtime_targets.end(),
+                                                    [&](const std::string& t) { return t != base; });
+                return !overridden && unsupported_target(f.ctx.gfx) &&
+                       std::find(kKinds.begin(), kKinds.end(), e.kind) != kKinds.end();
+              },
+              FaultClass::kUnsupportedGpu, OnMismatch::kKeep,
+              [](const Event& e, const Facts& f) {
+                return fmt::format("{} on {}, a target that current ROCm releases do not support (no code objects are "
+                                   "built for it)",
+                                   e.hsa_status.empty() ? std::string("a compute failure") : e.hsa_status, f.ctx.gfx);
+              }},
+    EventRule{"gpu_unsupported_notice", [](const Event& e, const Facts&) { return e.kind == "gpu_unsupported_notice"; },
+              FaultClass::kUnsupportedGpu, OnMismatch::kKeep,
+              [](const Event& e, const Facts&) {
+                return fmt::format("the stack skipped the GPU{} as unsupported (no ROCm compute on it)",
+                                   e.isa.empty() ? std::string() : " " + e.isa);
+              }},
+    EventRule{"crash_with_upstream_torch_wheel",
+              [](const Event& e, const Facts& f) {
+                const bool causeless = e.kind == "process_crash" || e.kind == "queue_abort" || e.kind == "hsa_error";
+                return causeless && !f.mismatch && f.ctx.override_version.empty() && f.ctx.runtime_targets.empty() &&
+                       !f.ctx.upstream_torch_wheel.empty() && text::starts_with(f.ctx.gfx, "gfx101");
+              },
+              FaultClass::kMissingCodeObject, OnMismatch::kKeep,
+              [](const Event& e, const Facts& f) {
+                return fmt::format("{} with PyTorch's own ROCm wheels ({}), which carry no {} code objects",
+                                   e.hsa_status.empty() ? std::string("a crash") : e.hsa_status,
+                                   f.ctx.upstream_torch_wheel, f.ctx.gfx.substr(0, f.ctx.gfx.find(':')));
+              }},
     EventRule{"hsa_invalid_isa", [](const Event& e, const Facts&) { return e.kind == "hsa_invalid_isa"; },
               FaultClass::kIsaMismatch, OnMismatch::kAppend,
               [](const Event&, const Facts&) -> std::string {
@@ -157,11 +247,19 @@ constexpr std::array kEventRules = {
                 return "the Mesa graphics driver reports its context lost to a GPU reset";
               }},
     EventRule{"no_code_object_unsupported_gpu",
-              [](const Event& e, const Facts& f) { return e.kind == "no_code_object" && unsupported_target(f.gfx(e)); },
+              [](const Event& e, const Facts& f) {
+                return (e.kind == "no_code_object" || e.kind == "library_list") && unsupported_target(f.loads(e));
+              },
               FaultClass::kUnsupportedGpu, OnMismatch::kKeep,
               [](const Event& e, const Facts& f) {
                 return fmt::format("no code object for {}, a target that current ROCm releases do not support",
-                                   f.gfx(e));
+                                   f.loads(e));
+              }},
+    EventRule{"library_list_without_target", [](const Event& e, const Facts&) { return e.kind == "library_list"; },
+              FaultClass::kMissingCodeObject, OnMismatch::kKeep,
+              [](const Event& e, const Facts& f) {
+                return fmt::format("the library's list of its code-object files ({}: {}) has none for {}",
+                                   f.ctx.library_targets_source, fmt::join(f.ctx.library_targets, " "), e.isa);
               }},
     EventRule{"no_code_object", [](const Event& e, const Facts&) { return e.kind == "no_code_object"; },
               FaultClass::kMissingCodeObject, OnMismatch::kKeep,
@@ -235,20 +333,23 @@ constexpr std::array kClasses = {
     ClassInfo{FaultClass::kIsaMismatch, "isa_mismatch", 0,
               [](const std::string& gfx, const std::string&) {
                 return fmt::format(
-                    "Unset HSA_OVERRIDE_GFX_VERSION (or set it only within the GPU's own family, e.g. 10.1.0 on "
-                    "gfx1011/gfx1012) and run builds that contain code objects for {}: for gfx101x, TheRock's "
-                    "torch[device-gfx1010] wheels or Debian's ROCm packages; `rdna1-vmfix isa LIB` shows the targets a "
-                    "library contains.",
+                    "Unset HSA_OVERRIDE_GFX_VERSION wherever it is set (shell start files, /etc/environment, the "
+                    "service's or container's environment), or set it only within the GPU's own family (10.1.0 on "
+                    "gfx1011/gfx1012, never 10.3.0 on gfx101x), and run builds that carry code objects for {}: on "
+                    "gfx101x, TheRock's multi-arch PyTorch wheels with the [device-gfx1010] extra, or Debian 13 "
+                    "(trixie) ROCm libraries (Debian 12's carry no gfx1010 code). `rdna1-vmfix isa LIB` lists the "
+                    "targets a library carries.",
                     gfx);
               }},
     ClassInfo{FaultClass::kMissingCodeObject, "missing_code_object", 2,
               [](const std::string& gfx, const std::string& isa) {
+                const std::string& t = isa.empty() ? gfx : isa;
                 return fmt::format(
-                    "Install builds that contain code objects for {} (gfx101x: TheRock torch[device-gfx1010], Debian's "
-                    "ROCm packages, or a source build with --offload-arch); `rdna1-vmfix isa LIB` lists what a library "
-                    "contains. Do not paper over it with HSA_OVERRIDE_GFX_VERSION=10.3.0 on gfx101x: gfx1030 code is "
-                    "not gfx1010 code.",
-                    isa.empty() ? gfx : isa);
+                    "Install builds that carry code objects for {0} (on gfx101x: TheRock's multi-arch PyTorch wheels "
+                    "with the [device-gfx1010] extra, Debian 13 (trixie) ROCm libraries, or a source build with "
+                    "--offload-arch={1}); `rdna1-vmfix isa LIB` lists the targets a library carries. Do not paper over "
+                    "it with HSA_OVERRIDE_GFX_VERSION=10.3.0 on gfx101x: gfx1030 code is not gfx1010 code.",
+                    t, text::starts_with(t, "gfx") ? t.substr(0, t.find(':')) : std::string("<the GPU's gfx target>"));
               }},
     ClassInfo{FaultClass::kPcieAtomics, "pcie_atomics", 3,
               [](const std::string&, const std::string&) -> std::string {
@@ -302,8 +403,8 @@ constexpr std::array kClasses = {
               }},
     ClassInfo{FaultClass::kUnknown, "unknown", 9,
               [](const std::string&, const std::string&) -> std::string {
-                return "No decodable cause in this log: rerun with AMD_LOG_LEVEL=3 and collect `dmesg` around the "
-                       "failure, then run `rdna1-vmfix faults` and `rdna1-vmfix doctor` on it.";
+                return "No decodable cause in this log: rerun the program with AMD_LOG_LEVEL=3, save the kernel log "
+                       "around the failure (`sudo dmesg -T > dmesg.txt`) and run `rdna1-vmfix faults` on both logs.";
               }},
     ClassInfo{FaultClass::kNone, "none", -1,
               [](const std::string&, const std::string&) -> std::string { return "Nothing to do."; }},
@@ -341,16 +442,17 @@ std::vector<std::string_view> event_rule_names() {
 
 void classify_event(Event& e, const Context& ctx) {
   if (is_vm_fault(e)) fill_from_status(e);
-  const Facts facts{ctx, override_mismatch(ctx)};
+  const Facts facts{ctx, override_mismatch(ctx), library_foreign_only(ctx)};
   const Mismatch& mismatch = facts.mismatch;
   for (const auto& rule : kEventRules) {
     if (!rule.matches(e, facts)) continue;
     e.rule = std::string(rule.name);
     e.cls = rule.cls;
     e.reason = rule.reason(e, facts);
-    if (mismatch && rule.on_mismatch == OnMismatch::kIsaMismatch) {
+    const Mismatch& why = rule.on_mismatch == OnMismatch::kFault && !mismatch ? facts.foreign : mismatch;
+    if (why && (rule.on_mismatch == OnMismatch::kIsaMismatch || rule.on_mismatch == OnMismatch::kFault)) {
       e.cls = FaultClass::kIsaMismatch;
-      e.reason = fmt::format("{}; {} (mismatched code, not a driver problem)", e.reason, *mismatch);
+      e.reason = fmt::format("{}; {} (mismatched code, not a driver problem)", e.reason, *why);
     } else if (mismatch && rule.on_mismatch == OnMismatch::kAppend) {
       e.reason += "; " + *mismatch;
     }

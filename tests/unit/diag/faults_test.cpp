@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -81,6 +82,22 @@ std::uint32_t l2(unsigned more, unsigned walker, unsigned perm, unsigned map, un
   return more | walker << 1 | perm << 4 | map << 8 | cid << 9 | rw << 18 | vmid << 20;
 }
 
+// A gfx10-style fault report (kernel 6.x) of `process` in `vmid`, client TCP reading `addr`.
+std::string gfx10_fault(unsigned vmid, const std::string& process, const std::string& addr = "0x00007f1234560000") {
+  return fmt::format(
+      "[ 20.0] amdgpu 0000:03:00.0: amdgpu: [gfxhub] page fault (src_id:0 ring:24 vmid:{0} pasid:32771, for process "
+      "{1} pid 4100 thread {1} pid 4100)\n"
+      "[ 20.0] amdgpu 0000:03:00.0: amdgpu:   in page starting at address {2} from client 0x1b (UTCL2)\n"
+      "[ 20.0] amdgpu 0000:03:00.0: amdgpu: GCVM_L2_PROTECTION_FAULT_STATUS:0x{3:08X}\n",
+      vmid, process, addr, l2(1, 0, 1, 0, 8, 0, vmid));
+}
+constexpr const char* kRocrFault =
+    "Memory access fault by GPU node-1 (Agent handle: 0x55d0c4a0b3c0) on address 0x7f3a40000000. Reason: Page not "
+    "present or supervisor privilege.\n";
+constexpr const char* kAperture =
+    ":0:rocdevice.cpp            :2984: 1234567890 us: [pid:4100  tid:0x7f] Callback: Queue 0x7f00 aborting with "
+    "error : HSA_STATUS_ERROR_MEMORY_APERTURE_VIOLATION: The agent attempted to access memory beyond the largest legal "
+    "address. code: 0x29\n";
 }  // namespace
 
 TEST_CASE("the original fixtures match their labels report by report", "[diag][faults][fixtures]") {
@@ -330,10 +347,10 @@ TEST_CASE("synthetic reports in every kernel format parse and classify", "[diag]
   };
   SECTION("gmc_v9 4.14: VMC page fault, vm_id/pas_id, 'at page ... from N'") {
     const Event e = one(
-        "[  10.000001] amdgpu 0000:03:00.0: [gfxhub] VMC page fault (src_id:0 ring:24 vm_id:2 pas_id:32770)\n"
+        "[  10.000001] amdgpu 0000:03:00.0: [gfxhub] VMC page fault (src_id:0 ring:24 vm_id:9 pas_id:32770)\n"
         "[  10.000002] amdgpu 0000:03:00.0:   at page 0x0000000000001000 from 27\n"
         "[  10.000003] amdgpu 0000:03:00.0: VM_L2_PROTECTION_FAULT_STATUS:0x00241131\n");
-    CHECK(e.vmid == 2U);
+    CHECK(e.vmid == 9U);  // a KFD VMID (8-15): VMIDs 1-7 are graphics contexts
     CHECK(e.pasid == 32770U);
     CHECK(e.address == 0x1000U);
     CHECK(e.ih_client == 27U);
@@ -397,8 +414,8 @@ TEST_CASE("synthetic reports in every kernel format parse and classify", "[diag]
     const Event e = one(
         "[2.0] amdgpu 0000:01:00.0: GPU fault detected: 146 0x0c080c04\n"
         "[2.0] amdgpu 0000:01:00.0:   VM_CONTEXT1_PROTECTION_FAULT_ADDR   0x00000010\n"
-        "[2.0] amdgpu 0000:01:00.0:   VM_CONTEXT1_PROTECTION_FAULT_STATUS 0x030C4004\n"
-        "[2.0] amdgpu 0000:01:00.0: VM fault (0x04, vmid 1, pasid 32768) at page 16, write from 'TC0' (0x54433000) "
+        "[2.0] amdgpu 0000:01:00.0:   VM_CONTEXT1_PROTECTION_FAULT_STATUS 0x130C4004\n"
+        "[2.0] amdgpu 0000:01:00.0: VM fault (0x04, vmid 9, pasid 32768) at page 16, write from 'TC0' (0x54433000) "
         "(196)\n");
     CHECK(e.src_id == 146U);
     CHECK(e.address == 0x10000U);
@@ -501,6 +518,23 @@ TEST_CASE("every classification rule is met by a real report or a line of the co
                            "operation resulted in a hardware exception. code: 0x1016\n";
   for (const Context& ctx : {Context{}, Context{"gfx1010", "10.3.0", "environment"}}) {
     const auto r = parse_log(abort_line, ctx);
+    REQUIRE(r.ok());
+    for (const auto& e : r->events) ++seen[e.rule];
+  }
+  // The general rules of issue 14 on synthetic logs (a corpus report may or may not show them).
+  const std::vector<std::pair<std::string, Context>> general = {
+      {gfx10_fault(3, "llama-server"), Context{}},
+      {"TensileLibrary_lazy_gfx1030.dat\n", Context{"gfx1010", "", ""}},
+      {"Call returned HSA_STATUS_ERROR_OUT_OF_RESOURCES: The runtime failed to allocate the necessary resources.\n",
+       Context{"gfx90c", "", ""}},
+      {"[   13.96] kfd kfd: amdgpu: TAHITI  not supported in kfd\n", Context{}},
+      {"[gfxhub] Page fault observed\namdgpu 0000:03:00.0: ring gfx_0.0.0 timeout, signaled seq=2, emitted seq=3\n",
+       Context{}},
+      {"--extra-index-url https://download.pytorch.org/whl/rocm6.0\nSegmentation fault (core dumped)\n",
+       Context{"gfx1010", "", ""}},
+  };
+  for (const auto& [log, ctx] : general) {
+    const auto r = parse_log(log, ctx);
     REQUIRE(r.ok());
     for (const auto& e : r->events) ++seen[e.rule];
   }
@@ -638,6 +672,7 @@ TEST_CASE("graphics clients are told apart from compute processes", "[diag][faul
   // The same report from a compute process stays a bad address.
   std::string py = xorg;
   py.replace(py.find("process Xorg pid 9214 thread X:cs0"), 34, "process python pid 9214 thread python");
+  py.replace(py.find("vmid:1 "), 7, "vmid:9 ");  // a KFD VMID: VMIDs 1-7 are render-node contexts whatever the name
   CHECK(parse_log(py)->verdict.cls == FaultClass::kVmFaultBadAddress);
   // 6.x kernels name the process on its own line with a capital P.
   const std::string v6 =
@@ -738,4 +773,406 @@ TEST_CASE("Tensile files not found, the debug agent's fault report, KFD interrup
   CHECK(f->verdict.cls == FaultClass::kUnknown);  // no cause named by the line itself
   CHECK(parse_log(flood, Context{"gfx1151", "12.0.1", ""})->verdict.cls == FaultClass::kIsaMismatch);
   CHECK(parse_log(flood, Context{"gfx1151", "11.5.1", ""})->verdict.cls == FaultClass::kUnknown);  // own family
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 14's failure modes, each in general terms, on synthetic logs written from the formats the
+// upstream sources print (amdgpu gmc_v9/v10, ROCr, rocBLAS tensile_host.cpp, hipBLASLt,
+// llama.cpp ggml-cuda, rocminfo, amdkfd kfd_device.c, Ollama's GPU discovery).
+
+
+TEST_CASE("a library's list of code objects without the device's target is a missing code object",
+          "[diag][faults][rules][general]") {
+  // rocBLAS prints its TensileLibrary files after a failed read; users paste `ls` of the directory.
+  const std::string listing =
+      "$ ls /opt/rocm/lib/rocblas/library | grep TensileLibrary\n"
+      "TensileLibrary_lazy_gfx1030.dat\n"
+      "TensileLibrary_lazy_gfx1100.dat\n"
+      "TensileLibrary_lazy_gfx90a.dat\n";
+  const auto r = parse_log(listing, Context{"gfx1010", "", ""});
+  REQUIRE(r.ok());
+  REQUIRE(r->events.size() == 1);
+  CHECK(r->events[0].kind == "library_list");
+  CHECK(r->events[0].rule == "library_list_without_target");
+  CHECK(r->events[0].first_line == 2);
+  CHECK(r->events[0].isa == "gfx1010");
+  CHECK(r->verdict.cls == FaultClass::kMissingCodeObject);
+  CHECK(r->verdict.summary.find("gfx1030 gfx1100 gfx90a") != std::string::npos);
+  CHECK(r->context.library_targets == std::vector<std::string>{"gfx1030", "gfx1100", "gfx90a"});
+  // The device's own target, a documented superset, or no known GPU: no event.
+  CHECK(parse_log(listing, Context{"gfx1030", "", ""})->events.empty());
+  CHECK(parse_log(listing + "TensileLibrary_lazy_gfx1010.dat\n", Context{"gfx1012", "", ""})->events.empty());
+  CHECK(parse_log(listing)->events.empty());
+  // Under an override the runtime asks for the override's target, which the list has.
+  CHECK(parse_log(listing, Context{"gfx1010", "10.3.0", "environment"})->events.empty());
+  // On a target ROCm does not support, the same list says so.
+  CHECK(parse_log(listing, Context{"gfx90c", "", ""})->verdict.cls == FaultClass::kUnsupportedGpu);
+  // rocBLAS's own report (error line, then the list): one missing-code-object event, not two.
+  const auto rocblas = parse_log(
+      "rocBLAS error: Cannot read /opt/rocm/lib/rocblas/library/TensileLibrary.dat: No such file or directory for GPU "
+      "arch : gfx1010\n"
+      " List of available TensileLibrary Files : \n"
+      "\"/opt/rocm/lib/rocblas/library/TensileLibrary_lazy_gfx1030.dat\"\n"
+      "\"/opt/rocm/lib/rocblas/library/TensileLibrary_lazy_gfx1100.dat\"\n",
+      Context{"gfx1010", "", ""});
+  REQUIRE(rocblas->events.size() == 1);
+  CHECK(rocblas->events[0].kind == "no_code_object");
+  CHECK(rocblas->events[0].isa == "gfx1010");
+  CHECK(rocblas->verdict.cls == FaultClass::kMissingCodeObject);
+  // rocBLAS's glob for the device's code-object files matched nothing.
+  const auto glob = parse_log(
+      "rocBLAS warning: No paths matched /opt/rocm/lib/rocblas/library/*gfx1010*co. Make sure that "
+      "ROCBLAS_TENSILE_LIBPATH is set correctly.\n");
+  REQUIRE(glob->events.size() == 1);
+  CHECK(glob->events[0].isa == "gfx1010");
+  CHECK(glob->verdict.cls == FaultClass::kMissingCodeObject);
+  // hipBLASLt prints the same warning on every GPU it does not cover while PyTorch carries on.
+  CHECK(parse_log("rocblaslt warning: No paths matched /opt/rocm/lib/hipblaslt/library/*gfx1030*co. Make sure that "
+                  "HIPBLASLT_TENSILE_LIBPATH is set correctly.\n")
+            ->events.empty());
+}
+
+TEST_CASE("a fault under an override or with libraries built for another family only is an ISA mismatch",
+          "[diag][faults][rules][general]") {
+  // Stated override: the fault kinds all turn into isa_mismatch on gfx101x, never in the family.
+  for (const std::string& log : {std::string(kRocrFault), std::string(kAperture), gfx10_fault(9, "python3")}) {
+    INFO(log);
+    CHECK(parse_log(log, Context{"gfx1010", "10.3.0", "environment"})->verdict.cls == FaultClass::kIsaMismatch);
+    CHECK(parse_log(log, Context{"gfx1031", "10.3.0", "environment"})->verdict.cls == FaultClass::kVmFaultBadAddress);
+    CHECK(parse_log(log, Context{"gfx1010", "", ""})->verdict.cls == FaultClass::kVmFaultBadAddress);
+  }
+  // No override in the log, but the runtime names the gfx1010 as gfx1030: an override is in effect.
+  const std::string ggml =
+      "ggml_cuda_init: found 1 ROCm devices:\n"
+      "  Device 0: AMD Radeon RX 5700 XT, gfx1030 (0x1030), VMM: no, Wave Size: 32\n";
+  const auto g = parse_log(ggml + kRocrFault, Context{"gfx1010", "", ""});
+  REQUIRE(g.ok());
+  CHECK(g->context.runtime_targets == std::vector<std::string>{"gfx1030"});
+  CHECK(g->context.runtime_targets_source == "log line 2");
+  CHECK(g->verdict.cls == FaultClass::kIsaMismatch);
+  CHECK(g->verdict.summary.find("runs this gfx1010 GPU as gfx1030 (log line 2): an HSA_OVERRIDE_GFX_VERSION=10.3.0 is in "
+                                "effect") != std::string::npos);
+  CHECK(parse_log(ggml + kRocrFault, Context{"gfx1031", "", ""})->verdict.cls == FaultClass::kVmFaultBadAddress);
+  CHECK(parse_log(ggml + kRocrFault)->verdict.cls == FaultClass::kVmFaultBadAddress);  // GPU unknown
+  // The same from rocminfo's agent and ISA names, and from torch's gcnArchName.
+  for (const char* seen : {"  Name:                    gfx1030                            \n",
+                           "      Name:                    amdgcn-amd-amdhsa--gfx1030\n",
+                           "_CudaDeviceProperties(name='AMD Radeon RX 5700 XT', major=10, minor=3, gcnArchName='gfx1030', "
+                           "total_memory=8176MB, multi_processor_count=20)\n"}) {
+    INFO(seen);
+    CHECK(parse_log(std::string(seen) + kAperture, Context{"gfx1010", "", ""})->verdict.cls == FaultClass::kIsaMismatch);
+  }
+  // A second agent that is the device itself (no override; an iGPU next to it) infers nothing.
+  CHECK(parse_log(std::string("  Name:                    gfx1036\n  Name:                    gfx1010\n") + kAperture,
+                  Context{"gfx1010", "", ""})
+            ->verdict.cls == FaultClass::kVmFaultBadAddress);
+  // The libraries list gfx103x code only and the gfx1010 faulted: foreign code ran.
+  const std::string ollama =
+      "time=2024-05-02T12:17:03.657Z level=WARN source=amd_linux.go:116 msg=\"amdgpu [0] gfx1010 is not supported by "
+      "/usr/lib/ollama/rocm [gfx1030 gfx1100 gfx1101 gfx1102 gfx900 gfx906 gfx908 gfx90a gfx940 gfx941 gfx942]\"\n";
+  const auto o = parse_log(ollama + kRocrFault, Context{"gfx1010", "", ""});
+  REQUIRE(o->events.size() == 2);
+  CHECK(o->events[1].cls == FaultClass::kIsaMismatch);
+  CHECK(o->events[1].reason.find("lists code objects only for gfx1030 gfx1100") != std::string::npos);
+  CHECK(o->verdict.cls == FaultClass::kIsaMismatch);
+  // Without a fault the same list is a missing code object; on a gfx1032 the gfx1030 code is its family.
+  CHECK(parse_log(ollama, Context{"gfx1010", "", ""})->verdict.cls == FaultClass::kMissingCodeObject);
+  CHECK(parse_log(ollama + kRocrFault, Context{"gfx1032", "", ""})->events[1].cls == FaultClass::kVmFaultBadAddress);
+  // A queue abort is no fault: the list does not turn it into a mismatch.
+  CHECK(parse_log(ollama + "Callback: Queue 0x7f aborting with error : HSA_STATUS_ERROR_EXCEPTION: An HSAIL operation "
+                           "resulted in a hardware exception. code: 0x1016\n",
+                  Context{"gfx1010", "", ""})
+            ->verdict.cls == FaultClass::kMissingCodeObject);
+  CHECK(target_override_value("gfx1030") == "10.3.0");
+  CHECK(target_override_value("gfx90a:xnack-") == "9.0.10");
+  CHECK(target_override_value("gfx1151") == "11.5.1");
+  CHECK_FALSE(target_override_value("gfx10").has_value());
+  CHECK_FALSE(target_override_value("banana").has_value());
+}
+
+TEST_CASE("a gfxhub fault in a render-node VMID is a graphics fault whatever the process is called",
+          "[diag][faults][rules][general]") {
+  // amdgpu: VMIDs 1-7 for its own (graphics, Vulkan, Mesa OpenCL) contexts, 8-15 for KFD.
+  const auto vk = parse_log(gfx10_fault(3, "llama-server"));
+  REQUIRE(vk->events.size() == 1);
+  CHECK(vk->events[0].rule == "vm_drm_context");
+  CHECK(vk->verdict.cls == FaultClass::kGraphicsFault);
+  CHECK(vk->verdict.summary.find("VMID 3") != std::string::npos);
+  CHECK(vk->verdict.advice.find("not ROCm/HSA compute") != std::string::npos);
+  // An override plays no part in a graphics context.
+  CHECK(parse_log(gfx10_fault(3, "llama-server"), Context{"gfx1010", "10.3.0", "environment"})->verdict.cls ==
+        FaultClass::kGraphicsFault);
+  // KFD's VMIDs stay compute faults.
+  CHECK(parse_log(gfx10_fault(8, "python3"))->verdict.cls == FaultClass::kVmFaultBadAddress);
+  CHECK(parse_log(gfx10_fault(15, "python3"))->verdict.cls == FaultClass::kVmFaultBadAddress);
+  // gfx9: the compute-only parts (gfx908/gfx90a/gfx94x) give KFD VMIDs 3-15, so with the GPU unknown
+  // only VMIDs 1-2 are certain; with a GPU with graphics, 1-7.
+  const std::string gfx9 =
+      "[ 30.0] amdgpu 0000:c6:00.0: amdgpu: [gfxhub0] no-retry page fault (src_id:0 ring:24 vmid:{} pasid:32769, for "
+      "process python3 pid 9 thread python3 pid 9)\n"
+      "[ 30.0] amdgpu 0000:c6:00.0: amdgpu:   in page starting at address 0x00007f0000001000 from IH client 0x1b "
+      "(UTCL2)\n"
+      "[ 30.0] amdgpu 0000:c6:00.0: amdgpu: VM_L2_PROTECTION_FAULT_STATUS:0x00301031\n";
+  CHECK(parse_log(fmt::format(fmt::runtime(gfx9), 3))->verdict.cls == FaultClass::kVmFaultBadAddress);
+  CHECK(parse_log(fmt::format(fmt::runtime(gfx9), 2))->verdict.cls == FaultClass::kGraphicsFault);
+  CHECK(parse_log(fmt::format(fmt::runtime(gfx9), 3), Context{"gfx90a", "", ""})->verdict.cls ==
+        FaultClass::kVmFaultBadAddress);
+  CHECK(parse_log(fmt::format(fmt::runtime(gfx9), 3), Context{"gfx900", "", ""})->verdict.cls ==
+        FaultClass::kGraphicsFault);
+  // VMID 0 is the kernel's own, and the multimedia hub is not graphics.
+  CHECK(parse_log(gfx10_fault(0, ""))->verdict.cls != FaultClass::kGraphicsFault);
+  std::string mm = gfx10_fault(2, "ffmpeg");
+  mm.replace(mm.find("[gfxhub]"), 8, "[mmhub0]");
+  mm.replace(mm.find("GCVM_"), 5, "MMVM_");
+  CHECK(parse_log(mm)->verdict.cls == FaultClass::kVmFaultOther);
+}
+
+TEST_CASE("unsupported GPUs are their own verdict", "[diag][faults][rules][general]") {
+  CHECK(unsupported_target("gfx1035"));  // RDNA2 APUs: no ROCm code objects either
+  CHECK(unsupported_target("gfx1036"));
+  CHECK_FALSE(unsupported_target("gfx1030"));
+  CHECK_FALSE(unsupported_target("gfx1013"));  // RDNA1: builds with its code exist (README)
+  // The stack says it skipped the device: KFD, and Ollama's discovery.
+  for (const char* notice :
+       {"[   13.96] kfd kfd: amdgpu: TAHITI  not supported in kfd\n",
+        "[    4.20] kfd kfd: amdgpu: GC IP 090100  not supported in kfd\n",
+        "time=2025-01-23T19:14:15.152-08:00 level=INFO source=amd_linux.go:297 msg=\"unsupported Radeon iGPU detected "
+        "skipping\" id=0 total=\"512.0 MiB\"\n",
+        "time=2024-03-01T10:00:00.000Z level=WARN source=amd_linux.go:300 msg=\"amdgpu too old gfx803\" gpu=0\n"}) {
+    INFO(notice);
+    const auto r = parse_log(notice);
+    REQUIRE(r->events.size() == 1);
+    CHECK(r->events[0].kind == "gpu_unsupported_notice");
+    CHECK(r->verdict.cls == FaultClass::kUnsupportedGpu);
+    // A notice only decides a log with nothing else in it (another GPU may be the one that failed).
+    CHECK(parse_log(std::string(notice) + kRocrFault)->verdict.cls == FaultClass::kVmFaultBadAddress);
+  }
+  // A compute failure that names no other cause, on a target ROCm does not support.
+  const char* resources = "hsa api call failure at: /src/rocminfo/rocminfo.cc:1140\n"
+                          "Call returned HSA_STATUS_ERROR_OUT_OF_RESOURCES: The runtime failed to allocate the necessary "
+                          "resources. This error may also occur when the core runtime library needs to spawn threads or "
+                          "create internal OS-specific events.\n";
+  const auto u = parse_log(resources, Context{"gfx90c", "", ""});
+  CHECK(u->verdict.cls == FaultClass::kUnsupportedGpu);
+  CHECK(u->events[0].rule == "unsupported_gpu_failure");
+  CHECK(u->verdict.advice.find("gfx90c is not supported by current ROCm releases") != std::string::npos);
+  // The same with an in-family override runs gfx900 code: not the GPU's support any more.
+  CHECK(parse_log(resources, Context{"gfx90c", "9.0.0", "environment"})->verdict.cls == FaultClass::kUnknown);
+  CHECK(parse_log(resources, Context{"gfx1030", "", ""})->verdict.cls == FaultClass::kUnknown);
+  CHECK(parse_log("Segmentation fault (core dumped)\n", Context{"gfx803", "", ""})->verdict.cls ==
+        FaultClass::kUnsupportedGpu);
+}
+
+TEST_CASE("a reset before the faults is the verdict, whatever reports the faults", "[diag][faults][rules][general]") {
+  const std::string reset =
+      "[ 50.0] [drm:amdgpu_job_timedout [amdgpu]] *ERROR* ring comp_1.0.0 timeout, signaled seq=1, emitted seq=3\n"
+      "[ 50.1] amdgpu 0000:03:00.0: amdgpu: GPU reset begin!\n"
+      "[ 52.0] amdgpu 0000:03:00.0: amdgpu: GPU reset(1) succeeded!\n";
+  for (const std::string& fault : {std::string(kRocrFault), std::string(kAperture), gfx10_fault(9, "python3"),
+                                   gfx10_fault(3, "kwin_wayland")}) {
+    INFO(fault);
+    CHECK(parse_log(reset + fault)->verdict.cls == FaultClass::kHangOrReset);
+    CHECK(parse_log(fault + reset)->verdict.cls != FaultClass::kHangOrReset);
+  }
+}
+
+// Issue 14, section 3: every verdict's advice, line by line, for a gfx1010 machine; the summary never
+// repeats its class ("vm_fault_bad_address: vm_fault_bad_address: ...").
+TEST_CASE("every verdict's advice, in full, and summaries without repeated prefixes", "[diag][faults][advice]") {
+  const Context rx5700{"gfx1010", "", ""};
+  const std::string no_mtype =
+      "Nothing here implicates MTYPE or cache coherence: only the rdna1_vmfix module's audit counters (rdna1-vmfix "
+      "status) can show cache-coherent (CC) mappings on an RDNA1 device.";
+  struct Case {
+    std::string log;
+    Context ctx;
+    FaultClass cls;
+    std::string advice;
+  };
+  const std::vector<Case> cases = {
+      {kRocrFault, Context{"gfx1010", "10.3.0", "environment"}, FaultClass::kIsaMismatch,
+       "Unset HSA_OVERRIDE_GFX_VERSION wherever it is set (shell start files, /etc/environment, the service's or "
+       "container's environment), or set it only within the GPU's own family (10.1.0 on gfx1011/gfx1012, never 10.3.0 "
+       "on gfx101x), and run builds that carry code objects for gfx1010: on gfx101x, TheRock's multi-arch PyTorch "
+       "wheels with the [device-gfx1010] extra, or Debian 13 (trixie) ROCm libraries (Debian 12's carry no gfx1010 "
+       "code). `rdna1-vmfix isa LIB` lists the targets a library carries."},
+      {"hipErrorNoBinaryForGpu: Unable to find code object for all current devices!\n", Context{"gfx90c", "", ""},
+       FaultClass::kUnsupportedGpu,
+       "gfx90c is not supported by current ROCm releases (no code objects are built for it): use an older ROCm release "
+       "or a community build made for this target, or a Vulkan/OpenCL backend (llama.cpp and Ollama have Vulkan). An "
+       "HSA_OVERRIDE_GFX_VERSION outside the GPU's own family runs mismatched code."},
+      {"hipErrorNoBinaryForGpu: Unable to find code object for all current devices!\n", rx5700,
+       FaultClass::kMissingCodeObject,
+       "Install builds that carry code objects for gfx1010 (on gfx101x: TheRock's multi-arch PyTorch wheels with the "
+       "[device-gfx1010] extra, Debian 13 (trixie) ROCm libraries, or a source build with --offload-arch=gfx1010); "
+       "`rdna1-vmfix isa LIB` lists the targets a library carries. Do not paper over it with "
+       "HSA_OVERRIDE_GFX_VERSION=10.3.0 on gfx101x: gfx1030 code is not gfx1010 code."},
+      {"[    2.5] kfd kfd: amdgpu: skipped device 1002:731f, PCI rejects atomics 730<0\n", rx5700,
+       FaultClass::kPcieAtomics,
+       "ROCm needs PCIe atomics for this GPU: use a CPU-attached PCIe 3.0+ slot without a switch that drops AtomicOps, "
+       "check the firmware settings, and confirm with `dmesg | grep -i atomic` after the change."},
+      {kRocrFault, rx5700, FaultClass::kVmFaultBadAddress,
+       "A GPU kernel used an address it never mapped. Check that HSA_OVERRIDE_GFX_VERSION is unset and the libraries "
+       "have code objects built for gfx1010 (`rdna1-vmfix doctor`); if both hold, it is an application or library bug: "
+       "rerun with AMD_SERIALIZE_KERNEL=3 (and MIOPEN_FIND_MODE/MIOPEN_DEBUG_* to isolate a convolution solver). " +
+           no_mtype},
+      {gfx10_fault(2, "Xorg"), rx5700, FaultClass::kGraphicsFault,
+       "A graphics client (X server, compositor, Mesa RADV/radeonsi, a game under Wine/Proton) faulted: this is a "
+       "graphics-stack problem, not ROCm/HSA compute, and HSA_OVERRIDE_GFX_VERSION or ROCm libraries play no part. "
+       "Update Mesa, the kernel and linux-firmware, and report it with the full dmesg to the graphics stack "
+       "(Mesa/RADV, VKD3D-Proton/DXVK, or the compositor)."},
+      {"[  1.0] amdgpu 0000:03:00.0: AMD-Vi: Event logged [IO_PAGE_FAULT domain=0x000c address=0x1000 flags=0x0020]\n",
+       rx5700, FaultClass::kVmFaultOther,
+       "The faulting client is not shader code (or the report is degenerate): update the kernel and linux-firmware, "
+       "check IOMMU settings (e.g. iommu=pt) when IO_PAGE_FAULT lines appear, and report the full dmesg upstream. " +
+           no_mtype},
+      {"torch.OutOfMemoryError: HIP out of memory. Tried to allocate 2.00 GiB\n", rx5700, FaultClass::kOutOfMemory,
+       "Reduce the working set (batch size, resolution), check VRAM use (rocm-smi, amdgpu_top) and the GTT size "
+       "(amdgpu.gttsize / ttm limits)."},
+      {"[  100.5] amdgpu 0000:03:00.0: amdgpu: GPU reset begin!\n", rx5700, FaultClass::kHangOrReset,
+       "A ring timed out and the driver reset the GPU: update the kernel and linux-firmware; on RDNA1 the known "
+       "kernel-side problems are hangs around queue preemption/eviction. Look for a VM fault just before the timeout "
+       "(run `rdna1-vmfix faults` over the whole log)."},
+      {"Segmentation fault (core dumped)\n", rx5700, FaultClass::kUnknown,
+       "No decodable cause in this log: rerun the program with AMD_LOG_LEVEL=3, save the kernel log around the failure "
+       "(`sudo dmesg -T > dmesg.txt`) and run `rdna1-vmfix faults` on both logs."},
+      {"[    0.000000] Linux version 6.1.0\n", rx5700, FaultClass::kNone, "Nothing to do."},
+  };
+  std::set<FaultClass> seen;
+  for (const auto& c : cases) {
+    INFO(c.log);
+    const auto r = parse_log(c.log, c.ctx);
+    REQUIRE(r.ok());
+    CHECK(r->verdict.cls == c.cls);
+    CHECK(r->verdict.advice == c.advice);
+    seen.insert(r->verdict.cls);
+    const std::string cls(class_name(r->verdict.cls));
+    if (c.cls == FaultClass::kNone) continue;
+    REQUIRE(r->verdict.summary.starts_with(cls + ": "));
+    CHECK_FALSE(r->verdict.summary.substr(cls.size() + 2).starts_with(cls));
+  }
+  // Every class a verdict can name has its case above.
+  for (const FaultClass c : classes_by_rank()) {
+    INFO(class_name(c));
+    CHECK(seen.count(c) == 1);
+  }
+  CHECK(seen.count(FaultClass::kNone) == 1);
+  // Without a known GPU the advice names no made-up target.
+  const auto anon = parse_log("hipErrorNoBinaryForGpu: Unable to find code object for all current devices!\n");
+  CHECK(anon->verdict.advice.find("code objects for this GPU's target (") != std::string::npos);
+  CHECK(anon->verdict.advice.find("--offload-arch=<the GPU's gfx target>") != std::string::npos);
+  // No summary of a tuning report repeats a prefix ("X: X:"), whatever the class.
+  for (const auto& row : read_index()) {
+    if (row.split != "tuning") continue;  // the held-back part is only ever scored, never inspected
+    INFO(row.file);
+    const Report r = parse_fixture(row.file);
+    const std::string& s = r.verdict.summary;
+    for (std::size_t a = 0, b = s.find(": "); b != std::string::npos; a = b + 2, b = s.find(": ", a)) {
+      const std::string head = s.substr(a, b - a);
+      CHECK_FALSE(s.substr(b + 2).starts_with(head + ": "));
+    }
+  }
+}
+
+// Rules from the tuning part of the corpus after reports 213+ (each a general form of a miss there).
+TEST_CASE("device coredumps, graphics-ring timeouts, bare Process lines", "[diag][faults][rules][general]") {
+  const std::string dump =
+      "**** AMDGPU Device Coredump ****\n"
+      "version: 1\n"
+      "kernel: 6.17.7\n"
+      "module: amdgpu\n"
+      "time: 4613.177080372\n"
+      "process_name: {} PID: 10960\n"
+      "\n"
+      "Ring timed out details\n"
+      "IP Type: {} Ring Name: {}\n"
+      "\n"
+      "[gfxhub] Page fault observed\n"
+      "Faulty page starting at address: 0x0000000000001000\n"
+      "Protection fault status register: 0x{:x}\n";
+  const auto game = parse_log(fmt::format(fmt::runtime(dump), "SomeGameTitle.e", 0, "gfx_0.0.0", 0x301031));
+  REQUIRE(game->events.size() == 1);
+  CHECK(game->events[0].from_coredump);
+  CHECK(game->events[0].process == "SomeGameTitle.e");  // a 15-character comm: "SomeGameTitle.exe" cut
+  CHECK(game->events[0].pid == 10960);
+  CHECK(game->events[0].timed_out_ring == "gfx_0.0.0");
+  CHECK(game->events[0].address == 0x1000U);
+  CHECK(game->verdict.cls == FaultClass::kGraphicsFault);
+  // A compute process whose job on a compute ring faulted stays a compute fault ...
+  const auto comp = parse_log(fmt::format(fmt::runtime(dump), "llama-server", 1, "comp_1.2.0", 0x301031));
+  REQUIRE(comp->events.size() == 1);
+  CHECK(comp->events[0].cls != FaultClass::kGraphicsFault);
+  // ... and a zero status records no fault at all.
+  CHECK(parse_log(fmt::format(fmt::runtime(dump), "llama-server", 1, "comp_1.2.0", 0))->events.empty());
+  // A fault that names no process, next to a timeout of the gfx ring: a graphics job faulted.
+  const std::string bare =
+      "[gfxhub] Page fault observed Faulty page starting at address: 0x0000000000000000\n"
+      "amdgpu 0000:03:00.0: ring gfx_0.0.0 timeout, signaled seq=6959447, emitted seq=6959448\n";
+  const auto g = parse_log(bare);
+  REQUIRE(g->events.size() == 2);
+  CHECK(g->events[0].rule == "vm_graphics_ring");
+  CHECK(g->verdict.cls == FaultClass::kGraphicsFault);
+  // A compute ring's timeout says nothing of graphics.
+  std::string c = bare;
+  c.replace(c.find("gfx_0.0.0"), 9, "comp_1.0.0");
+  CHECK(parse_log(c)->verdict.cls != FaultClass::kGraphicsFault);
+  // "Process NAME pid N thread NAME pid M" pasted without the kernel's prefix still names the process.
+  const auto kwin = parse_log(
+      "amdgpu 0000:0c:00.0: [gfxhub0] no-retry page fault (src_id:0 ring:190 vmid:9 pasid:86)\n"
+      "Process kwin_wayland pid 1741 thread kwin_wayla:cs0 pid 1853\n"
+      "in page starting at address 0x000080010c677000 from IH client 0x1b (UTCL2)\n");
+  REQUIRE(kwin->events.size() == 1);
+  CHECK(kwin->events[0].process == "kwin_wayland");
+  CHECK(kwin->verdict.cls == FaultClass::kGraphicsFault);
+}
+
+TEST_CASE("framework target lists, ROCr's MEMORY_FAULT status, DirectML's out of memory", "[diag][faults][rules][general]") {
+  // TensorFlow skips a device its build has no target for, and lists the targets it has.
+  const auto tf = parse_log(
+      "2024-03-06 07:01:26.857236: I tensorflow/core/common_runtime/gpu/gpu_device.cc:2266] Ignoring visible gpu "
+      "device (device: 0, name: AMD Radeon RX 7600, pci bus id: 0000:0d:00.0) with AMDGPU version : gfx1102. The "
+      "supported AMDGPU versions are gfx1030gfx1100, gfx900, gfx906, gfx908, gfx90a, gfx940, gfx941, gfx942.\n");
+  REQUIRE(tf->events.size() == 1);
+  CHECK(tf->events[0].isa == "gfx1102");
+  CHECK(tf->verdict.cls == FaultClass::kMissingCodeObject);
+  CHECK(tf->context.library_targets.size() == 9);  // gfx1030gfx1100 is two targets
+  // TF 1.x: a minimum ISA; below it on an old GPU, the GPU is unsupported.
+  const auto old = parse_log(
+      "\"Ignoring visible gpu device with AMDGPU ISA gfx 701. The minimum required AMDGPU ISA is gfx803.\"\n");
+  REQUIRE(old->events.size() == 1);
+  CHECK(old->events[0].isa == "gfx701");
+  CHECK(old->verdict.cls == FaultClass::kUnsupportedGpu);
+  // A core-count skip is no target problem.
+  CHECK(parse_log("Ignoring visible gpu device (device: 0) with core count: 2. The minimum required count is 8.\n")
+            ->events.empty());
+  // ROCr's queue error status for a memory access fault.
+  const auto mf = parse_log("Queue error - HSA_STATUS_ERROR_MEMORY_FAULT\n");
+  REQUIRE(mf->events.size() == 1);
+  CHECK(mf->events[0].kind == "hsa_memory_fault");
+  CHECK(mf->verdict.cls == FaultClass::kVmFaultBadAddress);
+  CHECK(parse_log("Queue error - HSA_STATUS_ERROR_MEMORY_FAULT\n", Context{"gfx1010", "10.3.0", "environment"})
+            ->verdict.cls == FaultClass::kIsaMismatch);
+  CHECK(parse_log("RuntimeError: Could not allocate tensor with 9831040 bytes. There is not enough GPU video memory "
+                  "available!\n")
+            ->verdict.cls == FaultClass::kOutOfMemory);
+}
+
+TEST_CASE("which target the runtime loads decides support; PyTorch's own wheels on gfx101x",
+          "[diag][faults][rules][general]") {
+  // gfx1036 is unsupported, but under 10.3.0 the runtime asks for gfx1030 code: a missing code object.
+  const char* nocode = ":1:hip_fatbin.cpp :109 : No compatible code objects found for: gfx1030\n";
+  CHECK(parse_log(nocode, Context{"gfx1036", "10.3.0", "environment"})->verdict.cls == FaultClass::kMissingCodeObject);
+  CHECK(parse_log(nocode, Context{"gfx1036", "", ""})->verdict.cls == FaultClass::kUnsupportedGpu);
+  // PyTorch's own ROCm wheels carry no gfx101x code: a crash with them on gfx101x is a missing code object.
+  const std::string torch =
+      "pip install torch torchvision --extra-index-url https://download.pytorch.org/whl/rocm5.1.1\n"
+      "Loading weights from model.ckpt\n"
+      "Segmentation fault (core dumped)\n";
+  const auto w = parse_log(torch, Context{"gfx1010", "", ""});
+  CHECK(w->context.upstream_torch_wheel == "log line 1");
+  CHECK(w->verdict.cls == FaultClass::kMissingCodeObject);
+  CHECK(parse_log(torch, Context{"gfx1030", "", ""})->verdict.cls == FaultClass::kUnknown);
+  CHECK(parse_log(torch, Context{"gfx1010", "10.3.0", "environment"})->verdict.cls == FaultClass::kUnknown);
+  // Weak: a fault in the same log decides.
+  CHECK(parse_log(torch + kRocrFault, Context{"gfx1010", "", ""})->verdict.cls == FaultClass::kVmFaultBadAddress);
 }
