@@ -41,67 +41,67 @@ std::size_t hand_sections(std::span<const std::uint8_t> d) {
   return n + f->sections.size();
 }
 
+// Opens D with LLVM Object and calls FN(file, sections); 0 when either read fails (the error consumed).
+template <class Fn>
+std::size_t with_llvm_sections(std::span<const std::uint8_t> d, Fn fn) {
+  auto f = ElfFile::create(as_ref(d));
+  if (!f) {
+    llvm::consumeError(f.takeError());
+    return 0;
+  }
+  auto secs = f->sections();
+  if (!secs) {
+    llvm::consumeError(secs.takeError());
+    return 0;
+  }
+  return fn(*f, *secs);
+}
+
 // LLVM Object: the same reads (LLVM checks a section against the buffer when its contents are
 // asked for: ask for each, as the hand reader checks each).
 std::size_t llvm_sections(std::span<const std::uint8_t> d) {
-  auto f = ElfFile::create(as_ref(d));
-  if (!f) {
-    llvm::consumeError(f.takeError());
-    return 0;
-  }
-  auto secs = f->sections();
-  if (!secs) {
-    llvm::consumeError(secs.takeError());
-    return 0;
-  }
-  std::size_t n = 0;
-  for (const auto& s : *secs) {
-    auto name = f->getSectionName(s);
-    if (!name) {
-      llvm::consumeError(name.takeError());
-      continue;
-    }
-    if (s.sh_type != llvm::ELF::SHT_NOBITS) {
-      auto bytes = f->getSectionContents(s);
-      if (!bytes) llvm::consumeError(bytes.takeError());
-    }
-    n += *name == ".hip_fatbin" || *name == ".text" ? 1 : 0;
-  }
-  return n + secs->size();
-}
-
-// LLVM Object: the audit's symbol walk (names of .symtab).
-std::size_t llvm_symbols(std::span<const std::uint8_t> d) {
-  auto f = ElfFile::create(as_ref(d));
-  if (!f) {
-    llvm::consumeError(f.takeError());
-    return 0;
-  }
-  auto secs = f->sections();
-  if (!secs) {
-    llvm::consumeError(secs.takeError());
-    return 0;
-  }
-  std::size_t n = 0;
-  for (const auto& tab : *secs) {
-    if (tab.sh_type != llvm::ELF::SHT_SYMTAB) continue;
-    auto syms = f->symbols(&tab);
-    auto strtab = f->getStringTableForSymtab(tab, *secs);
-    if (!syms || !strtab) {
-      if (!syms) llvm::consumeError(syms.takeError());
-      if (!strtab) llvm::consumeError(strtab.takeError());
-      return n;
-    }
-    for (const auto& s : *syms) {
-      auto name = s.getName(*strtab);
+  return with_llvm_sections(d, [](const ElfFile& f, auto secs) {
+    std::size_t n = 0;
+    for (const auto& s : secs) {
+      auto name = f.getSectionName(s);
       if (!name) {
         llvm::consumeError(name.takeError());
         continue;
       }
-      n += name->size() > 3 ? 1 : 0;
+      if (s.sh_type != llvm::ELF::SHT_NOBITS) {
+        auto bytes = f.getSectionContents(s);
+        if (!bytes) llvm::consumeError(bytes.takeError());
+      }
+      n += *name == ".hip_fatbin" || *name == ".text" ? 1 : 0;
     }
-  }
-  return n;
+    return n + secs.size();
+  });
+}
+
+// LLVM Object: the audit's symbol walk (names of .symtab).
+std::size_t llvm_symbols(std::span<const std::uint8_t> d) {
+  return with_llvm_sections(d, [](const ElfFile& f, auto secs) {
+    std::size_t n = 0;
+    for (const auto& tab : secs) {
+      if (tab.sh_type != llvm::ELF::SHT_SYMTAB) continue;
+      auto syms = f.symbols(&tab);
+      auto strtab = f.getStringTableForSymtab(tab, secs);
+      if (!syms || !strtab) {
+        if (!syms) llvm::consumeError(syms.takeError());
+        if (!strtab) llvm::consumeError(strtab.takeError());
+        return n;
+      }
+      for (const auto& s : *syms) {
+        auto name = s.getName(*strtab);
+        if (!name) {
+          llvm::consumeError(name.takeError());
+          continue;
+        }
+        n += name->size() > 3 ? 1 : 0;
+      }
+    }
+    return n;
+  });
 }
 
 long maxrss_kib() {
