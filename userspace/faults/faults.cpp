@@ -648,7 +648,7 @@ bool Parser::try_coredump(std::string_view line, std::string_view dev, std::opti
     e.device = std::string(dev);
     e.time = t;
     const auto open = line.rfind('[', observed);
-    if (open != std::string_view::npos && observed - open < 24) e.hub = std::string(line.substr(open + 1, observed - open - 1));
+    if (open != std::string_view::npos && observed - open < 24) e.hub = text::printable(line.substr(open + 1, observed - open - 1), 24);
     e.process = cd_process_;
     e.pid = cd_pid_;
     e.timed_out_ring = cd_ring_;
