@@ -1132,7 +1132,8 @@ std::string timeout_ring(std::string_view line) {
   const std::string_view rest = line.substr(r + 5);
   const auto sp = rest.find(' ');
   if (sp == std::string_view::npos || !text::starts_with(rest.substr(sp), " timeout")) return {};
-  return std::string(rest.substr(0, std::min<std::size_t>(sp, 32)));
+  // printable: a byte cut at 32 could split a UTF-8 sequence, which the JSON renderer rejects.
+  return text::printable(rest.substr(0, sp), 32);
 }
 
 // A coredump's fault section with a zero status records no fault: it is not an event. A fault that
