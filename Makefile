@@ -23,7 +23,7 @@ help:
 	@echo "  make bench       run the benchmarks and print the figures"
 	@echo "  make fuzz        fuzzing campaign: every libFuzzer target up to 10M runs (FUZZ_RUNS, FUZZ_SECONDS)"
 	@echo "  make deb         build the Debian packages"
-	@echo "  make tidy        clang-tidy over every userspace file (.clang-tidy); fails on any warning"
+	@echo "  make tidy        clang-tidy over userspace/, tests/unit/, bench/ (.clang-tidy); fails on any warning"
 
 all: build
 

@@ -95,27 +95,13 @@ if [ "$build_only" -eq 1 ]; then
 fi
 
 # --- runs -----------------------------------------------------------------------------------------
-# run NAME ARGS...: text to $OUT/NAME.txt, JSON to $OUT/NAME.json; sets rc and secs.
-sidfile=$(mktemp)
-trap 'rm -f "$sidfile"' EXIT
-run() {
-	local name=$1
-	shift
-	local t
-	t=$(date +%s.%N)
-	rc=0
-	# a session of its own (id in $sidfile): the orphan check counts only this run's workers
-	in_session "$sidfile" "${tool[@]}" --no-progress --save-json="$OUT/$name.json" "$@" >"$OUT/$name.txt" 2>>"$OUT/$name.txt" || rc=$?
-	secs=$(since "$t")
-	say "run $name: exit $rc in ${secs} s: $(grep -E '^[0-9]+ cases:' "$OUT/$name.txt" | head -n1)"
-}
+# Every run is a session of its own (lab_run): the orphan check counts only the planted run's workers.
+LAB_SIDFILE=$(mktemp)
+trap 'rm -f "$LAB_SIDFILE"' EXIT
 bench=()
 for profile in quick full; do
-	run "cuda-$profile" --backend=cuda --profile="$profile" --jobs="$jobs"
-	n=$(jq '.runs[0].cases | length' "$OUT/cuda-$profile.json" 2>/dev/null || echo 0)
-	p=$(jq '.runs[0].summary.pass' "$OUT/cuda-$profile.json" 2>/dev/null || echo 0)
-	u=$(jq '.runs[0].summary.unsupported' "$OUT/cuda-$profile.json" 2>/dev/null || echo 0)
-	if [ "$rc" -eq 0 ] && [ "$n" -gt 0 ] && [ $((p + u)) -eq "$n" ]; then
+	lab_run "cuda-$profile" --backend=cuda --profile="$profile" --jobs="$jobs"
+	if lab_all_pass "cuda-$profile"; then
 		expect "cuda-$profile" PASS "$p of $n cases pass ($u unsupported)"
 	else
 		expect "cuda-$profile" FAIL "exit $rc, $p of $n pass: $(jq -r '[.runs[0].cases[] | select(.verdict != "pass") | "\(.id)=\(.verdict)"] | .[:5] | join(" ")' "$OUT/cuda-$profile.json" 2>/dev/null)"
@@ -125,14 +111,8 @@ for profile in quick full; do
 	bench+=("$(printf 'BENCH\tharness_cuda_%s_time_to_verdict\t%s\ts\t<=%s\t%s\t%s cases, jobs %s, %s' "$profile" "$secs" "$goal" "$verdict" "$n" "$jobs" "$gpu")")
 done
 
-run cuda-planted --backend=cuda --cases='planted.*,depthwise.fp32.mbv2_dw_c960.dev_coarse' --timeout=5 --jobs="$jobs"
-got=$(jq -r '[.runs[0].cases[] | select(.planted) | "\(.planted)=\(.verdict)"] | sort | join(" ")' "$OUT/cuda-planted.json" 2>/dev/null || true)
-want="gpu_fault=gpu_fault hang=hang segv=crash wrong=wrong_result"
-if [ "$rc" -eq 1 ] && [ "$got" = "$want" ]; then
-	expect cuda-planted PASS "$got"
-else
-	expect cuda-planted FAIL "exit $rc, got '$got', want '$want'"
-fi
+lab_run cuda-planted --backend=cuda --cases='planted.*,depthwise.fp32.mbv2_dw_c960.dev_coarse' --timeout=5 --jobs="$jobs"
+lab_expect_planted cuda-planted
 fault=$(jq -r '.runs[0].cases[] | select(.planted == "gpu_fault") | .reason' "$OUT/cuda-planted.json" 2>/dev/null || true)
 if printf '%s' "$fault" | grep -qiE 'illegal (memory )?address|IllegalAddress'; then
 	expect cuda-illegal-address PASS "isolated and reported: $fault"
@@ -145,7 +125,7 @@ if [ "$after" = pass ]; then
 else
 	expect cuda-run-continues FAIL "normal case verdict '$after'"
 fi
-left=$(session_procs "$(cat "$sidfile")")
+left=$(session_procs "$(cat "$LAB_SIDFILE")")
 if [ -n "$left" ]; then
 	expect cuda-no-orphans FAIL "processes of the planted run left: $(printf '%s\n' "$left" | head -n 3)"
 else

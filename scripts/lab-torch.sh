@@ -33,40 +33,20 @@ say "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown) (VERSION 
 t0=$(date +%s.%N)
 export VMFIX_LAB_BUILD="$OUT/build"
 OUT="$OUT/build" scripts/lab-cuda.sh --build-only --plain >/dev/null
-tool=("$VMFIX_LAB_BUILD/userspace/rdna1-vmfix-check" --backend=torch --python="$python" --no-progress)
+tool=("$VMFIX_LAB_BUILD/userspace/rdna1-vmfix-check" --backend=torch --python="$python")
 say "build: plain g++ in $(since "$t0") s"
 
-# run NAME ARGS...: text to $OUT/NAME.txt, JSON to $OUT/NAME.json; sets rc and secs.
-run() {
-	local name=$1 t
-	shift
-	t=$(date +%s.%N)
-	rc=0
-	"${tool[@]}" --save-json="$OUT/$name.json" "$@" >"$OUT/$name.txt" 2>&1 || rc=$?
-	secs=$(since "$t")
-	say "run $name: exit $rc in ${secs} s: $(grep -E '^[0-9]+ cases:' "$OUT/$name.txt" | head -n1)"
-}
-counts() { # NAME: "pass unsupported total"
-	jq -r '.runs[0] | "\(.summary.pass) \(.summary.unsupported) \(.cases | length)"' "$OUT/$1.json" 2>/dev/null || echo "0 0 0"
-}
 for profile in quick full; do
-	run "torch-$profile" --profile="$profile"
-	read -r p u n < <(counts "torch-$profile")
-	if [ "$rc" -eq 0 ] && [ "$n" -gt 0 ] && [ $((p + u)) -eq "$n" ]; then
+	lab_run "torch-$profile" --profile="$profile"
+	if lab_all_pass "torch-$profile"; then
 		expect "torch-$profile" PASS "$p of $n cases pass, $u unsupported, in $secs s"
 	else
 		expect "torch-$profile" FAIL "exit $rc, $p of $n pass: $(jq -r '[.runs[0].cases[] | select(.verdict != "pass" and .verdict != "unsupported") | "\(.id)=\(.verdict)"] | .[:5] | join(" ")' "$OUT/torch-$profile.json" 2>/dev/null)"
 	fi
 done
 
-run torch-planted --cases='planted.*,fwd.fp32.nchw.heur.mbv2_conv1.device' --timeout=5
-got=$(jq -r '[.runs[0].cases[] | select(.planted) | "\(.planted)=\(.verdict)"] | sort | join(" ")' "$OUT/torch-planted.json" 2>/dev/null || true)
-want="gpu_fault=gpu_fault hang=hang segv=crash wrong=wrong_result"
-if [ "$rc" -eq 1 ] && [ "$got" = "$want" ]; then
-	expect torch-planted PASS "$got"
-else
-	expect torch-planted FAIL "exit $rc, got '$got', want '$want'"
-fi
+lab_run torch-planted --cases='planted.*,fwd.fp32.nchw.heur.mbv2_conv1.device' --timeout=5
+lab_expect_planted torch-planted
 others=$(jq -r '[.runs[0].cases[] | select(.planted | not) | .verdict] | unique | join(",")' "$OUT/torch-planted.json" 2>/dev/null || true)
 if [ "$others" = pass ]; then
 	expect torch-run-continues PASS "the normal cases beside the planted ones still pass"
@@ -74,9 +54,8 @@ else
 	expect torch-run-continues FAIL "normal case verdicts '$others'"
 fi
 
-run torch-cpu --torch-device=cpu --profile=quick
-read -r p u n < <(counts torch-cpu)
-if [ "$rc" -eq 0 ] && [ "$n" -gt 0 ] && [ $((p + u)) -eq "$n" ]; then
+lab_run torch-cpu --torch-device=cpu --profile=quick
+if lab_all_pass torch-cpu; then
 	expect torch-cpu PASS "$p of $n cases pass on torch's CPU device, $u unsupported"
 else
 	expect torch-cpu FAIL "exit $rc, $p of $n pass"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# clang-tidy over every userspace translation unit of the build's compile_commands.json, with the
-# checks of .clang-tidy. Usage: scripts/tidy.sh [--build DIR] [--jobs N] [PATH_PREFIX...]
-# PATH_PREFIX (a folder such as userspace/isa, or one file) limits the run to those files. Prints each finding, then
-# "tidy: N warning(s) in M file(s)"; exits 1 when there is any warning, 2 on usage errors.
+# clang-tidy (the checks of .clang-tidy; tests/unit/.clang-tidy adjusts them there) over every C++
+# translation unit of userspace/, tests/unit/ and bench/ in the build's compile_commands.json.
+# Usage: scripts/tidy.sh [--build DIR] [--jobs N] [PATH_PREFIX...]; PATH_PREFIX (a folder such as userspace/isa,
+# or one file) limits the run. Prints each finding, then "tidy: N warning(s) in M file(s)"; exits 1 when there is any warning, 2 on usage errors.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
@@ -19,7 +19,7 @@ while [ $# -gt 0 ]; do
 	*) prefixes+=("${1%/}"); shift ;;
 	esac
 done
-[ ${#prefixes[@]} -gt 0 ] || prefixes=(userspace)
+[ ${#prefixes[@]} -gt 0 ] || prefixes=(userspace tests/unit bench)
 tidy=$(command -v clang-tidy || true)
 [ -n "$tidy" ] || die "clang-tidy missing (scripts/setup.sh core installs it)" 2
 need_tools jq xargs

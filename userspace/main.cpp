@@ -36,6 +36,7 @@ void print_usage(std::FILE* f) {
       "Commands:\n",
       kToolName, kToolName);
   std::vector<term::TableRow> rows;
+  rows.reserve(kCommands.size());
   for (const auto& c : kCommands) rows.push_back({{"", c.name, c.summary}, ""});
   s += term::table({{""}, {""}, {"", false, true}}, rows, term::out_width()).substr(1);  // no header line
   s += "\nEvery command takes --help; data commands take --json (and --pretty).\n"

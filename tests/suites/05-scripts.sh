@@ -142,4 +142,52 @@ if [ "$rc" -eq 0 ] && [ "$(cat "$tmp/out" "$tmp/err")" = "total: 0 errors, 0 war
 else
 	result checkpatch-quiet-download FAIL "rc=$rc: $(head -c 300 "$tmp/out") / $(head -c 300 "$tmp/err")"
 fi
+# --- lab.sh: lab_run (output, JSON path, exit status, a session of its own), lab_all_pass and
+# lab_expect_planted, on a fake check command that leaves a child behind
+cat >"$tmp/fake-check" <<'FAKE'
+#!/bin/sh
+printf '%s\n' "$@" >"$FAKE_ARGS"
+for a; do case $a in --save-json=*) cp "$FAKE_JSON" "${a#--save-json=}" ;; esac; done
+echo "4 cases: 3 pass, 1 unsupported"
+echo "a warning" >&2
+sleep 30 &
+exit "$FAKE_RC"
+FAKE
+chmod +x "$tmp/fake-check"
+printf '%s\n' '{"runs":[{"summary":{"pass":3,"unsupported":1},"cases":[{},{},{},{}]}]}' >"$tmp/all.json"
+printf '%s\n' '{"runs":[{"cases":[{"planted":"segv","verdict":"crash"},{"planted":"hang","verdict":"hang"},' \
+	'{"planted":"wrong","verdict":"wrong_result"},{"planted":"gpu_fault","verdict":"gpu_fault"},{"verdict":"pass"}]}]}' >"$tmp/planted.json"
+cat >"$tmp/lab-test.sh" <<'LAB'
+set -euo pipefail
+. "$VMFIX_ROOT/scripts/lib/common.sh"
+. "$VMFIX_ROOT/scripts/lib/lab.sh"
+lab_start "$1/lab-out" >/dev/null
+tool=("$1/fake-check" --backend=x)
+LAB_SIDFILE="$1/sid"
+FAKE_ARGS="$1/args" FAKE_JSON="$1/all.json" FAKE_RC=0 lab_run all --profile=quick >/dev/null
+lab_all_pass all && echo "all: rc $rc, $p $u $n, $(tr '\n' '|' <"$OUT/all.txt")"
+session_procs "$(cat "$LAB_SIDFILE")" | awk '{ print $1 }' >"$1/left"
+echo "args: $(tr '\n' ' ' <"$1/args")"
+lab_all_pass missing || echo "missing: $p $u $n"
+unset LAB_SIDFILE
+FAKE_ARGS="$1/args" FAKE_JSON="$1/planted.json" FAKE_RC=1 lab_run planted >/dev/null
+lab_expect_planted planted >/dev/null
+echo "fail $fail"
+cat "$summary"
+LAB
+capture "$tmp/out" "$tmp/err" env FAKE_ARGS= FAKE_JSON= FAKE_RC= bash "$tmp/lab-test.sh" "$tmp"
+nleft=$(wc -w <"$tmp/left" 2>/dev/null || echo 0)
+[ ! -f "$tmp/left" ] || while read -r p; do kill "$p" 2>/dev/null || true; done <"$tmp/left"
+want="all: rc 0, 3 1 4, 4 cases: 3 pass, 1 unsupported|a warning|
+args: --backend=x --no-progress --save-json=$tmp/lab-out/all.json --profile=quick 
+missing: 0 0 0
+fail 0"
+if [ "$rc" -eq 0 ] && [ "$(head -n 4 "$tmp/out")" = "$want" ] && [ "$nleft" -eq 1 ] &&
+	grep -qE '^run all: exit 0 in [0-9.]+ s: 4 cases: 3 pass, 1 unsupported$' "$tmp/out" &&
+	grep -qE '^run planted: exit 1 in [0-9.]+ s: 4 cases:' "$tmp/out" &&
+	grep -qx 'planted PASS gpu_fault=gpu_fault hang=hang segv=crash wrong=wrong_result' "$tmp/out"; then
+	result lab-run PASS "lab_run: output, --save-json path, exit status, its session's leftover child found; lab_all_pass, lab_expect_planted"
+else
+	result lab-run FAIL "rc=$rc left=$nleft: $(head -c 600 "$tmp/out") / $(head -c 300 "$tmp/err")"
+fi
 report_counts

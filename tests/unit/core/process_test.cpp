@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 // common/process: the one child-process runner (check's workers, status's commands, journalctl).
 
-#include <signal.h>
 #include <sys/wait.h>
 
 #include <catch2/catch_test_macros.hpp>
 
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <string>
 #include <thread>

@@ -93,7 +93,7 @@ TEST_CASE("the reference matches a hand-computed 1x1 and 3x3 convolution point",
   // out[k=1][y=5][x=7] = sum_c w[1][c] * in[c][5][7]
   double want = 0;
   for (int ch = 0; ch < s.c; ++ch)
-    want += static_cast<double>(w[static_cast<std::size_t>(s.c + ch)]) * in[(static_cast<std::size_t>(ch) * s.h + 5) * s.w + 7];
+    want += static_cast<double>(w[static_cast<std::size_t>(s.c) + static_cast<std::size_t>(ch)]) * in[(static_cast<std::size_t>(ch) * s.h + 5) * s.w + 7];
   CHECK(std::fabs(ref[(1 * static_cast<std::size_t>(s.h) + 5) * s.w + 7] - want) < 1e-12);
 
   const auto d = *parse_case_id("direct.fp32.mbv2_conv1.dev_coarse");  // 3x3 stride 2 pad 1

@@ -27,8 +27,6 @@ struct FakeRoot {
           "req_cc_map_mtype=0\n"
           "other ranges=4\n");
   }
-  FakeRoot(const FakeRoot&) = delete;
-  FakeRoot& operator=(const FakeRoot&) = delete;
   void write(const std::string& rel, const std::string& text) const { std::ofstream(root / rel) << text; }
 };
 

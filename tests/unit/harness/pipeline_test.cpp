@@ -3,10 +3,10 @@
 // attribution (through a file standing in for /dev/kmsg), reports.
 #include <catch2/catch_test_macros.hpp>
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>

@@ -228,7 +228,7 @@ TEST_CASE("unreadable inputs and devices are usage errors; an empty file has no 
   CHECK(device.error().code == vmfix::Exit::kUsage);
   const vmfix::test::TempDir tmp("vmfix-empty");
   const auto path = (tmp / "empty").string();
-  std::ofstream{path};
+  REQUIRE(std::ofstream(path).good());  // an empty file
   auto empty = vmfix::list_code_objects(path);
   REQUIRE(empty.ok());
   CHECK(empty->empty());
