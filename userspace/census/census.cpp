@@ -348,7 +348,12 @@ Result<CensusResult> run_census(Thunk& thunk, const Options& opt) {
 
   // Others' mappings during an idle interval: a non-zero figure means deltas may include them.
   if (auto before = device_counters(mod, node->bdf); before) {
-    if (opt.baseline_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(opt.baseline_ms));
+    if (const std::chrono::milliseconds idle{opt.baseline_ms}; idle.count() > 0) {
+      if (opt.idle)
+        opt.idle(idle);
+      else
+        std::this_thread::sleep_for(idle);
+    }
     if (auto after = device_counters(mod, node->bdf); after) r.background_ranges = subtract(*after, *before)["ranges"];
   }
   for (const auto& kind : opt.kinds) {

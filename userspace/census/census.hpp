@@ -7,7 +7,9 @@
 // driver chose and what enforce would rewrite. Everything is unmapped and freed on every path,
 // including errors and SIGINT/SIGTERM. docs/census.md describes the output and the cache file.
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -84,6 +86,9 @@ struct Options {
   std::optional<std::uint32_t> node;  // KFD node; default the first RDNA1 GPU node
   std::uint64_t size = 1ULL << 20;    // bytes per kind (page multiple)
   int baseline_ms = 100;              // idle interval that measures other processes' mappings
+  // Waits out that interval; empty = sleep (tests put another process's mappings here instead of
+  // racing a timer, which failed under load).
+  std::function<void(std::chrono::milliseconds)> idle;
   std::string sysfs_root;             // "" = the real /sys (tests: a fake tree)
   std::vector<Kind> kinds = default_kinds();
 };

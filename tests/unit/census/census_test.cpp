@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
@@ -321,12 +320,14 @@ TEST_CASE("census: background mappings by others are measured and named in the c
   // Another process maps 3 ranges while census stands idle.
   std::string busy = t.snaps[0];
   busy.replace(busy.find("ranges=412"), 10, "ranges=415");
-  std::thread other([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  int idles = 0;
+  t.opt.idle = [&](std::chrono::milliseconds d) {
+    CHECK(d.count() == 30);
+    ++idles;
     t.module.counters(busy);
-  });
+  };
   auto r = run_census(t.thunk, t.opt);
-  other.join();
+  CHECK(idles == 1);
   REQUIRE(r);
   CHECK(r->background_ranges == 3);
   CHECK_THAT(r->conclusion(), ContainsSubstring("the GPU was busy: 3 ranges"));
