@@ -763,6 +763,8 @@ constexpr std::array kUserPatterns = {
     UserPattern{"Cannot find CO in the bundle", false, "no_code_object"},
     UserPattern{"No compatible code objects found", false, "no_code_object"},
     UserPattern{"Unable to find code object", false, "no_code_object"},
+    // CLR's hip_fatbin.cpp: "COMGR API could not find the CO for this GPU device/ISA".
+    UserPattern{"could not find the CO for this GPU", false, "no_code_object"},
     // HIP's hipErrorInvalidImage ("device kernel image is invalid"): the code object does not load on the device.
     UserPattern{"hipErrorInvalidImage", false, "no_code_object"},
     UserPattern{"device kernel image is invalid", true, "no_code_object"},
@@ -779,6 +781,7 @@ constexpr std::array kUserPatterns = {
     UserPattern{"no compatible amdgpu devices", true, "no_gpu_device"},
     UserPattern{"no compatible GPUs were discovered", false, "no_gpu_device"},
     UserPattern{"Tensile host: No devices found", false, "no_gpu_device"},
+    UserPattern{"Failed to get device count", false, "no_gpu_device"},  // hipGetDeviceCount failed
     // rocBLAS could not load its Tensile library at all (its directory or files are missing).
     UserPattern{"Could not initialize Tensile host", false, "no_code_object"},
     UserPattern{"hipErrorOutOfMemory", false, "out_of_memory"},
@@ -787,6 +790,10 @@ constexpr std::array kUserPatterns = {
     UserPattern{"OUT_OF_DEVICE_MEMORY", false, "out_of_memory"},      // VK_ERROR_OUT_OF_DEVICE_MEMORY
     UserPattern{"ErrorOutOfDeviceMemory", false, "out_of_memory"},    // vulkan-hpp
     UserPattern{"rocblas_status_memory_error", false, "out_of_memory"},
+    // hipBLAS/cuBLAS-on-HIP statuses (hipblasStatus_t names): an allocation failed, or the build has no
+    // kernels for the device's architecture.
+    UserPattern{"BLAS_STATUS_ALLOC_FAILED", false, "out_of_memory"},
+    UserPattern{"BLAS_STATUS_ARCH_MISMATCH", false, "no_code_object"},
     UserPattern{"miopenStatusAllocFailed", false, "out_of_memory"},
     UserPattern{"OOM when allocating", false, "out_of_memory"},  // TensorFlow's ResourceExhaustedError
     UserPattern{"oom-kill", false, "out_of_memory"},             // the kernel's OOM killer
@@ -861,11 +868,13 @@ constexpr std::array kUserPatterns = {
     UserPattern{"callbackQueue", false, "queue_abort"},
     UserPattern{"aborting with error", false, "queue_abort"},
     UserPattern{"HSA_STATUS_ERROR_", false, "hsa_error"},
-    // Any other HIP error (hipErrorLaunchFailure, "HIP error: ...", ggml's "ROCm error: ..."): a GPU-side
-    // failure that names no cause the rules know. Better an event of its own than "no event" at all.
-    UserPattern{"hipError", false, "hsa_error"},
-    UserPattern{"HIP error:", true, "hsa_error"},
-    UserPattern{"ROCm error:", true, "hsa_error"},
+    // Any other BLAS status error (HIPBLAS_STATUS_INTERNAL_ERROR, rocblas_status_internal_error, ...): a
+    // library failure that names no cause by itself.
+    UserPattern{"BLAS_STATUS_", false, "hsa_error"},
+    UserPattern{"rocblas_status_", false, "hsa_error"},
+    // Machine-check and PCIe AER reports: hardware errors outside the GPU stack's own messages.
+    UserPattern{"[Hardware Error]", false, "hardware_error"},
+    UserPattern{"PCIe Bus Error", false, "hardware_error"},
     // A process died without a GPU-side message in the log.
     UserPattern{"Segmentation fault", false, "process_crash"},
     UserPattern{"exit status 0xc0000005", false, "process_crash"},
@@ -913,9 +922,15 @@ std::string_view match_user_kind(std::string_view line) {
   if ((contains(line, "ring ") || contains(line, "IB test")) && contains(line, "test failed")) return "hang";
   // llama.cpp/ggml: "unable to allocate ROCm0 buffer", "failed to allocate ROCm0 buffer of size N",
   // ggml-vulkan's "Device memory allocation of size N failed".
-  if ((icontains(line, "unable to allocate") || icontains(line, "failed to allocate")) && contains(line, " buffer"))
+  // TensorFlow's ROCm driver: "failed to allocate 7.35G (7889485824 bytes) from device: hipError_t(1002)".
+  if ((icontains(line, "unable to allocate") || icontains(line, "failed to allocate")) &&
+      (contains(line, " buffer") || contains(line, " bytes")))
     return "out_of_memory";
   if (icontains(line, "memory allocation of size") && contains(line, "failed")) return "out_of_memory";
+  // Any other HIP error (hipErrorLaunchFailure, "HIP error: ...", ggml's "ROCm error: ...", hipError_t(N)):
+  // a GPU-side failure that names no cause the rules know. Better an event of its own than no event.
+  if (contains(line, "hipError") || icontains(line, "HIP error:") || icontains(line, "ROCm error:"))
+    return "hsa_error";
   return {};
 }
 
@@ -966,6 +981,9 @@ bool Parser::try_userspace(std::string_view line, std::string_view dev, std::opt
     e.isa = find_isa(line.substr(g + 1));  // rocBLAS's glob names the device's target, not a path
   e.hsa_status = find_token(line, "HSA_STATUS_ERROR_");
   if (e.hsa_status.empty()) e.hsa_status = find_token(line, "hipError");
+  for (const std::string_view blas : {std::string_view("HIPBLAS_STATUS_"), std::string_view("CUBLAS_STATUS_"),
+                                      std::string_view("rocblas_status_")})
+    if (e.hsa_status.empty()) e.hsa_status = find_token(line, blas);
 
   if (kind == "hsa_memory_fault") {
     if (const auto n = text::after(line, "GPU node-"); n) {
@@ -1064,7 +1082,8 @@ namespace {
 // resource error) on a GPU ROCm does not support. They decide a log only when nothing else does.
 bool weak_evidence(const Event& e) {
   // "No usable GPU" says what is missing, not why: a skipped-device notice or any failure explains it.
-  if (e.kind == "gpu_unsupported_notice" || e.kind == "no_gpu_device") return true;
+  // A hardware error report (MCE, AER) names no GPU-stack cause either.
+  if (e.kind == "gpu_unsupported_notice" || e.kind == "no_gpu_device" || e.kind == "hardware_error") return true;
   if (e.rule == "crash_with_upstream_torch_wheel") return true;
   return e.rule == "unsupported_gpu_failure" && e.kind != "hsa_invalid_isa" && e.kind != "hsa_illegal_instruction";
 }

@@ -306,6 +306,12 @@ constexpr std::array kEventRules = {
                 return "the runtime found no GPU it can use (no device, no permission on /dev/kfd, or every GPU "
                        "skipped); the line names no single cause";
               }},
+    EventRule{"hardware_error", [](const Event& e, const Facts&) { return e.kind == "hardware_error"; },
+              FaultClass::kUnknown, OnMismatch::kKeep,
+              [](const Event&, const Facts&) -> std::string {
+                return "the kernel logged a hardware error (machine check or PCIe AER), which names no GPU-stack "
+                       "cause";
+              }},
     EventRule{"process_crash", [](const Event& e, const Facts&) { return e.kind == "process_crash"; },
               FaultClass::kUnknown, OnMismatch::kKeep,
               [](const Event&, const Facts&) -> std::string {

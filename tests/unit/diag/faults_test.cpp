@@ -534,6 +534,7 @@ TEST_CASE("every classification rule is met by a real report or a line of the co
       {"--extra-index-url https://download.pytorch.org/whl/rocm6.0\nSegmentation fault (core dumped)\n",
        Context{"gfx1010", "", ""}},
       {"RuntimeError: No HIP GPUs are available\n", Context{}},
+      {"mce: [Hardware Error]: Machine check events logged\n", Context{}},
       {fmt::format("amdgpu 0000:03:00.0: amdgpu: [gfxhub] page fault (src_id:0 ring:24 vmid:9 pasid:32771)\n"
                    "amdgpu 0000:03:00.0: amdgpu: GCVM_L2_PROTECTION_FAULT_STATUS:0x{:08X}\n",
                    l2(1, 0, 1, 0, 6, 1, 9)),
@@ -1222,6 +1223,10 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
        "rocm library found.  Either install rocm v6, or follow manual install instructions\"",
        "no_code_object", FaultClass::kMissingCodeObject},
       {"rocBLAS error: Could not initialize Tensile host:", "no_code_object", FaultClass::kMissingCodeObject},
+      {"hip_fatbin.cpp: COMGR API could not find the CO for this GPU device/ISA", "no_code_object",
+       FaultClass::kMissingCodeObject},
+      {"RuntimeError: CUDA error: HIPBLAS_STATUS_ARCH_MISMATCH when calling `hipblasSgemm(handle)`", "no_code_object",
+       FaultClass::kMissingCodeObject},
       // No usable GPU: no cause of its own.
       {"RuntimeError: No HIP GPUs are available", "no_gpu_device", FaultClass::kUnknown},
       {"ggml_cuda_init: failed to initialize ROCm: no ROCm-capable device is detected", "no_gpu_device",
@@ -1233,6 +1238,7 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
       {"time=2025-07-23T18:46:52.528Z level=INFO source=gpu.go:377 msg=\"no compatible GPUs were discovered\"",
        "no_gpu_device", FaultClass::kUnknown},
       {"rocblaslt error: Could not initialize Tensile host: No devices found", "no_gpu_device", FaultClass::kUnknown},
+      {"Failed to get device count", "no_gpu_device", FaultClass::kUnknown},
       // Out of memory.
       {"torch.cuda.OutOfMemoryError: Allocation on device 0", "out_of_memory", FaultClass::kOutOfMemory},
       {"hipMalloc returned hipErrorMemoryAllocation", "out_of_memory", FaultClass::kOutOfMemory},
@@ -1245,6 +1251,11 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
        FaultClass::kOutOfMemory},
       {"rocBLAS status: rocblas_status_memory_error", "out_of_memory", FaultClass::kOutOfMemory},
       {"MIOpen Error: miopenStatusAllocFailed", "out_of_memory", FaultClass::kOutOfMemory},
+      {"RuntimeError: CUDA error: HIPBLAS_STATUS_ALLOC_FAILED when calling `hipblasCreate(handle)`", "out_of_memory",
+       FaultClass::kOutOfMemory},
+      {"2019-01-08 19:06:11.303639: E tensorflow/stream_executor/rocm/rocm_driver.cc:601] failed to allocate 6.61G "
+       "(7100536832 bytes) from device: hipError_t(1002)",
+       "out_of_memory", FaultClass::kOutOfMemory},
       {"tensorflow.python.framework.errors_impl.ResourceExhaustedError: OOM when allocating tensor with "
        "shape[1024,1024]",
        "out_of_memory", FaultClass::kOutOfMemory},
@@ -1306,6 +1317,13 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
       {"ROCm error: unspecified launch failure", "hsa_error", FaultClass::kUnknown},
       {"torch.AcceleratorError: HIP error: the operation cannot be performed in the present state", "hsa_error",
        FaultClass::kUnknown},
+      {"RuntimeError: CUDA error: HIPBLAS_STATUS_INTERNAL_ERROR when calling `hipblasGemmEx(handle)`", "hsa_error",
+       FaultClass::kUnknown},
+      {"rocBLAS error: rocblas_status_internal_error", "hsa_error", FaultClass::kUnknown},
+      // Hardware errors outside the GPU stack: an event, of no GPU class.
+      {"[  12.3] mce: [Hardware Error]: Machine check events logged", "hardware_error", FaultClass::kUnknown},
+      {"[  12.3] pcieport 0000:00:01.1: PCIe Bus Error: severity=Corrected, type=Physical Layer, (Receiver ID)",
+       "hardware_error", FaultClass::kUnknown},
   };
   for (const auto& c : cases) {
     INFO(c.line);
@@ -1327,6 +1345,8 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
   const auto launch = parse_log("RuntimeError: HIP error: hipErrorLaunchFailure\n");
   CHECK(launch->events[0].hsa_status == "hipErrorLaunchFailure");
   CHECK(launch->verdict.summary.find("hipErrorLaunchFailure") != std::string::npos);
+  CHECK(parse_log("RuntimeError: CUDA error: HIPBLAS_STATUS_INTERNAL_ERROR when calling `x`\n")->events[0].hsa_status ==
+        "HIPBLAS_STATUS_INTERNAL_ERROR");
 }
 
 TEST_CASE("no usable GPU is weak evidence: the reason comes from elsewhere", "[diag][faults][rules][general]") {
