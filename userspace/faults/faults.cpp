@@ -300,7 +300,7 @@ std::string runtime_target_of(std::string_view line) {
   }
   // llama.cpp/ggml: "  Device 0: AMD Radeon RX 5700 XT, gfx1030 (0x1030), VMM: no, Wave Size: 32"
   if (const auto c = line.find(", gfx"); c != std::string_view::npos && contains(line, "Device ")) {
-    const std::string isa = find_isa(line.substr(c + 2));
+    std::string isa = find_isa(line.substr(c + 2));
     if (!isa.empty() && text::starts_with(line.substr(c + 2 + isa.size()), " (0x")) return isa;
   }
   // PyTorch: gcnArchName='gfx1030' / gcnArchName: gfx1030
@@ -881,6 +881,31 @@ constexpr std::array kUserPatterns = {
     UserPattern{"core dumped", false, "process_crash"},
 };
 
+// TensorFlow names the device after "AMDGPU version" / "AMDGPU ISA" (and a quoted "gfx 701" keeps its space).
+std::string tensorflow_isa(std::string_view line) {
+  for (const std::string_view key : {std::string_view("AMDGPU version"), std::string_view("AMDGPU ISA")}) {
+    const auto k = line.find(key);
+    if (k == std::string_view::npos) continue;
+    std::string_view v = line.substr(k + key.size());
+    while (!v.empty() && (v.front() == ' ' || v.front() == ':')) v.remove_prefix(1);
+    if (!text::starts_with(v, "gfx")) continue;
+    std::string isa = "gfx";
+    v.remove_prefix(v.size() > 3 && v[3] == ' ' ? 4 : 3);
+    for (std::size_t i = 0; i < v.size() && i < 4 && std::isxdigit(static_cast<unsigned char>(v[i])) != 0; ++i)
+      isa += v[i];
+    return isa.size() >= 6 ? isa : std::string();
+  }
+  return {};
+}
+
+// The status a line names: HSA_STATUS_ERROR_*, hipError*, or a BLAS library's status.
+std::string status_token(std::string_view line) {
+  for (const std::string_view prefix : {"HSA_STATUS_ERROR_", "hipError", "HIPBLAS_STATUS_", "CUBLAS_STATUS_",
+                                        "rocblas_status_"})
+    if (std::string t = find_token(line, prefix); !t.empty()) return t;
+  return {};
+}
+
 std::string_view match_user_kind(std::string_view line) {
   for (const auto& p : kUserPatterns)
     if (p.icase ? icontains(line, p.needle) : contains(line, p.needle)) return p.kind;
@@ -963,27 +988,12 @@ bool Parser::try_userspace(std::string_view line, std::string_view dev, std::opt
   e.time = t;
   e.isa = find_isa(line);
   if (const auto gt = text::after(line, "gpu_type=")) e.isa = find_isa(*gt);  // not a listed supported type
-  for (const std::string_view key : {std::string_view("AMDGPU version"), std::string_view("AMDGPU ISA")}) {
-    // TensorFlow names the device after these words (and a quoted "gfx 701" keeps its space).
-    const auto k = line.find(key);
-    if (k == std::string_view::npos || kind != "no_code_object") continue;
-    std::string_view v = line.substr(k + key.size());
-    while (!v.empty() && (v.front() == ' ' || v.front() == ':')) v.remove_prefix(1);
-    if (!text::starts_with(v, "gfx")) continue;
-    std::string isa = "gfx";
-    v.remove_prefix(v.size() > 3 && v[3] == ' ' ? 4 : 3);
-    for (std::size_t i = 0; i < v.size() && i < 4 && std::isxdigit(static_cast<unsigned char>(v[i])) != 0; ++i)
-      isa += v[i];
-    if (isa.size() >= 6) e.isa = isa;
-    break;
+  if (kind == "no_code_object") {
+    if (std::string tf = tensorflow_isa(line); !tf.empty()) e.isa = std::move(tf);
   }
   if (const auto g = line.find("*gfx"); g != std::string_view::npos && kind == "no_code_object")
     e.isa = find_isa(line.substr(g + 1));  // rocBLAS's glob names the device's target, not a path
-  e.hsa_status = find_token(line, "HSA_STATUS_ERROR_");
-  if (e.hsa_status.empty()) e.hsa_status = find_token(line, "hipError");
-  for (const std::string_view blas : {std::string_view("HIPBLAS_STATUS_"), std::string_view("CUBLAS_STATUS_"),
-                                      std::string_view("rocblas_status_")})
-    if (e.hsa_status.empty()) e.hsa_status = find_token(line, blas);
+  e.hsa_status = status_token(line);
 
   if (kind == "hsa_memory_fault") {
     if (const auto n = text::after(line, "GPU node-"); n) {

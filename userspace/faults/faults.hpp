@@ -278,7 +278,7 @@ std::size_t front_matter_lines(std::string_view text);
 Context context_from_front_matter(std::string_view text);
 
 // Whole-text convenience: check_text + Parser + make_verdict.
-Result<Report> parse_log(std::string_view text, const Context& ctx = {});
+Result<Report> parse_log(std::string_view raw, const Context& ctx = {});
 
 nlohmann::json event_json(const Event& e);
 nlohmann::json report_json(const Report& r);

@@ -27,7 +27,7 @@ struct Facts {
   // The target the runtime loads code for: an override's within the GPU's family (10.3.0 on a
   // gfx1036), else the GPU's (a foreign override is judged as a mismatch, not as support).
   [[nodiscard]] std::string loads(const Event& e) const {
-    const std::string g = gfx(e);
+    std::string g = gfx(e);
     if (const auto t = override_target(ctx.override_version); t && override_within_family(g, *t)) return *t;
     return g;
   }
@@ -457,12 +457,14 @@ std::vector<FaultClass> classes_by_rank() {
     if (i.rank >= 0) ranked.push_back(&i);
   std::sort(ranked.begin(), ranked.end(), [](const ClassInfo* a, const ClassInfo* b) { return a->rank < b->rank; });
   std::vector<FaultClass> out;
+  out.reserve(ranked.size());
   for (const ClassInfo* i : ranked) out.push_back(i->cls);
   return out;
 }
 
 std::vector<std::string_view> event_rule_names() {
   std::vector<std::string_view> out;
+  out.reserve(kEventRules.size());
   for (const auto& r : kEventRules) out.push_back(r.name);
   return out;
 }
