@@ -227,17 +227,28 @@ faults::Context machine_context(const Input& in, const std::string& gfx, std::ve
   return ctx;
 }
 
-// Re-judges the log with what is known about this machine.
+// Re-judges the log with what is known about this machine. The machine gives the GPU and the
+// environment's override; everything else the log itself showed (an override line, the targets the
+// runtime names the device by, a library's code-object list, PyTorch's own wheel index) stays: the
+// machine context knows none of it, and dropping it re-judges the log on less evidence than `faults` had.
 void rejudge_log(Input& in, const faults::Context& ctx) {
   if (!in.faults) return;
+  const faults::Context& seen = in.faults->context;
   faults::Context log_ctx = ctx;
   if (log_ctx.override_version.empty()) {
-    log_ctx.override_version = in.faults->context.override_version;
-    log_ctx.override_source = in.faults->context.override_source;
+    log_ctx.override_version = seen.override_version;
+    log_ctx.override_source = seen.override_source;
   }
-  for (auto& e : in.faults->events) faults::classify_event(e, log_ctx);
-  in.faults->context = log_ctx;
-  in.faults->verdict = faults::make_verdict(in.faults->events, log_ctx);
+  if (log_ctx.runtime_targets.empty()) {
+    log_ctx.runtime_targets = seen.runtime_targets;
+    log_ctx.runtime_targets_source = seen.runtime_targets_source;
+  }
+  if (log_ctx.library_targets.empty()) {
+    log_ctx.library_targets = seen.library_targets;
+    log_ctx.library_targets_source = seen.library_targets_source;
+  }
+  if (log_ctx.upstream_torch_wheel.empty()) log_ctx.upstream_torch_wheel = seen.upstream_torch_wheel;
+  faults::rejudge(*in.faults, log_ctx);
 }
 
 struct LibraryScan {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <fmt/format.h>
 
 #include "faults/faults.hpp"
@@ -189,22 +190,55 @@ bool unsupported_target(std::string_view gfx) {
   return std::find(kApus.begin(), kApus.end(), base) != kApus.end();
 }
 
+bool is_graphics_pipeline_client(std::string_view name) {
+  const std::string_view n = text::trim(name);
+  // Fixed-function blocks of the graphics pipeline: colour/depth backends (CB, DB, CB/DB, legacy CB0..),
+  // primitive assembly and geometry (PA, IA, VGT, WD, GE1/GE2), and the gfx ring's command processor
+  // (CPG). Compute dispatches (KFD's queues run on the MEC, client CPC) never use them.
+  for (std::string_view s : {"CB", "DB", "PA", "IA", "VGT", "WD", "GE"})
+    if (text::starts_with(n, s)) return true;
+  return n == "CPG";
+}
+
 bool is_graphics_client(std::string_view process, std::string_view thread) {
   // Mesa's winsys names its submission thread after the process plus ":cs0".
   if (thread.find(":cs") != std::string_view::npos) return true;
-  constexpr std::array<std::string_view, 4> kThreads = {"vkd3d_queue", "dxvk-submit", "dxvk-queue", "dxvk-frame"};
-  for (const auto t : kThreads)
-    if (thread == t) return true;
+  auto lower = [](std::string_view v) {
+    std::string out(v.substr(0, 64));
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  };
+  const std::string t = lower(thread);
+  const std::string p = lower(process);
+  // Threads that submit graphics work: VKD3D-Proton/DXVK queues, engine render threads (Unreal's
+  // RenderThread/RHIThread, Unity's UnityGfxDeviceWorker cut to 15 characters), the browsers' GPU
+  // threads (Chromium's CrGpuMain/VizCompositorThread, Firefox's WebRender "Renderer"/"WRRenderBackend").
+  constexpr std::array<std::string_view, 9> kThreadPrefixes = {
+      "vkd3d", "dxvk-", "renderthread", "rhithread", "unitygfx", "crgpumain", "vizcompositor", "wrrender", "renderer"};
+  for (const auto tp : kThreadPrefixes)
+    if (t.starts_with(tp)) return true;
   // Windows executables under Wine/Proton ("game.exe", or cut by the 15-character comm limit).
-  if (process.find(".exe") != std::string_view::npos ||
-      (process.size() >= 15 && (process.ends_with(".ex") || process.ends_with(".e"))))
+  if (p.find(".exe") != std::string::npos || (p.size() >= 15 && (p.ends_with(".ex") || p.ends_with(".e"))))
     return true;
-  constexpr std::array<std::string_view, 22> kProcesses = {
-      "Xorg", "X", "Xwayland", "gnome-shell", "kwin_wayland", "kwin_x11", "plasmashell", "sway", "weston", "mutter",
-      "cosmic-comp", "Hyprland", "labwc", "wayfire", "gamescope", "gamescope-wl", "firefox", "firefox-bin",
-      "chrome", "chromium", "steam", "steamwebhelper"};
-  for (const auto p : kProcesses)
-    if (process == p) return true;
+  // X servers, Wayland compositors and desktop shells, Wine's own processes, browsers and their
+  // content/GPU processes, players, games' launchers and GL/Vulkan demos (names as the kernel's
+  // 15-character comm keeps them, compared without case).
+  constexpr std::array<std::string_view, 62> kProcesses = {
+      "xorg",           "x",               "xwayland",        "gnome-shell",     "kwin",
+      "kwin_wayland",   "kwin_x11",        "kwin_wayland_wr", "plasmashell",     "sway",
+      "weston",         "mutter",          "cosmic-comp",     "hyprland",        "labwc",
+      "wayfire",        "niri",            "river",           "cage",            "gamescope",
+      "gamescope-wl",   "xfwm4",           "marco",           "muffin",          "cinnamon",
+      "budgie-wm",      "compiz",          "picom",           "compton",         "enlightenment",
+      "sddm-greeter",   "sddm-greeter-qt", "wine",            "wine64",          "wine-preloader",
+      "wine64-preload", "wineserver",      "firefox",         "firefox-bin",     "firefox-esr",
+      "librewolf",      "thunderbird",     "web content",     "isolated web co", "gpu process",
+      "chrome",         "chromium",        "chromium-browse", "brave",           "msedge",
+      "vivaldi-bin",    "opera",           "webkitwebproces", "steam",           "steamwebhelper",
+      "mpv",            "vlc",             "kodi.bin",        "glxgears",        "vkcube",
+      "glmark2",        "retroarch"};
+  for (const auto gp : kProcesses)
+    if (p == gp) return true;
   return false;
 }
 

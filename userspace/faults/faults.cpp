@@ -300,7 +300,7 @@ std::string runtime_target_of(std::string_view line) {
   }
   // llama.cpp/ggml: "  Device 0: AMD Radeon RX 5700 XT, gfx1030 (0x1030), VMM: no, Wave Size: 32"
   if (const auto c = line.find(", gfx"); c != std::string_view::npos && contains(line, "Device ")) {
-    const std::string isa = find_isa(line.substr(c + 2));
+    std::string isa = find_isa(line.substr(c + 2));
     if (!isa.empty() && text::starts_with(line.substr(c + 2 + isa.size()), " (0x")) return isa;
   }
   // PyTorch: gcnArchName='gfx1030' / gcnArchName: gfx1030
@@ -735,6 +735,20 @@ constexpr std::array kUserPatterns = {
     // Mesa (RADV/radeonsi) reports of a lost context or a GPUVM fault: graphics clients.
     UserPattern{"GPUVM fault detected", false, "graphics_vm_fault"},
     UserPattern{"context is lost", false, "graphics_context_lost"},
+    // Mesa's amdgpu winsys refusing a graphics command stream ("amdgpu: The CS has been rejected (%i),
+    // but the context isn't robust."); Vulkan (VK_ERROR_DEVICE_LOST, vulkan-hpp's ErrorDeviceLost, as
+    // DXVK/VKD3D-Proton and games print it) and Direct3D under Wine (DXGI_ERROR_DEVICE_REMOVED/HUNG/RESET)
+    // losing their device: graphics clients.
+    UserPattern{"The CS has been rejected", false, "graphics_context_lost"},
+    UserPattern{"The CS has been cancelled", false, "graphics_context_lost"},
+    UserPattern{"VK_ERROR_DEVICE_LOST", false, "graphics_context_lost"},
+    UserPattern{"ErrorDeviceLost", false, "graphics_context_lost"},
+    UserPattern{"DXGI_ERROR_DEVICE_REMOVED", false, "graphics_context_lost"},
+    UserPattern{"DXGI_ERROR_DEVICE_HUNG", false, "graphics_context_lost"},
+    UserPattern{"DXGI_ERROR_DEVICE_RESET", false, "graphics_context_lost"},
+    // amdgpu_cs_ioctl: "Failed to initialize parser -125!" (ECANCELED: the submitting context was lost).
+    // Command submission through the render node is Mesa's path; KFD (ROCm) queues never take it.
+    UserPattern{"Failed to initialize parser -125", false, "graphics_context_lost"},
     UserPattern{"HSA_STATUS_ERROR_MEMORY_APERTURE_VIOLATION", false, "hsa_aperture_violation"},
     // ROCr's status for a GPU memory access fault ("Queue error - HSA_STATUS_ERROR_MEMORY_FAULT").
     UserPattern{"HSA_STATUS_ERROR_MEMORY_FAULT", false, "hsa_memory_fault"},
@@ -749,7 +763,47 @@ constexpr std::array kUserPatterns = {
     UserPattern{"Cannot find CO in the bundle", false, "no_code_object"},
     UserPattern{"No compatible code objects found", false, "no_code_object"},
     UserPattern{"Unable to find code object", false, "no_code_object"},
+    // CLR's hip_fatbin.cpp: "COMGR API could not find the CO for this GPU device/ISA".
+    UserPattern{"could not find the CO for this GPU", false, "no_code_object"},
+    // HIP's hipErrorInvalidImage ("device kernel image is invalid"): the code object does not load on the device.
+    UserPattern{"hipErrorInvalidImage", false, "no_code_object"},
+    UserPattern{"device kernel image is invalid", true, "no_code_object"},
+    // Blender Cycles: "HIP binary kernel for this graphics card compute capability (gfx1010) not found."
+    UserPattern{"binary kernel for this graphics card", false, "no_code_object"},
+    // Ollama (gpu/amd_linux.go) found a GPU but no ROCm library with code for it.
+    UserPattern{"no compatible rocm library found", true, "no_code_object"},
+    // The runtime sees no usable GPU: HIP's hipErrorNoDevice ("no ROCm-capable device is detected"),
+    // PyTorch ("No HIP GPUs are available"), Ollama ("no compatible amdgpu devices detected", "no compatible
+    // GPUs were discovered"), rocBLAS/hipBLASLt ("Could not initialize Tensile host: No devices found").
+    UserPattern{"hipErrorNoDevice", false, "no_gpu_device"},
+    UserPattern{"no ROCm-capable device", true, "no_gpu_device"},
+    UserPattern{"No HIP GPUs are available", false, "no_gpu_device"},
+    UserPattern{"no compatible amdgpu devices", true, "no_gpu_device"},
+    UserPattern{"no compatible GPUs were discovered", false, "no_gpu_device"},
+    UserPattern{"Tensile host: No devices found", false, "no_gpu_device"},
+    UserPattern{"Failed to get device count", false, "no_gpu_device"},  // hipGetDeviceCount failed
+    // rocBLAS could not load its Tensile library at all (its directory or files are missing).
+    UserPattern{"Could not initialize Tensile host", false, "no_code_object"},
     UserPattern{"hipErrorOutOfMemory", false, "out_of_memory"},
+    UserPattern{"hipErrorMemoryAllocation", false, "out_of_memory"},  // HIP's older name for it
+    UserPattern{"OutOfMemoryError", false, "out_of_memory"},          // torch.OutOfMemoryError, torch.cuda.*
+    UserPattern{"OUT_OF_DEVICE_MEMORY", false, "out_of_memory"},      // VK_ERROR_OUT_OF_DEVICE_MEMORY
+    UserPattern{"ErrorOutOfDeviceMemory", false, "out_of_memory"},    // vulkan-hpp
+    UserPattern{"rocblas_status_memory_error", false, "out_of_memory"},
+    // hipBLAS/cuBLAS-on-HIP statuses (hipblasStatus_t names): an allocation failed, or the build has no
+    // kernels for the device's architecture.
+    UserPattern{"BLAS_STATUS_ALLOC_FAILED", false, "out_of_memory"},
+    UserPattern{"BLAS_STATUS_ARCH_MISMATCH", false, "no_code_object"},
+    UserPattern{"miopenStatusAllocFailed", false, "out_of_memory"},
+    UserPattern{"OOM when allocating", false, "out_of_memory"},  // TensorFlow's ResourceExhaustedError
+    UserPattern{"oom-kill", false, "out_of_memory"},             // the kernel's OOM killer
+    // Mesa's amdgpu winsys: "amdgpu: Not enough memory for command submission."
+    UserPattern{"not enough memory", true, "out_of_memory"},  // Mesa: "Not enough memory for command submission."
+    UserPattern{"std::bad_alloc", false, "out_of_memory"},
+    UserPattern{"MemoryError", false, "out_of_memory"},           // Python's host allocation failure
+    UserPattern{"Cannot allocate memory", false, "out_of_memory"},  // strerror(ENOMEM)
+    // Ollama: "model requires more system memory (12.5 GiB) than is available (8.0 GiB)".
+    UserPattern{"requires more system memory", false, "out_of_memory"},
     // torch-directml: "Could not allocate tensor with N bytes. There is not enough GPU video memory available"
     UserPattern{"not enough GPU video memory", true, "out_of_memory"},
     UserPattern{"out of memory", true, "out_of_memory"},
@@ -767,7 +821,38 @@ constexpr std::array kUserPatterns = {
     // KFD's interrupt FIFO overflowed: the GPU raised events (wave exceptions, faults) faster than
     // KFD handles them. The line names no cause by itself.
     UserPattern{"ih_fifo overflow", false, "kfd_interrupt_overflow"},
-    UserPattern{"MES failed to respond", false, "hang"},
+    // MES (gfx11+ firmware scheduler): "MES failed to response msg=%d" (older kernels), "MES failed to
+    // respond to msg=%s", then "failed to remove hardware queue from MES", "MES might be in unrecoverable state".
+    UserPattern{"MES failed to", false, "hang"},
+    UserPattern{"MES might be in unrecoverable state", false, "hang"},
+    UserPattern{"failed to remove hardware queue", false, "hang"},
+    UserPattern{"failed to unmap legacy queue", false, "hang"},
+    // KFD could not preempt its queues ("The cp might be in an unrecoverable state due to an unsuccessful
+    // queues preemption", "Queue preemption time out") or evict a process ("Failed to evict process queues").
+    UserPattern{"unsuccessful queues preemption", false, "hang"},
+    UserPattern{"queue preemption time out", true, "hang"},  // also amdgpu_amdkfd's "cp queue preemption time out"
+    UserPattern{"dequeue request time out", true, "hang"},   // "CP HQD dequeue request time out"
+    UserPattern{"Resetting wave fronts", false, "hang"},
+    UserPattern{"Failed to evict process queues", false, "hang"},
+    UserPattern{"failed to halt cp", true, "hang"},
+    UserPattern{"gpu_recover", false, "hang"},  // [drm:amdgpu_device_gpu_recover [amdgpu]] *ERROR* ...
+    UserPattern{"GPU hung", true, "hang"},
+    // Windows' AMD driver: "AMD Software has detected a driver timeout on your system."
+    UserPattern{"driver timeout", true, "hang"},
+    // ROCr's report of a hang the driver signalled: "HW Exception by GPU node-1 (Agent handle: %p) reason :GPU Hang".
+    UserPattern{"HW Exception by GPU", false, "hang"},
+    // HIP's hipErrorLaunchTimeOut ("the launch timed out and was terminated").
+    UserPattern{"hipErrorLaunchTimeOut", false, "hang"},
+    UserPattern{"launch timed out and was terminated", true, "hang"},
+    // amdgpu 6.12+: per-ring reset ("Starting gfx_0.0.0 ring reset", "Ring %s reset succeeded|failure"),
+    // the DRM wedged event, the IP state dump after a hang; display commits that never finish.
+    UserPattern{"device wedged", false, "hang"},
+    UserPattern{"Dumping IP State", false, "hang"},
+    UserPattern{"flip_done timed out", false, "hang"},
+    UserPattern{"commit wait timed out", false, "hang"},
+    UserPattern{"Waiting for fences timed out", false, "hang"},
+    // The SMU firmware stopped answering: "SMU: I'm not done with your previous command".
+    UserPattern{"I'm not done with your previous command", false, "hang"},
     UserPattern{"amdgpu_job_timedout", false, "hang"},
     UserPattern{"GPU reset", true, "hang"},
     UserPattern{"MODE1 reset", false, "hang"},
@@ -783,11 +868,43 @@ constexpr std::array kUserPatterns = {
     UserPattern{"callbackQueue", false, "queue_abort"},
     UserPattern{"aborting with error", false, "queue_abort"},
     UserPattern{"HSA_STATUS_ERROR_", false, "hsa_error"},
+    // Any other BLAS status error (HIPBLAS_STATUS_INTERNAL_ERROR, rocblas_status_internal_error, ...): a
+    // library failure that names no cause by itself.
+    UserPattern{"BLAS_STATUS_", false, "hsa_error"},
+    UserPattern{"rocblas_status_", false, "hsa_error"},
+    // Machine-check and PCIe AER reports: hardware errors outside the GPU stack's own messages.
+    UserPattern{"[Hardware Error]", false, "hardware_error"},
+    UserPattern{"PCIe Bus Error", false, "hardware_error"},
     // A process died without a GPU-side message in the log.
     UserPattern{"Segmentation fault", false, "process_crash"},
     UserPattern{"exit status 0xc0000005", false, "process_crash"},
     UserPattern{"core dumped", false, "process_crash"},
 };
+
+// TensorFlow names the device after "AMDGPU version" / "AMDGPU ISA" (and a quoted "gfx 701" keeps its space).
+std::string tensorflow_isa(std::string_view line) {
+  for (const std::string_view key : {std::string_view("AMDGPU version"), std::string_view("AMDGPU ISA")}) {
+    const auto k = line.find(key);
+    if (k == std::string_view::npos) continue;
+    std::string_view v = line.substr(k + key.size());
+    while (!v.empty() && (v.front() == ' ' || v.front() == ':')) v.remove_prefix(1);
+    if (!text::starts_with(v, "gfx")) continue;
+    std::string isa = "gfx";
+    v.remove_prefix(v.size() > 3 && v[3] == ' ' ? 4 : 3);
+    for (std::size_t i = 0; i < v.size() && i < 4 && std::isxdigit(static_cast<unsigned char>(v[i])) != 0; ++i)
+      isa += v[i];
+    return isa.size() >= 6 ? isa : std::string();
+  }
+  return {};
+}
+
+// The status a line names: HSA_STATUS_ERROR_*, hipError*, or a BLAS library's status.
+std::string status_token(std::string_view line) {
+  for (const std::string_view prefix : {"HSA_STATUS_ERROR_", "hipError", "HIPBLAS_STATUS_", "CUBLAS_STATUS_",
+                                        "rocblas_status_"})
+    if (std::string t = find_token(line, prefix); !t.empty()) return t;
+  return {};
+}
 
 std::string_view match_user_kind(std::string_view line) {
   for (const auto& p : kUserPatterns)
@@ -811,7 +928,7 @@ std::string_view match_user_kind(std::string_view line) {
   // A library's list of the targets it carries, without the device's (Ollama: "gfx1010 is not
   // supported by .../rocm [gfx1030 ...]", "amdgpu is not supported (supported types:[...])").
   if (contains(line, "not supported") && contains(line, "gfx") &&
-      (contains(line, "supported types") || contains(line, "not supported by")))
+      (contains(line, "supported types") || contains(line, "supported_types") || contains(line, "not supported by")))
     return "no_code_object";
   if (icontains(line, "pcie atomic") &&
       (icontains(line, "not supported") || icontains(line, "unsupported") || icontains(line, "fail") ||
@@ -821,6 +938,24 @@ std::string_view match_user_kind(std::string_view line) {
     return "out_of_memory";
   if (const auto r = line.find("ring "); r != std::string_view::npos && contains(line.substr(r), " timeout"))
     return "hang";
+  // amdgpu 6.12+ per-ring reset: "Starting gfx_0.0.0 ring reset", "Ring gfx_0.0.0 reset succeeded|failure".
+  if (contains(line, " ring reset") ||
+      (contains(line, "Ring ") && (contains(line, " reset succeeded") || contains(line, " reset failure"))))
+    return "hang";
+  // A ring or IB test that fails (init, resume, after a reset): "ring kiq_2.1.0 test failed (-110)",
+  // "IB test failed on gfx_0.0.0 (-110)".
+  if ((contains(line, "ring ") || contains(line, "IB test")) && contains(line, "test failed")) return "hang";
+  // llama.cpp/ggml: "unable to allocate ROCm0 buffer", "failed to allocate ROCm0 buffer of size N",
+  // ggml-vulkan's "Device memory allocation of size N failed".
+  // TensorFlow's ROCm driver: "failed to allocate 7.35G (7889485824 bytes) from device: hipError_t(1002)".
+  if ((icontains(line, "unable to allocate") || icontains(line, "failed to allocate")) &&
+      (contains(line, " buffer") || contains(line, " bytes")))
+    return "out_of_memory";
+  if (icontains(line, "memory allocation of size") && contains(line, "failed")) return "out_of_memory";
+  // Any other HIP error (hipErrorLaunchFailure, "HIP error: ...", ggml's "ROCm error: ...", hipError_t(N)):
+  // a GPU-side failure that names no cause the rules know. Better an event of its own than no event.
+  if (contains(line, "hipError") || icontains(line, "HIP error:") || icontains(line, "ROCm error:"))
+    return "hsa_error";
   return {};
 }
 
@@ -853,24 +988,12 @@ bool Parser::try_userspace(std::string_view line, std::string_view dev, std::opt
   e.time = t;
   e.isa = find_isa(line);
   if (const auto gt = text::after(line, "gpu_type=")) e.isa = find_isa(*gt);  // not a listed supported type
-  for (const std::string_view key : {std::string_view("AMDGPU version"), std::string_view("AMDGPU ISA")}) {
-    // TensorFlow names the device after these words (and a quoted "gfx 701" keeps its space).
-    const auto k = line.find(key);
-    if (k == std::string_view::npos || kind != "no_code_object") continue;
-    std::string_view v = line.substr(k + key.size());
-    while (!v.empty() && (v.front() == ' ' || v.front() == ':')) v.remove_prefix(1);
-    if (!text::starts_with(v, "gfx")) continue;
-    std::string isa = "gfx";
-    v.remove_prefix(v.size() > 3 && v[3] == ' ' ? 4 : 3);
-    for (std::size_t i = 0; i < v.size() && i < 4 && std::isxdigit(static_cast<unsigned char>(v[i])) != 0; ++i)
-      isa += v[i];
-    if (isa.size() >= 6) e.isa = isa;
-    break;
+  if (kind == "no_code_object") {
+    if (std::string tf = tensorflow_isa(line); !tf.empty()) e.isa = std::move(tf);
   }
   if (const auto g = line.find("*gfx"); g != std::string_view::npos && kind == "no_code_object")
     e.isa = find_isa(line.substr(g + 1));  // rocBLAS's glob names the device's target, not a path
-  e.hsa_status = find_token(line, "HSA_STATUS_ERROR_");
-  if (e.hsa_status.empty()) e.hsa_status = find_token(line, "hipError");
+  e.hsa_status = status_token(line);
 
   if (kind == "hsa_memory_fault") {
     if (const auto n = text::after(line, "GPU node-"); n) {
@@ -968,7 +1091,9 @@ namespace {
 // (another GPU may be the one in use), and a failure without a cause of its own (a crash, an abort, a
 // resource error) on a GPU ROCm does not support. They decide a log only when nothing else does.
 bool weak_evidence(const Event& e) {
-  if (e.kind == "gpu_unsupported_notice") return true;
+  // "No usable GPU" says what is missing, not why: a skipped-device notice or any failure explains it.
+  // A hardware error report (MCE, AER) names no GPU-stack cause either.
+  if (e.kind == "gpu_unsupported_notice" || e.kind == "no_gpu_device" || e.kind == "hardware_error") return true;
   if (e.rule == "crash_with_upstream_torch_wheel") return true;
   return e.rule == "unsupported_gpu_failure" && e.kind != "hsa_invalid_isa" && e.kind != "hsa_illegal_instruction";
 }
@@ -1105,8 +1230,10 @@ namespace {
 // A library's list of its code-object files that lacks the target the runtime loads (the GPU's, or
 // the override's) is a missing code object even where no error line says so. Added only when no
 // other line already reports the missing code object.
-void add_library_list_event(std::vector<Event>& events, const Context& ctx, const Parser& p) {
-  if (p.library_list_line() == 0 || ctx.gfx.empty() || ctx.library_targets.empty()) return;
+void add_library_list_event(std::vector<Event>& events, const Context& ctx, std::size_t list_line,
+                            const std::string& list_text) {
+  std::erase_if(events, [](const Event& e) { return e.kind == "library_list"; });
+  if (list_line == 0 || ctx.gfx.empty() || ctx.library_targets.empty()) return;
   std::string want = ctx.gfx.substr(0, ctx.gfx.find(':'));
   if (const auto o = override_target(ctx.override_version)) want = *o;
   if (std::any_of(ctx.library_targets.begin(), ctx.library_targets.end(),
@@ -1116,9 +1243,9 @@ void add_library_list_event(std::vector<Event>& events, const Context& ctx, cons
   Event e;
   e.kind = "library_list";
   e.isa = want;
-  e.first_line = e.last_line = p.library_list_line();
+  e.first_line = e.last_line = list_line;
   e.records = 1;
-  e.lines.push_back(p.library_list_text());
+  e.lines.push_back(list_text);
   const auto at = std::find_if(events.begin(), events.end(), [&](const Event& x) { return x.first_line > e.first_line; });
   events.insert(at, std::move(e));
 }
@@ -1189,13 +1316,20 @@ Result<Report> parse_log(std::string_view raw, const Context& ctx) {
   r.lines = p.lines();
   r.input = InputInfo{decoded.encoding, decoded.nul_bytes, decoded.nul_runs, decoded.binary_lines,
                       decoded.binary_bytes, decoded.note()};
-  add_library_list_event(r.events, r.context, p);
+  r.library_list_line = p.library_list_line();
+  r.library_list_text = p.library_list_text();
   tie_faults_to_ring_timeouts(r.events);
   // An override found in the log applies to events classified before it was seen.
+  rejudge(r, r.context);
+  return r;
+}
+
+void rejudge(Report& r, const Context& ctx) {
+  if (&r.context != &ctx) r.context = ctx;
+  add_library_list_event(r.events, r.context, r.library_list_line, r.library_list_text);
   for (auto& e : r.events) classify_event(e, r.context);
   inherit_graphics_storm(r.events);
   r.verdict = make_verdict(r.events, r.context);
-  return r;
 }
 
 // ---------------------------------------------------------------------------------------------

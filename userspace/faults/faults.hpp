@@ -93,6 +93,9 @@ std::vector<std::string> permission_fault_meaning(unsigned bits);
 std::string walker_error_meaning(unsigned value);
 // True for UTCL2/legacy clients that run shader memory instructions (TCP, SQC, TA, TC*, ...).
 bool is_shader_client(std::string_view name);
+// True for UTCL2/legacy clients only graphics work uses (CB, DB, PA, IA, VGT, WD, GE, CPG): a fault
+// from one of them is a graphics job's, whatever the process.
+bool is_graphics_pipeline_client(std::string_view name);
 
 struct Event {
   FaultClass cls = FaultClass::kUnknown;
@@ -199,6 +202,10 @@ struct Report {
   Context context;        // as given, plus an override found in the log
   std::size_t lines = 0;  // input lines read
   InputInfo input;
+  // The first line of a library's list of code-object files (0: none) and its text, kept so that a
+  // re-judgement with a machine's context (doctor) can weigh the list against the machine's GPU.
+  std::size_t library_list_line = 0;
+  std::string library_list_text;
 };
 
 // Rejects input that is not a text log: empty, NUL bytes, mostly invalid UTF-8.
@@ -260,6 +267,9 @@ std::vector<FaultClass> classes_by_rank();
 // What to do about a class (gfx from ctx, isa: the target the event named).
 std::string class_advice(FaultClass c, const Context& ctx, const std::string& isa);
 Verdict make_verdict(const std::vector<Event>& events, const Context& ctx);
+// Judges a parsed report again under ctx (doctor: the machine's GPU and environment merged with what
+// the log showed): the library-list event, every event's class, graphics storms, the verdict.
+void rejudge(Report& r, const Context& ctx);
 
 // A leading metadata block between '---' lines (the format of tests/data/faults/*.txt) is not
 // log text: parse_log skips it (keeping line numbers). Returns its line count (0 = none).
@@ -268,7 +278,7 @@ std::size_t front_matter_lines(std::string_view text);
 Context context_from_front_matter(std::string_view text);
 
 // Whole-text convenience: check_text + Parser + make_verdict.
-Result<Report> parse_log(std::string_view text, const Context& ctx = {});
+Result<Report> parse_log(std::string_view raw, const Context& ctx = {});
 
 nlohmann::json event_json(const Event& e);
 nlohmann::json report_json(const Report& r);

@@ -27,7 +27,7 @@ struct Facts {
   // The target the runtime loads code for: an override's within the GPU's family (10.3.0 on a
   // gfx1036), else the GPU's (a foreign override is judged as a mismatch, not as support).
   [[nodiscard]] std::string loads(const Event& e) const {
-    const std::string g = gfx(e);
+    std::string g = gfx(e);
     if (const auto t = override_target(ctx.override_version); t && override_within_family(g, *t)) return *t;
     return g;
   }
@@ -156,6 +156,19 @@ constexpr std::array kEventRules = {
                                    "(KFD's compute queues never run on the gfx ring)",
                                    e.timed_out_ring, e.process.empty() ? "" : fmt::format(" ({})", e.process));
               }},
+    EventRule{"vm_graphics_pipeline_client",
+              [](const Event& e, const Facts&) {
+                // A status of 0 decodes to client 0 (CB, CB/DB) without saying anything.
+                return is_vm_fault(e) && !e.client.empty() && is_graphics_pipeline_client(e.client) &&
+                       !(e.status && *e.status == 0) && !text::starts_with(e.hub, "mmhub") &&
+                       !text::starts_with(e.status_register, "MMVM");
+              },
+              FaultClass::kGraphicsFault, OnMismatch::kKeep,
+              [](const Event& e, const Facts&) {
+                return fmt::format("client {} is a block of the graphics pipeline (colour/depth, primitive or "
+                                   "geometry, gfx command processor), which compute dispatches never use; it {} {}",
+                                   e.client, access_verb(e), describe_address(e, "an unknown address"));
+              }},
     EventRule{"vm_shader_client",
               [](const Event& e, const Facts&) { return is_vm_fault(e) && !e.client.empty() && is_shader_client(e.client); },
               FaultClass::kVmFaultBadAddress, OnMismatch::kFault,
@@ -189,10 +202,9 @@ constexpr std::array kEventRules = {
               [](const Event&, const Facts&) -> std::string { return "a GPU kernel made an illegal memory access"; }},
     EventRule{"unsupported_gpu_failure",
               [](const Event& e, const Facts& f) {
-                constexpr std::array<std::string_view, 7> kKinds = {"hsa_invalid_isa", "hsa_illegal_instruction",
-                                                                    "queue_abort",     "hsa_error",
-                                                                    "hsa_resources",   "process_crash",
-                                                                    "kfd_interrupt_overflow"};
+                constexpr std::array<std::string_view, 8> kKinds = {
+                    "hsa_invalid_isa", "hsa_illegal_instruction", "queue_abort",            "hsa_error",
+                    "hsa_resources",   "process_crash",           "kfd_interrupt_overflow", "no_gpu_device"};
                 // An override within the family (10.3.0 on gfx1035, 9.0.0 on gfx90c) runs supported code.
                 const std::string base = f.ctx.gfx.substr(0, f.ctx.gfx.find(':'));
                 const bool overridden = !f.ctx.override_version.empty() ||
@@ -288,6 +300,18 @@ constexpr std::array kEventRules = {
                 return "the runtime could not create its resources (HSA_STATUS_ERROR_OUT_OF_RESOURCES: memory, "
                        "threads, events or queues); the line names no single cause";
               }},
+    EventRule{"no_gpu_device", [](const Event& e, const Facts&) { return e.kind == "no_gpu_device"; },
+              FaultClass::kUnknown, OnMismatch::kKeep,
+              [](const Event&, const Facts&) -> std::string {
+                return "the runtime found no GPU it can use (no device, no permission on /dev/kfd, or every GPU "
+                       "skipped); the line names no single cause";
+              }},
+    EventRule{"hardware_error", [](const Event& e, const Facts&) { return e.kind == "hardware_error"; },
+              FaultClass::kUnknown, OnMismatch::kKeep,
+              [](const Event&, const Facts&) -> std::string {
+                return "the kernel logged a hardware error (machine check or PCIe AER), which names no GPU-stack "
+                       "cause";
+              }},
     EventRule{"process_crash", [](const Event& e, const Facts&) { return e.kind == "process_crash"; },
               FaultClass::kUnknown, OnMismatch::kKeep,
               [](const Event&, const Facts&) -> std::string {
@@ -304,8 +328,10 @@ constexpr std::array kEventRules = {
     EventRule{"queue_abort", [](const Event& e, const Facts&) { return e.kind == "queue_abort" || e.kind == "hsa_error"; },
               FaultClass::kUnknown, OnMismatch::kKeep,
               [](const Event& e, const Facts&) {
-                return e.hsa_status.empty() ? std::string("a HSA queue aborted without a status that names the cause")
-                                            : fmt::format("the runtime reported {}", e.hsa_status);
+                if (!e.hsa_status.empty()) return fmt::format("the runtime reported {}", e.hsa_status);
+                return e.kind == "hsa_error"
+                           ? std::string("the HIP/ROCm runtime reported an error that names no cause the rules know")
+                           : std::string("a HSA queue aborted without a status that names the cause");
               }},
     EventRule{"kfd_interrupt_overflow", [](const Event& e, const Facts&) { return e.kind == "kfd_interrupt_overflow"; },
               FaultClass::kUnknown, OnMismatch::kIsaMismatch,
@@ -360,8 +386,9 @@ constexpr std::array kClasses = {
     ClassInfo{FaultClass::kVmFaultBadAddress, "vm_fault_bad_address", 4,
               [](const std::string& gfx, const std::string&) {
                 return fmt::format(
-                    "A GPU kernel used an address it never mapped. Check that HSA_OVERRIDE_GFX_VERSION is unset and the "
-                    "libraries have code objects built for {} (`rdna1-vmfix doctor`); if both hold, it is an application "
+                    "A GPU kernel used an address it never mapped. Check that HSA_OVERRIDE_GFX_VERSION is unset "
+                    "(`env | grep HSA_OVERRIDE_GFX_VERSION` prints nothing) and the libraries have code objects built "
+                    "for {} (`rdna1-vmfix isa LIB` lists the targets a library carries); if both hold, it is an application "
                     "or library bug: rerun with AMD_SERIALIZE_KERNEL=3 (and MIOPEN_FIND_MODE/MIOPEN_DEBUG_* to isolate "
                     "a convolution solver). {}",
                     gfx, kNoMtype);
@@ -430,12 +457,14 @@ std::vector<FaultClass> classes_by_rank() {
     if (i.rank >= 0) ranked.push_back(&i);
   std::sort(ranked.begin(), ranked.end(), [](const ClassInfo* a, const ClassInfo* b) { return a->rank < b->rank; });
   std::vector<FaultClass> out;
+  out.reserve(ranked.size());
   for (const ClassInfo* i : ranked) out.push_back(i->cls);
   return out;
 }
 
 std::vector<std::string_view> event_rule_names() {
   std::vector<std::string_view> out;
+  out.reserve(kEventRules.size());
   for (const auto& r : kEventRules) out.push_back(r.name);
   return out;
 }

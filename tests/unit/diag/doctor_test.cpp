@@ -150,6 +150,7 @@ TEST_CASE("doctor: a fault log decides when environment and libraries are clean"
     CHECK(r.verdict.cls == "vm_fault_bad_address");
     CHECK(r.exit_code == 1);
     CHECK(r.verdict.advice.find("audit counters") != std::string::npos);
+    CHECK(r.verdict.advice.find("doctor") == std::string::npos);  // no advice to run doctor from doctor
     CHECK(std::any_of(r.notes.begin(), r.notes.end(),
                       [](const std::string& n) { return n.find("MTYPE is not assessed") != std::string::npos; }));
   }
@@ -230,5 +231,59 @@ TEST_CASE("doctor: no RDNA1 GPU, module errors and the environment filter", "[di
     CHECK(r.verdict.cls == "healthy");
     CHECK(std::any_of(r.notes.begin(), r.notes.end(),
                       [](const std::string& n) { return n.find("gfx1030 is set and invalid") != std::string::npos; }));
+  }
+}
+
+// The log's own context (what `faults` read from it) survives doctor's re-judgement with the
+// machine's GPU and environment: the targets the runtime names the device by, a library's list of
+// code-object files, PyTorch's own wheel index. Before, only the override line was carried, and these
+// logs came out as a bad address or an unknown crash.
+TEST_CASE("doctor: the re-judged log keeps every context field the log showed", "[diag][doctor]") {
+  FakeSysfs t;
+  t.add_gpu(1, 3, 0x731f, 100100, 128);  // gfx1010, no override in the environment
+  const std::string fault =
+      "Memory access fault by GPU node-1 (Agent handle: 0x5581e0b0) on address 0x7f2a00000000. Reason: Page not "
+      "present or supervisor privilege.\n";
+  SECTION("runtime targets: llama.cpp names the device gfx1030") {
+    auto in = machine(t);
+    in.faults = log_of("  Device 0: AMD Radeon RX 5700 XT, gfx1030 (0x1030), VMM: no, Wave Size: 32\n" + fault);
+    REQUIRE(in.faults->context.runtime_targets == std::vector<std::string>{"gfx1030"});
+    const auto r = doctor::diagnose(std::move(in));
+    CHECK(r.verdict.cls == "isa_mismatch");
+    REQUIRE(r.input.faults);
+    CHECK(r.input.faults->context.runtime_targets == std::vector<std::string>{"gfx1030"});
+    CHECK(r.input.faults->context.runtime_targets_source == "log line 1");
+  }
+  SECTION("library targets: rocBLAS lists gfx1030 files only") {
+    auto in = machine(t);
+    in.faults = log_of("rocBLAS info: List of available TensileLibrary Files:\n"
+                       "\"/opt/rocm/lib/rocblas/library/TensileLibrary_lazy_gfx1030.dat\"\n" + fault);
+    REQUIRE(in.faults->context.library_targets == std::vector<std::string>{"gfx1030"});
+    const auto r = doctor::diagnose(std::move(in));
+    CHECK(r.verdict.cls == "isa_mismatch");
+    REQUIRE(r.input.faults);
+    CHECK(r.input.faults->context.library_targets == std::vector<std::string>{"gfx1030"});
+  }
+  SECTION("a library list without the machine's target, and no error line: a missing code object") {
+    auto in = machine(t);
+    in.faults = log_of("rocBLAS info: List of available TensileLibrary Files:\n"
+                       "\"/opt/rocm/lib/rocblas/library/TensileLibrary_lazy_gfx1030.dat\"\n"
+                       "\"/opt/rocm/lib/rocblas/library/TensileLibrary_lazy_gfx1100.dat\"\n");
+    REQUIRE(in.faults->events.empty());  // without a GPU the list judges nothing
+    const auto r = doctor::diagnose(std::move(in));
+    CHECK(r.verdict.cls == "missing_code_object");
+    REQUIRE(r.input.faults);
+    REQUIRE(r.input.faults->events.size() == 1);
+    CHECK(r.input.faults->events[0].rule == "library_list_without_target");
+  }
+  SECTION("PyTorch's own ROCm wheel: a crash is a missing code object on gfx101x") {
+    auto in = machine(t);
+    in.faults = log_of("pip3 install torch --index-url https://download.pytorch.org/whl/rocm6.2\n"
+                       "Segmentation fault (core dumped)\n");
+    REQUIRE_FALSE(in.faults->context.upstream_torch_wheel.empty());
+    const auto r = doctor::diagnose(std::move(in));
+    CHECK(r.verdict.cls == "missing_code_object");
+    REQUIRE(r.input.faults);
+    CHECK(r.input.faults->context.upstream_torch_wheel == "log line 1");
   }
 }
