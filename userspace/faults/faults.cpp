@@ -795,6 +795,8 @@ constexpr std::array kUserPatterns = {
     UserPattern{"BLAS_STATUS_ALLOC_FAILED", false, "out_of_memory"},
     UserPattern{"BLAS_STATUS_ARCH_MISMATCH", false, "no_code_object"},
     UserPattern{"miopenStatusAllocFailed", false, "out_of_memory"},
+    // MIOpen's HIP handle (handlehip.cpp), MIGraphX and RPP: "Memory not available to allocate buffer: N".
+    UserPattern{"Memory not available to allocate buffer", false, "out_of_memory"},
     UserPattern{"OOM when allocating", false, "out_of_memory"},  // TensorFlow's ResourceExhaustedError
     UserPattern{"oom-kill", false, "out_of_memory"},             // the kernel's OOM killer
     // Mesa's amdgpu winsys: "amdgpu: Not enough memory for command submission."
@@ -853,6 +855,17 @@ constexpr std::array kUserPatterns = {
     UserPattern{"Waiting for fences timed out", false, "hang"},
     // The SMU firmware stopped answering: "SMU: I'm not done with your previous command".
     UserPattern{"I'm not done with your previous command", false, "hang"},
+    // The SMU firmware does not answer at all ("SMU: No response msg_reg: %x resp_reg: %x"), and what
+    // amdgpu_device.c prints when a block then fails to start or come back ("hw_init of IP block <%s>
+    // failed %d", "resume of IP block <%s> failed %d", "Fatal error during GPU init",
+    // "amdgpu_device_ip_resume failed (%d)"); the PSP (security firmware) failing to resume or load its TMR.
+    UserPattern{"SMU: No response msg_reg", false, "hang"},
+    UserPattern{"hw_init of IP block", false, "hang"},
+    UserPattern{"resume of IP block", false, "hang"},
+    UserPattern{"Fatal error during GPU init", false, "hang"},
+    UserPattern{"amdgpu_device_ip_resume failed", false, "hang"},
+    UserPattern{"PSP resume failed", false, "hang"},
+    UserPattern{"PSP load tmr failed", false, "hang"},
     UserPattern{"amdgpu_job_timedout", false, "hang"},
     UserPattern{"GPU reset", true, "hang"},
     UserPattern{"MODE1 reset", false, "hang"},

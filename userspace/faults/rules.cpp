@@ -292,7 +292,8 @@ constexpr std::array kEventRules = {
     EventRule{"hang", [](const Event& e, const Facts&) { return e.kind == "hang"; }, FaultClass::kHangOrReset,
               OnMismatch::kKeep,
               [](const Event&, const Facts&) -> std::string {
-                return "a ring or firmware stopped responding and the driver timed out or reset the GPU";
+                return "a ring or firmware stopped responding and the driver timed out, reset the GPU or could not "
+                       "start or resume it";
               }},
     EventRule{"hsa_resources", [](const Event& e, const Facts&) { return e.kind == "hsa_resources"; },
               FaultClass::kUnknown, OnMismatch::kKeep,
@@ -424,9 +425,10 @@ constexpr std::array kClasses = {
               }},
     ClassInfo{FaultClass::kHangOrReset, "hang_or_reset", 8,
               [](const std::string&, const std::string&) -> std::string {
-                return "A ring timed out and the driver reset the GPU: update the kernel and linux-firmware; on RDNA1 "
-                       "the known kernel-side problems are hangs around queue preemption/eviction. Look for a VM fault "
-                       "just before the timeout (run `rdna1-vmfix faults` over the whole log).";
+                return "A ring or the GPU's firmware stopped responding (a timeout, a reset, or a block that failed to "
+                       "start or resume): update the kernel and linux-firmware; on RDNA1 the known kernel-side problems "
+                       "are hangs around queue preemption/eviction. Look for a VM fault just before the timeout (run "
+                       "`rdna1-vmfix faults` over the whole log).";
               }},
     ClassInfo{FaultClass::kUnknown, "unknown", 9,
               [](const std::string&, const std::string&) -> std::string {

@@ -1038,9 +1038,10 @@ TEST_CASE("every verdict's advice, in full, and summaries without repeated prefi
        "Reduce the working set (batch size, resolution), check VRAM use (rocm-smi, amdgpu_top) and the GTT size "
        "(amdgpu.gttsize / ttm limits)."},
       {"[  100.5] amdgpu 0000:03:00.0: amdgpu: GPU reset begin!\n", rx5700, FaultClass::kHangOrReset,
-       "A ring timed out and the driver reset the GPU: update the kernel and linux-firmware; on RDNA1 the known "
-       "kernel-side problems are hangs around queue preemption/eviction. Look for a VM fault just before the timeout "
-       "(run `rdna1-vmfix faults` over the whole log)."},
+       "A ring or the GPU's firmware stopped responding (a timeout, a reset, or a block that failed to start or "
+       "resume): update the kernel and linux-firmware; on RDNA1 the known kernel-side problems are hangs around queue "
+       "preemption/eviction. Look for a VM fault just before the timeout (run `rdna1-vmfix faults` over the whole "
+       "log)."},
       {"Segmentation fault (core dumped)\n", rx5700, FaultClass::kUnknown,
        "No decodable cause in this log: rerun the program with AMD_LOG_LEVEL=3, save the kernel log around the failure "
        "(`sudo dmesg -T > dmesg.txt`) and run `rdna1-vmfix faults` on both logs."},
@@ -1251,6 +1252,9 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
        FaultClass::kOutOfMemory},
       {"rocBLAS status: rocblas_status_memory_error", "out_of_memory", FaultClass::kOutOfMemory},
       {"MIOpen Error: miopenStatusAllocFailed", "out_of_memory", FaultClass::kOutOfMemory},
+      {"MIOpen Error: /long/pathname/MIOpen/src/hip/handlehip.cpp:70: Memory not available to allocate buffer: "
+       "1073741824",
+       "out_of_memory", FaultClass::kOutOfMemory},
       {"RuntimeError: CUDA error: HIPBLAS_STATUS_ALLOC_FAILED when calling `hipblasCreate(handle)`", "out_of_memory",
        FaultClass::kOutOfMemory},
       {"2019-01-08 19:06:11.303639: E tensorflow/stream_executor/rocm/rocm_driver.cc:601] failed to allocate 6.61G "
@@ -1308,6 +1312,18 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
       {"[  50.0] amdgpu 0000:03:00.0: amdgpu: SMU: I'm not done with your previous command: "
        "SMN_C2PMSG_66:0x0000000E SMN_C2PMSG_82:0x00000000",
        "hang", FaultClass::kHangOrReset},
+      // Firmware that never answers, and blocks that then fail to start or resume (amdgpu_device.c, smu_cmn.c,
+      // amdgpu_psp.c formats).
+      {"[  5.0] amdgpu 0000:03:00.0: amdgpu: SMU: No response msg_reg: 6 resp_reg: 0", "hang",
+       FaultClass::kHangOrReset},
+      {"[  5.0] [drm:amdgpu_device_init [amdgpu]] *ERROR* hw_init of IP block <smu> failed -62", "hang",
+       FaultClass::kHangOrReset},
+      {"[  5.0] amdgpu 0000:03:00.0: amdgpu: resume of IP block <psp> failed -22", "hang", FaultClass::kHangOrReset},
+      {"[  5.0] amdgpu 0000:03:00.0: amdgpu: Fatal error during GPU init", "hang", FaultClass::kHangOrReset},
+      {"[  5.0] amdgpu 0000:03:00.0: amdgpu: amdgpu_device_ip_resume failed (-22).", "hang",
+       FaultClass::kHangOrReset},
+      {"[  5.0] [drm:psp_resume [amdgpu]] *ERROR* PSP resume failed", "hang", FaultClass::kHangOrReset},
+      {"[  5.0] [drm:psp_hw_start [amdgpu]] *ERROR* PSP load tmr failed!", "hang", FaultClass::kHangOrReset},
       {"[  50.0] [drm:amdgpu_ring_test_helper [amdgpu]] *ERROR* ring kiq_2.1.0 test failed (-110)", "hang",
        FaultClass::kHangOrReset},
       {"[  50.0] [drm:amdgpu_device_ip_late_init [amdgpu]] *ERROR* IB test failed on gfx_0.0.0 (-110).", "hang",
