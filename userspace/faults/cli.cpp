@@ -39,7 +39,7 @@ int follow(const std::string& path, const faults::Context& ctx, Output& out, boo
   faults::Parser parser(ctx);
   bool any = false;
   int idle_ms = 0;
-  auto emit = [&](std::vector<faults::Event> events) {
+  auto emit = [&](const std::vector<faults::Event>& events) {
     for (auto& e : events) {
       any = true;
       if (out.json()) {

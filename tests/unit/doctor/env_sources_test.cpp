@@ -142,6 +142,7 @@ TEST_CASE("scan_text: shell, systemd, fish, csh, pam_env and inline assignments"
       "export HSA_OVERRIDE_GFX_VERSION='10.1.0' HSA_ENABLE_SDMA=0\n"   // 11: two
       "export HSA_OVERRIDE_GFX_VERSION=${HSA_OVERRIDE_GFX_VERSION:-10.3.0}\n");  // 12
   std::vector<std::pair<unsigned, std::string>> got;
+  got.reserve(a.size());
   for (const auto& x : a) got.emplace_back(x.line, x.name + "=" + x.value);
   const std::vector<std::pair<unsigned, std::string>> want = {
       {1, "HSA_OVERRIDE_GFX_VERSION=10.3.0"},  {2, "HSA_OVERRIDE_GFX_VERSION=10.3.0"},

@@ -86,6 +86,7 @@ TEST_CASE("sudo: SUDO_USER's venvs and conda envs, VIRTUAL_ENV and the system ar
   const HostFiles host(root.root());
   const auto envs = pe::find_python_envs(host, spec);
   std::vector<std::string> got;
+  got.reserve(envs.size());
   for (const auto& e : envs) got.push_back(std::string(pe::env_kind_name(e.kind)) + " " + e.prefix + " " + e.found_by);
   const std::vector<std::string> want = {
       "virtualenv /opt/other VIRTUAL_ENV",
@@ -154,6 +155,7 @@ TEST_CASE("conda's environments.txt, ~/.virtualenvs and pipenv are searched; emp
   pe::SearchSpec spec{"bob", "/home/bob", {}, false};
   const auto envs = pe::find_python_envs(HostFiles(root.root()), spec);
   std::vector<std::string> got;
+  got.reserve(envs.size());
   for (const auto& e : envs) got.push_back(e.prefix + " " + e.found_by);
   const std::vector<std::string> want = {
       "/data/envs/ml conda environments.txt",
