@@ -144,8 +144,8 @@ TEST_CASE("missing_code_object: the library, torch in a system site-packages get
   const std::vector<std::string> want = {
       "rdna1-vmfix isa --list-only /opt/rocm-6.2.0/lib/librocblas.so.4",
       "python3 -m venv ~/rocm-torch",
-      "~/rocm-torch/bin/python -m pip install --index-url https://nightly.repo.amd.com/rocm/whl-next/ "
       // NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one command split over two lines
+      "~/rocm-torch/bin/python -m pip install --index-url https://nightly.repo.amd.com/rocm/whl-next/ "
       "\"torch[device-gfx1012]\" \"torchvision[device-gfx1012]\" torchaudio",
       "~/rocm-torch/bin/python -c 'import torch; print(torch.__version__, torch.cuda.get_arch_list())'",
       "sudo apt install librocblas0 librocsparse0 librocsolver0 librocrand1 librocfft0 librccl1",
@@ -170,8 +170,8 @@ TEST_CASE("every other verdict ends with exact commands") {
   auto cmds = [&](const std::string& cls) { return all_commands(ad::steps_for(cls, f)); };
   CHECK(cmds("vm_fault_bad_address") ==
         std::vector<std::string>{"sed -i '12s/^/# /' /home/alice/.bashrc", "unset HSA_OVERRIDE_GFX_VERSION", kTorchCmd,
-                                 "/home/alice/sd/venv/bin/python -c 'import torch; print(torch.__version__, "
                                  // NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one command, two lines
+                                 "/home/alice/sd/venv/bin/python -c 'import torch; print(torch.__version__, "
                                  "torch.cuda.get_arch_list())'",
                                  "rdna1-vmfix check", "sudo journalctl -k -b --no-pager | rdna1-vmfix faults -"});
   CHECK(cmds("vm_fault_other") ==
