@@ -102,6 +102,10 @@ Result<Analyzed> analyze(const std::string& path, faults::Context ctx) {
     ctx.override_version = fm.override_version;
     ctx.override_source = fm.override_source;
   }
+  if (ctx.rocm_version.empty()) {
+    ctx.rocm_version = fm.rocm_version;
+    ctx.rocm_version_source = fm.rocm_version_source;
+  }
   auto report = faults::parse_log(text, ctx);
   if (!report) {
     Error e = report.error();

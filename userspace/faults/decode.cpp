@@ -190,6 +190,29 @@ bool unsupported_target(std::string_view gfx) {
   return std::find(kApus.begin(), kApus.end(), base) != kApus.end();
 }
 
+std::string rocm_release(std::string_view text) {
+  std::size_t used = 0;
+  const auto major = text::parse_dec(text, &used);
+  if (!major || used == 0 || used > 2 || *major == 0 || *major > 30) return {};
+  std::string out = std::to_string(*major);
+  if (used + 1 < text.size() && text[used] == '.') {
+    std::size_t mused = 0;
+    if (const auto minor = text::parse_dec(text.substr(used + 1), &mused); minor && mused <= 2)
+      out += "." + std::to_string(*minor);
+  }
+  return out;
+}
+
+bool unsupported_under(std::string_view gfx, std::string_view rocm) {
+  if (!unsupported_target(gfx)) return false;
+  // ROCm 1.x-3.x built gfx803 (Fiji, Polaris) and gfx802 (Tonga) code; from 4.0 on gfx8 is no longer
+  // supported (AMD's hardware support document: "not guaranteed" in 4.x, not detected from 4.5).
+  const std::string_view base = gfx.substr(0, gfx.find(':'));
+  if (base != "gfx803" && base != "gfx802") return true;
+  const auto major = text::parse_dec(rocm);
+  return !major || *major >= 4;
+}
+
 bool is_graphics_pipeline_client(std::string_view name) {
   const std::string_view n = text::trim(name);
   // Fixed-function blocks of the graphics pipeline: colour/depth backends (CB, DB, CB/DB, legacy CB0..),

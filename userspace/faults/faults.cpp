@@ -326,6 +326,22 @@ std::string runtime_target_of(std::string_view line) {
 
 }  // namespace
 
+// The ROCm release a log line shows: an install path (/opt/rocm-5.7.1/), AMD's build-tree paths
+// (rocm-rel-4.0), a wheel's local version (torch 2.0.1+rocm5.4.2) or pip index (whl/rocm6.2).
+void Parser::note_rocm(std::string_view line) {
+  if (!ctx_.rocm_version.empty()) return;
+  for (const std::string_view key : {std::string_view("/opt/rocm-"), std::string_view("rocm-rel-"),
+                                     std::string_view("+rocm"), std::string_view("whl/rocm")}) {
+    const auto at = text::after(line, key);
+    if (!at) continue;
+    if (std::string v = rocm_release(*at); !v.empty()) {
+      ctx_.rocm_version = std::move(v);
+      ctx_.rocm_version_source = fmt::format("log line {}", line_no_);
+      return;
+    }
+  }
+}
+
 void Parser::note_targets(std::string_view line) {
   if (ctx_.upstream_torch_wheel.empty()) {
     if (const auto w = text::after(line, "download.pytorch.org/whl/"); w && contains(w->substr(0, 24), "rocm"))
@@ -376,6 +392,7 @@ void Parser::feed(std::string_view line) {
   const auto t = parse_time(line);
   const std::string dev = text::find_bdf(line);
   note_override(line);
+  note_rocm(line);
   note_targets(line);
   if (try_coredump(line, dev, t) || try_kernel_vm(line, dev, t) || try_userspace(line, dev, t)) {
     if (t) last_time_ = t;
@@ -763,6 +780,9 @@ constexpr std::array kUserPatterns = {
     UserPattern{"Cannot find CO in the bundle", false, "no_code_object"},
     UserPattern{"No compatible code objects found", false, "no_code_object"},
     UserPattern{"Unable to find code object", false, "no_code_object"},
+    // HIP's program_state (hip_hcc, early HIP-Clang) reads kernel metadata from the code objects built for
+    // the device's ISA: "Missing metadata for __global__ function: NAME" means none carried the kernel.
+    UserPattern{"Missing metadata for __global__ function", false, "no_code_object"},
     // CLR's hip_fatbin.cpp: "COMGR API could not find the CO for this GPU device/ISA".
     UserPattern{"could not find the CO for this GPU", false, "no_code_object"},
     // HIP's hipErrorInvalidImage ("device kernel image is invalid"): the code object does not load on the device.
@@ -782,6 +802,8 @@ constexpr std::array kUserPatterns = {
     UserPattern{"no compatible GPUs were discovered", false, "no_gpu_device"},
     UserPattern{"Tensile host: No devices found", false, "no_gpu_device"},
     UserPattern{"Failed to get device count", false, "no_gpu_device"},  // hipGetDeviceCount failed
+    // Stable Diffusion web UIs' start-up check: "Torch is not able to use GPU; add --skip-torch-cuda-test ...".
+    UserPattern{"Torch is not able to use GPU", false, "no_gpu_device"},
     // rocBLAS could not load its Tensile library at all (its directory or files are missing).
     UserPattern{"Could not initialize Tensile host", false, "no_code_object"},
     UserPattern{"hipErrorOutOfMemory", false, "out_of_memory"},
@@ -863,6 +885,7 @@ constexpr std::array kUserPatterns = {
     UserPattern{"hw_init of IP block", false, "hang"},
     UserPattern{"resume of IP block", false, "hang"},
     UserPattern{"Fatal error during GPU init", false, "hang"},
+    UserPattern{"amdgpu_device_ip_init failed", false, "hang"},
     UserPattern{"amdgpu_device_ip_resume failed", false, "hang"},
     UserPattern{"PSP resume failed", false, "hang"},
     UserPattern{"PSP load tmr failed", false, "hang"},
@@ -888,10 +911,21 @@ constexpr std::array kUserPatterns = {
     // Machine-check and PCIe AER reports: hardware errors outside the GPU stack's own messages.
     UserPattern{"[Hardware Error]", false, "hardware_error"},
     UserPattern{"PCIe Bus Error", false, "hardware_error"},
-    // A process died without a GPU-side message in the log.
+    // amdgpu_fence.c: "Fence fallback timer expired on ring %s": fences were found signalled without their
+    // interrupt (interrupts lost or late). No cause by itself: weak, like a hardware-error report.
+    UserPattern{"Fence fallback timer expired", false, "fence_fallback"},
+    // A process died without a GPU-side message in the log: a signal, libstdc++'s uncaught-exception abort
+    // ("terminate called after throwing an instance of 'X'"), CPython's "Fatal Python error: ...", ggml's
+    // "GGML_ASSERT(x) failed", Ollama's "llama runner process has terminated: exit status N".
     UserPattern{"Segmentation fault", false, "process_crash"},
     UserPattern{"exit status 0xc0000005", false, "process_crash"},
     UserPattern{"core dumped", false, "process_crash"},
+    UserPattern{"terminate called after throwing", false, "process_crash"},
+    UserPattern{"Fatal Python error", false, "process_crash"},
+    UserPattern{"GGML_ASSERT", false, "process_crash"},
+    UserPattern{"llama runner process has terminated", false, "process_crash"},
+    // A Python exception (its traceback's header): the program failed; what failed is in other lines.
+    UserPattern{"Traceback (most recent call last)", false, "app_error"},
 };
 
 // TensorFlow names the device after "AMDGPU version" / "AMDGPU ISA" (and a quoted "gfx 701" keeps its space).
@@ -914,7 +948,7 @@ std::string tensorflow_isa(std::string_view line) {
 // The status a line names: HSA_STATUS_ERROR_*, hipError*, or a BLAS library's status.
 std::string status_token(std::string_view line) {
   for (const std::string_view prefix : {"HSA_STATUS_ERROR_", "hipError", "HIPBLAS_STATUS_", "CUBLAS_STATUS_",
-                                        "rocblas_status_"})
+                                        "rocblas_status_", "miopenStatus"})
     if (std::string t = find_token(line, prefix); !t.empty()) return t;
   return {};
 }
@@ -969,6 +1003,15 @@ std::string_view match_user_kind(std::string_view line) {
   // a GPU-side failure that names no cause the rules know. Better an event of its own than no event.
   if (contains(line, "hipError") || icontains(line, "HIP error:") || icontains(line, "ROCm error:"))
     return "hsa_error";
+  // PyTorch's hipified messages keep CUDA's wording ("RuntimeError: CUDA error: unspecified launch failure"),
+  // and MIOpen reports its failures as "MIOpen Error: ..." / miopenStatus*: a GPU-library failure, no cause.
+  if (contains(line, "CUDA error:") || contains(line, "MIOpen Error") || contains(line, "MIOpen(HIP): Error") ||
+      contains(line, "miopenStatus"))
+    return "hsa_error";
+  // LLVM's "'gfx1150' is not a recognized processor for this target (ignoring processor)": the compiler
+  // (a JIT: Triton, MIOpen, the OpenCL runtime) does not know the device's target, so it builds no code for it.
+  if (contains(line, "is not a recognized processor for this target") && contains(line, "'gfx"))
+    return "no_code_object";
   return {};
 }
 
@@ -1106,8 +1149,11 @@ namespace {
 bool weak_evidence(const Event& e) {
   // "No usable GPU" says what is missing, not why: a skipped-device notice or any failure explains it.
   // A hardware error report (MCE, AER) names no GPU-stack cause either.
-  if (e.kind == "gpu_unsupported_notice" || e.kind == "no_gpu_device" || e.kind == "hardware_error") return true;
-  if (e.rule == "crash_with_upstream_torch_wheel") return true;
+  // So do lost fence interrupts, and a program's exception whose traceback names nothing on the GPU side.
+  if (e.kind == "gpu_unsupported_notice" || e.kind == "no_gpu_device" || e.kind == "hardware_error" ||
+      e.kind == "fence_fallback" || e.kind == "app_error")
+    return true;
+  if (e.rule == "crash_with_upstream_torch_wheel" || e.rule == "unsupported_gpu_fault") return true;
   return e.rule == "unsupported_gpu_failure" && e.kind != "hsa_invalid_isa" && e.kind != "hsa_illegal_instruction";
 }
 
@@ -1199,6 +1245,10 @@ Context context_from_front_matter(std::string_view text) {
       std::string isa = find_isa(*g);
       isa = isa.substr(0, isa.find(':'));
       ctx.gfx = isa;
+    } else if (const auto rv = text::after(line, "rocm:"); rv && text::starts_with(line, "rocm:")) {
+      // "4.0.0", "3.x (2020)", "2.1 (rocm/tensorflow:... container)"; prose ("the release shipping ...") says none.
+      ctx.rocm_version = rocm_release(text::trim(*rv));
+      if (!ctx.rocm_version.empty()) ctx.rocm_version_source = "front matter rocm";
     } else if (const auto o = text::after(line, "env_override:"); o && text::starts_with(line, "env_override:")) {
       std::string_view v = text::trim(*o);
       // "none ..." / "unknown" mean no override even when the prose quotes one; otherwise the
@@ -1423,6 +1473,10 @@ nlohmann::json report_json(const Report& r) {
   ctx["gfx"] = r.context.gfx.empty() ? json(nullptr) : json(r.context.gfx);
   ctx["override"] = r.context.override_version.empty() ? json(nullptr) : json(r.context.override_version);
   if (!r.context.override_source.empty()) ctx["override_source"] = r.context.override_source;
+  if (!r.context.rocm_version.empty()) {
+    ctx["rocm"] = r.context.rocm_version;
+    ctx["rocm_source"] = r.context.rocm_version_source;
+  }
   const json input = {{"encoding", r.input.encoding},     {"nul_bytes_skipped", r.input.nul_bytes},
                       {"nul_runs", r.input.nul_runs},       {"binary_lines_skipped", r.input.binary_lines},
                       {"binary_bytes_skipped", r.input.binary_bytes}};

@@ -156,6 +156,11 @@ struct Context {
   // Where the log shows PyTorch's own ROCm wheels in use (their pip index): they carry no gfx101x code
   // objects (pytorch#132570; /work/shared/facts/community.md).
   std::string upstream_torch_wheel{};
+  // The ROCm release in use ("4.0", "5.7", "3"; empty when unknown) and where it was seen: support for
+  // a target depends on it (gfx803 was a ROCm target before 4.0). The machine's or the metadata
+  // header's value wins over one the log shows (/opt/rocm-X.Y, rocm-rel-X.Y, a wheel's +rocmX.Y).
+  std::string rocm_version{};
+  std::string rocm_version_source{};
 };
 
 // "10.3.0" -> "gfx1030"; "9.0.10" -> "gfx90a"; nullopt when malformed.
@@ -178,6 +183,13 @@ bool override_within_family(std::string_view native, std::string_view target);
 // True for targets no current ROCm release supports: gfx8 and older, the pre-RDNA3 APUs (GCN5
 // gfx902/909/90c, RDNA2 gfx1033/1035/1036/1037).
 bool unsupported_target(std::string_view gfx);
+// unsupported_target, judged for the ROCm release in use (rocm: "4.0", "3", "" when unknown): the gfx8
+// dGPU targets gfx802/gfx803 were ROCm targets before ROCm 4.0, whose support documents stopped
+// guaranteeing gfx8; an unknown release is judged as a current one.
+bool unsupported_under(std::string_view gfx, std::string_view rocm);
+// "4.0.1" / "3.x (2020)" / "5.7" -> the leading major.minor ("4.0", "3", "5.7"); "" when the text does
+// not start with a version.
+std::string rocm_release(std::string_view text);
 // True when a process or thread name is a graphics client: X servers, Wayland compositors, desktop
 // shells, Mesa winsys submission threads (NAME:cs0), Wine/Proton games (.exe, vkd3d/dxvk threads), browsers.
 bool is_graphics_client(std::string_view process, std::string_view thread);
@@ -239,6 +251,7 @@ class Parser {
   [[nodiscard]] bool can_attach(std::string_view device, std::optional<double> t) const;
   void note_override(std::string_view line);
   void note_targets(std::string_view line);
+  void note_rocm(std::string_view line);
   bool try_coredump(std::string_view line, std::string_view device, std::optional<double> t);
   // What the AMDGPU device coredump being read said before its fault section.
   std::string cd_process_, cd_ring_;

@@ -108,6 +108,24 @@ bool in_drm_context(const Event& e, const Facts& f) {
   return *e.vmid < first_kfd_vmid(e, f);
 }
 
+// A fault on the multimedia hub: video/JPEG engines, display, firmware (mmhub_v*: VCN, JPEG, DCE*, MP0,
+// MP1, HDP...), never the graphics engine's shaders, whichever process submitted the work.
+bool on_mmhub(const Event& e) {
+  return text::starts_with(e.hub, "mmhub") || text::starts_with(e.status_register, "MMVM");
+}
+
+// The runtime loads code for a target other than the GPU's own: an override, stated or seen in the
+// runtime's name for the device (an override within the family, 10.3.0 on a gfx1035, runs supported code).
+bool overridden(const Facts& f) {
+  const std::string base = f.ctx.gfx.substr(0, f.ctx.gfx.find(':'));
+  return !f.ctx.override_version.empty() ||
+         std::any_of(f.ctx.runtime_targets.begin(), f.ctx.runtime_targets.end(),
+                     [&](const std::string& t) { return t != base; });
+}
+
+// The GPU's target has no support in the ROCm release in use (any release when it is not known).
+bool unsupported_here(const std::string& gfx, const Facts& f) { return unsupported_under(gfx, f.ctx.rocm_version); }
+
 struct EventRule {
   std::string_view name;  // stable id: Event::rule, tests
   bool (*matches)(const Event& e, const Facts& f);
@@ -118,7 +136,10 @@ struct EventRule {
 
 constexpr std::array kEventRules = {
     EventRule{"vm_graphics_client",
-              [](const Event& e, const Facts&) { return is_vm_fault(e) && is_graphics_client(e.process, e.thread); },
+              [](const Event& e, const Facts&) {
+                // A multimedia-hub fault is the video engine's or the display's, even in a player's process.
+                return is_vm_fault(e) && !on_mmhub(e) && is_graphics_client(e.process, e.thread);
+              },
               FaultClass::kGraphicsFault, OnMismatch::kKeep,
               [](const Event& e, const Facts&) {
                 return fmt::format("graphics client {}{} faulted ({} {} {}): a graphics-stack problem, not HSA/ROCm "
@@ -183,6 +204,21 @@ constexpr std::array kEventRules = {
               [](const Event&, const Facts&) -> std::string {
                 return "the IOMMU blocked a DMA access of the device (IO_PAGE_FAULT)";
               }},
+    // ROCr/HIP's own fault report on a target the ROCm release in use does not support: its code objects
+    // (or the lack of them) are no working baseline, so the fault says nothing about an address. Weak:
+    // a hang, a missing code object or another cause in the same log decides.
+    EventRule{"unsupported_gpu_fault",
+              [](const Event& e, const Facts& f) {
+                const bool runtime_fault =
+                    e.kind == "hsa_memory_fault" || e.kind == "hsa_aperture_violation" || e.kind == "hip_illegal_address";
+                return runtime_fault && !overridden(f) && unsupported_here(f.ctx.gfx, f);
+              },
+              FaultClass::kUnsupportedGpu, OnMismatch::kKeep,
+              [](const Event& e, const Facts& f) {
+                return fmt::format("a GPU memory fault{} on {}, a target that the ROCm release in use{} does not support",
+                                   e.hsa_status.empty() ? std::string() : " (" + e.hsa_status + ")", f.ctx.gfx,
+                                   f.ctx.rocm_version.empty() ? std::string() : " (" + f.ctx.rocm_version + ")");
+              }},
     EventRule{"hsa_memory_fault", [](const Event& e, const Facts&) { return e.kind == "hsa_memory_fault"; },
               FaultClass::kVmFaultBadAddress, OnMismatch::kFault,
               [](const Event& e, const Facts&) {
@@ -202,15 +238,12 @@ constexpr std::array kEventRules = {
               [](const Event&, const Facts&) -> std::string { return "a GPU kernel made an illegal memory access"; }},
     EventRule{"unsupported_gpu_failure",
               [](const Event& e, const Facts& f) {
-                constexpr std::array<std::string_view, 8> kKinds = {
+                constexpr std::array<std::string_view, 9> kKinds = {
                     "hsa_invalid_isa", "hsa_illegal_instruction", "queue_abort",            "hsa_error",
-                    "hsa_resources",   "process_crash",           "kfd_interrupt_overflow", "no_gpu_device"};
+                    "hsa_resources",   "process_crash",           "kfd_interrupt_overflow", "no_gpu_device",
+                    "app_error"};
                 // An override within the family (10.3.0 on gfx1035, 9.0.0 on gfx90c) runs supported code.
-                const std::string base = f.ctx.gfx.substr(0, f.ctx.gfx.find(':'));
-                const bool overridden = !f.ctx.override_version.empty() ||
-                                        std::any_of(f.ctx.runtime_targets.begin(), f.ctx.runtime_targets.end(),
-                                                    [&](const std::string& t) { return t != base; });
-                return !overridden && unsupported_target(f.ctx.gfx) &&
+                return !overridden(f) && unsupported_here(f.ctx.gfx, f) &&
                        std::find(kKinds.begin(), kKinds.end(), e.kind) != kKinds.end();
               },
               FaultClass::kUnsupportedGpu, OnMismatch::kKeep,
@@ -227,7 +260,8 @@ constexpr std::array kEventRules = {
               }},
     EventRule{"crash_with_upstream_torch_wheel",
               [](const Event& e, const Facts& f) {
-                const bool causeless = e.kind == "process_crash" || e.kind == "queue_abort" || e.kind == "hsa_error";
+                const bool causeless = e.kind == "process_crash" || e.kind == "queue_abort" || e.kind == "hsa_error" ||
+                                       e.kind == "app_error";
                 return causeless && !f.mismatch && f.ctx.override_version.empty() && f.ctx.runtime_targets.empty() &&
                        !f.ctx.upstream_torch_wheel.empty() && text::starts_with(f.ctx.gfx, "gfx101");
               },
@@ -260,7 +294,7 @@ constexpr std::array kEventRules = {
               }},
     EventRule{"no_code_object_unsupported_gpu",
               [](const Event& e, const Facts& f) {
-                return (e.kind == "no_code_object" || e.kind == "library_list") && unsupported_target(f.loads(e));
+                return (e.kind == "no_code_object" || e.kind == "library_list") && unsupported_here(f.loads(e), f);
               },
               FaultClass::kUnsupportedGpu, OnMismatch::kKeep,
               [](const Event& e, const Facts& f) {
@@ -312,6 +346,17 @@ constexpr std::array kEventRules = {
               [](const Event&, const Facts&) -> std::string {
                 return "the kernel logged a hardware error (machine check or PCIe AER), which names no GPU-stack "
                        "cause";
+              }},
+    EventRule{"fence_fallback", [](const Event& e, const Facts&) { return e.kind == "fence_fallback"; },
+              FaultClass::kUnknown, OnMismatch::kKeep,
+              [](const Event&, const Facts&) -> std::string {
+                return "the driver found fences signalled without their interrupt (fence fallback timer): "
+                       "interrupts were lost or late, which names no cause by itself";
+              }},
+    EventRule{"app_error", [](const Event& e, const Facts&) { return e.kind == "app_error"; }, FaultClass::kUnknown,
+              OnMismatch::kKeep,
+              [](const Event&, const Facts&) -> std::string {
+                return "the program stopped with an exception whose lines name no GPU-side cause";
               }},
     EventRule{"process_crash", [](const Event& e, const Facts&) { return e.kind == "process_crash"; },
               FaultClass::kUnknown, OnMismatch::kKeep,

@@ -535,6 +535,9 @@ TEST_CASE("every classification rule is met by a real report or a line of the co
        Context{"gfx1010", "", ""}},
       {"RuntimeError: No HIP GPUs are available\n", Context{}},
       {"mce: [Hardware Error]: Machine check events logged\n", Context{}},
+      {kRocrFault, Context{"gfx803", "", ""}},
+      {"[drm] Fence fallback timer expired on ring sdma0\n", Context{}},
+      {"Traceback (most recent call last):\n", Context{}},
       {fmt::format("amdgpu 0000:03:00.0: amdgpu: [gfxhub] page fault (src_id:0 ring:24 vmid:9 pasid:32771)\n"
                    "amdgpu 0000:03:00.0: amdgpu: GCVM_L2_PROTECTION_FAULT_STATUS:0x{:08X}\n",
                    l2(1, 0, 1, 0, 6, 1, 9)),
@@ -1336,6 +1339,36 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
       {"RuntimeError: CUDA error: HIPBLAS_STATUS_INTERNAL_ERROR when calling `hipblasGemmEx(handle)`", "hsa_error",
        FaultClass::kUnknown},
       {"rocBLAS error: rocblas_status_internal_error", "hsa_error", FaultClass::kUnknown},
+      // PyTorch's hipified CUDA wording and MIOpen's own failures: a GPU-library error, no cause named.
+      {"RuntimeError: CUDA error: unspecified launch failure", "hsa_error", FaultClass::kUnknown},
+      {"MIOpen Error: /long/pathname/MIOpen/src/ocl/convolutionocl.cpp:275: No suitable algorithm was found to "
+       "execute the required convolution",
+       "hsa_error", FaultClass::kUnknown},
+      {"MIOpen(HIP): Error [Compile] 'hiprtcCompileProgram(prog.get(), 3, opts)' naive_conv.cpp: "
+       "HIPRTC_ERROR_COMPILATION (6)",
+       "hsa_error", FaultClass::kUnknown},
+      {"RuntimeError: miopenStatusUnknownError", "hsa_error", FaultClass::kUnknown},
+      // HIP's program_state found no metadata for a kernel in the device's code objects; LLVM (a JIT) does not
+      // know the device's target at all.
+      {"  what():  Missing metadata for __global__ function: _Z6kernelPfS_i", "no_code_object",
+       FaultClass::kMissingCodeObject},
+      {"'gfx1010' is not a recognized processor for this target (ignoring processor)", "no_code_object",
+       FaultClass::kMissingCodeObject},
+      // The web UIs' start-up check that torch sees a GPU: no cause of its own.
+      {"RuntimeError: Torch is not able to use GPU; add --skip-torch-cuda-test to COMMANDLINE_ARGS variable to "
+       "disable this check",
+       "no_gpu_device", FaultClass::kUnknown},
+      // amdgpu_device_init when the IP blocks do not come up.
+      {"[  5.0] amdgpu 0000:03:00.0: amdgpu: amdgpu_device_ip_init failed", "hang", FaultClass::kHangOrReset},
+      // Fences signalled without their interrupt (amdgpu_fence.c): weak, no cause.
+      {"[  63.1] [drm] Fence fallback timer expired on ring sdma0", "fence_fallback", FaultClass::kUnknown},
+      // A process that died, and a program's exception: no GPU-side cause named.
+      {"terminate called after throwing an instance of 'std::runtime_error'", "process_crash", FaultClass::kUnknown},
+      {"Fatal Python error: Aborted", "process_crash", FaultClass::kUnknown},
+      {"/src/ggml/src/ggml.c:1234: GGML_ASSERT(ctx->mem_buffer != NULL) failed", "process_crash",
+       FaultClass::kUnknown},
+      {"Error: llama runner process has terminated: exit status 2", "process_crash", FaultClass::kUnknown},
+      {"Traceback (most recent call last):", "app_error", FaultClass::kUnknown},
       // Hardware errors outside the GPU stack: an event, of no GPU class.
       {"[  12.3] mce: [Hardware Error]: Machine check events logged", "hardware_error", FaultClass::kUnknown},
       {"[  12.3] pcieport 0000:00:01.1: PCIe Bus Error: severity=Corrected, type=Physical Layer, (Receiver ID)",
@@ -1350,9 +1383,10 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
     CHECK(r->events[0].cls == c.cls);
     CHECK(r->verdict.cls == c.cls);
   }
-  // The ISA named by Blender's and Ollama's lines is the device's.
+  // The ISA named by Blender's, Ollama's and LLVM's lines is the device's.
   for (const auto& c : cases) {
-    if (c.line.find("(gfx1010)") == std::string::npos && c.line.find("gpu_type=gfx1010") == std::string::npos)
+    if (c.line.find("(gfx1010)") == std::string::npos && c.line.find("gpu_type=gfx1010") == std::string::npos &&
+        c.line.find("'gfx1010'") == std::string::npos)
       continue;
     INFO(c.line);
     CHECK(parse_log(c.line)->events[0].isa == "gfx1010");
@@ -1363,6 +1397,132 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
   CHECK(launch->verdict.summary.find("hipErrorLaunchFailure") != std::string::npos);
   CHECK(parse_log("RuntimeError: CUDA error: HIPBLAS_STATUS_INTERNAL_ERROR when calling `x`\n")->events[0].hsa_status ==
         "HIPBLAS_STATUS_INTERNAL_ERROR");
+  CHECK(parse_log("RuntimeError: miopenStatusUnknownError\n")->events[0].hsa_status == "miopenStatusUnknownError");
+  // LLVM's warning names other targets too ('znver4' on the host): only a GPU target is the device's.
+  CHECK(parse_log("'znver4' is not a recognized processor for this target (ignoring processor)\n")->events.empty());
+  // A compiler that does not know an unsupported target builds nothing for it: the GPU's support.
+  CHECK(parse_log("'gfx90c' is not a recognized processor for this target (ignoring processor)\n",
+                  Context{"gfx90c", "", ""})
+            ->verdict.cls == FaultClass::kUnsupportedGpu);
+}
+
+// The ROCm release decides whether a gfx8 dGPU target is supported: gfx802/gfx803 were ROCm targets before
+// 4.0 (AMD's hardware support document: gfx8 "not guaranteed" in 4.x, not detected from 4.5); the release
+// comes from the machine (or the metadata header) or from the log's paths and wheel versions.
+TEST_CASE("the ROCm release in use decides gfx8 support; runtime faults on unsupported targets",
+          "[diag][faults][rules][general]") {
+  CHECK(rocm_release("4.0.0") == "4.0");
+  CHECK(rocm_release("3.x (2020)") == "3");
+  CHECK(rocm_release("2.1 (rocm/tensorflow:rocm2.1-tf1.12-python3 container)") == "2.1");
+  CHECK(rocm_release("5.7.1/lib/librocblas.so") == "5.7");
+  CHECK(rocm_release("the release shipping ROCk module 6.12.12").empty());
+  CHECK(rocm_release("none").empty());
+  CHECK(rocm_release("").empty());
+  CHECK_FALSE(unsupported_under("gfx803", "3.5"));
+  CHECK_FALSE(unsupported_under("gfx802", "2"));
+  CHECK(unsupported_under("gfx803", "4.0"));
+  CHECK(unsupported_under("gfx803", "6.4"));
+  CHECK(unsupported_under("gfx803", ""));      // unknown: judged as a current release
+  CHECK(unsupported_under("gfx801", "2.0"));   // Carrizo was never a ROCm target
+  CHECK(unsupported_under("gfx90c", "2.0"));   // APUs never were either
+  CHECK_FALSE(unsupported_under("gfx1030", ""));
+
+  // ROCr's fault on a gfx8 GPU under a release without gfx8: the GPU's support, not an address.
+  const Context polaris{"gfx803", "", ""};
+  const auto u = parse_log(kRocrFault, polaris);
+  REQUIRE(u->events.size() == 1);
+  CHECK(u->events[0].rule == "unsupported_gpu_fault");
+  CHECK(u->verdict.cls == FaultClass::kUnsupportedGpu);
+  CHECK(u->verdict.summary.find("gfx803") != std::string::npos);
+  CHECK(u->verdict.advice.find("gfx803 is not supported by current ROCm releases") != std::string::npos);
+  for (const std::string& line : {std::string(kAperture), std::string("RuntimeError: HIP error: an illegal memory access "
+                                                                     "was encountered\n")})
+    CHECK(parse_log(line, polaris)->verdict.cls == FaultClass::kUnsupportedGpu);
+  // Under ROCm 2.x/3.x gfx803 was a target: the same fault is a bad address.
+  Context rocm2 = polaris;
+  rocm2.rocm_version = "2.1";
+  CHECK(parse_log(kRocrFault, rocm2)->verdict.cls == FaultClass::kVmFaultBadAddress);
+  CHECK(parse_log(std::string("/opt/rocm-3.5.0/bin/rocminfo\n") + kRocrFault, polaris)->verdict.cls ==
+        FaultClass::kVmFaultBadAddress);
+  const auto w4 = parse_log(std::string("torch 1.8.1+rocm4.0.1\n") + kRocrFault, polaris);
+  CHECK(w4->context.rocm_version == "4.0");
+  CHECK(w4->context.rocm_version_source == "log line 1");
+  CHECK(w4->verdict.cls == FaultClass::kUnsupportedGpu);
+  // The machine's (or the header's) release wins over the log's.
+  CHECK(parse_log(std::string("/opt/rocm-5.7.1/lib\n") + kRocrFault, rocm2)->context.rocm_version == "2.1");
+  // A missing code object or a crash under ROCm 3.x on gfx803: the library's gap, not the GPU's support.
+  CHECK(parse_log("hipErrorNoBinaryForGpu: Unable to find code object for all current devices!\n", rocm2)->verdict.cls ==
+        FaultClass::kMissingCodeObject);
+  CHECK(parse_log("Segmentation fault (core dumped)\n", rocm2)->verdict.cls == FaultClass::kUnknown);
+  // APUs: an in-family override runs supported code, so the fault is an address again.
+  CHECK(parse_log(kRocrFault, Context{"gfx90c", "", ""})->verdict.cls == FaultClass::kUnsupportedGpu);
+  CHECK(parse_log(kRocrFault, Context{"gfx90c", "9.0.0", "environment"})->verdict.cls ==
+        FaultClass::kVmFaultBadAddress);
+  CHECK(parse_log(kRocrFault, Context{"gfx1030", "", ""})->verdict.cls == FaultClass::kVmFaultBadAddress);
+  // Weak: a reset in the same log decides.
+  CHECK(parse_log(std::string(kRocrFault) + "[ 52.0] amdgpu 0000:03:00.0: amdgpu: GPU reset begin!\n", polaris)
+            ->verdict.cls == FaultClass::kHangOrReset);
+  // The metadata header's rocm: field is the release; the JSON names it and where it came from.
+  const std::string doc = std::string("---\ngpu: Radeon RX 580 (gfx803)\nrocm: 2.1 (container)\n---\n") + kRocrFault;
+  const Context fm = context_from_front_matter(doc);
+  CHECK(fm.rocm_version == "2.1");
+  const auto r = parse_log(doc, fm);
+  CHECK(r->verdict.cls == FaultClass::kVmFaultBadAddress);
+  const auto j = report_json(*r);
+  CHECK(j["context"]["rocm"] == "2.1");
+  CHECK(j["context"]["rocm_source"] == "front matter rocm");
+  CHECK_FALSE(report_json(*parse_log(kRocrFault))["context"].contains("rocm"));
+}
+
+// Faults on the multimedia hub come from the video/JPEG engines, the display or firmware (mmhub_v* client
+// tables: VCN, JPEG, DCE*, MP0...): never the graphics engine, whichever process submitted the work, so a
+// player's or a compositor's thread name does not make them graphics faults.
+TEST_CASE("a multimedia-hub fault is not a graphics fault, whatever the process", "[diag][faults][rules][general]") {
+  auto fault = [](const std::string& hub, const std::string& client, const std::string& thread) {
+    return fmt::format(
+        "[ 20.0] amdgpu 0000:0c:00.0: amdgpu: [{0}] no-retry page fault (src_id:0 ring:40 vmid:5 pasid:32770, for "
+        "process ffmpeg pid 5100 thread {2} pid 5102)\n"
+        "[ 20.0] amdgpu 0000:0c:00.0: amdgpu:   in page starting at address 0x0000800102d0e000 from IH client 0x12 "
+        "(VMC)\n"
+        "[ 20.0] amdgpu 0000:0c:00.0: amdgpu: VM_L2_PROTECTION_FAULT_STATUS:0x00243851\n"
+        "[ 20.0] amdgpu 0000:0c:00.0: amdgpu: \t Faulty UTCL2 client ID: {1} (0x1c)\n",
+        hub, client, thread);
+  };
+  const auto v = parse_log(fault("mmhub0", "VCN", "ffmpeg:cs0"), Context{"gfx90c", "", ""});
+  REQUIRE(v->events.size() == 1);
+  CHECK(v->events[0].rule == "vm_other_client");
+  CHECK(v->verdict.cls == FaultClass::kVmFaultOther);
+  CHECK(v->verdict.summary.find("client VCN is not shader code") != std::string::npos);
+  CHECK(parse_log(fault("mmhub0", "JPEG", "mpv"), Context{"gfx1030", "", ""})->verdict.cls ==
+        FaultClass::kVmFaultOther);
+  // The same Mesa submission thread faulting on the graphics hub is the graphics client's.
+  CHECK(parse_log(fault("gfxhub0", "TCP", "ffmpeg:cs0"), Context{"gfx90c", "", ""})->verdict.cls ==
+        FaultClass::kGraphicsFault);
+}
+
+// What names no cause by itself is weak: lost fence interrupts and a Python traceback decide a log only
+// when nothing else does, and then the GPU's support or the wheels in use may name the cause.
+TEST_CASE("fence fallbacks and exceptions are weak evidence", "[diag][faults][rules][general]") {
+  const std::string fence = "[  63.1] [drm] Fence fallback timer expired on ring gfx_0.0.0\n";
+  const auto f = parse_log(fence + fence);
+  REQUIRE(f->events.size() == 1);  // repeated lines merge
+  CHECK(f->events[0].records == 2);
+  CHECK(f->verdict.cls == FaultClass::kUnknown);
+  CHECK(f->verdict.summary.find("fence fallback timer") != std::string::npos);
+  CHECK(parse_log(fence + kRocrFault)->verdict.cls == FaultClass::kVmFaultBadAddress);
+  CHECK(parse_log(fence, Context{"gfx1036", "", ""})->verdict.cls == FaultClass::kUnknown);  // no compute failure
+  const std::string tb = "Traceback (most recent call last):\n  File \"run.py\", line 3, in <module>\n";
+  CHECK(parse_log(tb)->verdict.cls == FaultClass::kUnknown);
+  CHECK(parse_log(tb, Context{"gfx90c", "", ""})->verdict.cls == FaultClass::kUnsupportedGpu);
+  CHECK(parse_log(tb + "RuntimeError: HIP error: invalid device function\n")->verdict.cls ==
+        FaultClass::kMissingCodeObject);
+  CHECK(parse_log(tb + "msg=\"unsupported Radeon iGPU detected skipping\" id=0\n")->verdict.cls ==
+        FaultClass::kUnsupportedGpu);
+  CHECK(parse_log("https://download.pytorch.org/whl/rocm6.2\n" + tb, Context{"gfx1010", "", ""})->verdict.cls ==
+        FaultClass::kMissingCodeObject);
+  // An uncaught C++ exception ends the process: a crash, like a signal.
+  CHECK(parse_log("terminate called after throwing an instance of 'std::runtime_error'\n", Context{"gfx803", "", ""})
+            ->verdict.cls == FaultClass::kUnsupportedGpu);
 }
 
 TEST_CASE("no usable GPU is weak evidence: the reason comes from elsewhere", "[diag][faults][rules][general]") {
