@@ -924,6 +924,12 @@ constexpr std::array kUserPatterns = {
     UserPattern{"Fatal Python error", false, "process_crash"},
     UserPattern{"GGML_ASSERT", false, "process_crash"},
     UserPattern{"llama runner process has terminated", false, "process_crash"},
+    // The signal by name (Python's subprocess "died with <Signals.SIGSEGV: 11>", torchrun's "Signal 11 (SIGSEGV)
+    // received"), Go's exec ("signal: aborted"), and Windows' fail-fast exit status (Ollama's runner).
+    UserPattern{"SIGSEGV", false, "process_crash"},
+    UserPattern{"SIGABRT", false, "process_crash"},
+    UserPattern{"signal: aborted", false, "process_crash"},
+    UserPattern{"exit status 0xc0000409", false, "process_crash"},
     // A Python exception (its traceback's header): the program failed; what failed is in other lines.
     UserPattern{"Traceback (most recent call last)", false, "app_error"},
 };

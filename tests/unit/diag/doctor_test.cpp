@@ -286,5 +286,7 @@ TEST_CASE("doctor: the re-judged log keeps every context field the log showed", 
     CHECK(r.verdict.cls == "missing_code_object");
     REQUIRE(r.input.faults);
     CHECK(r.input.faults->context.upstream_torch_wheel == "log line 1");
+    CHECK(r.input.faults->context.rocm_version == "6.2");  // the log's ROCm release stays too
+    CHECK(r.input.faults->context.rocm_version_source == "log line 1");
   }
 }

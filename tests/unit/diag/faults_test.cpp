@@ -1368,6 +1368,15 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
       {"/src/ggml/src/ggml.c:1234: GGML_ASSERT(ctx->mem_buffer != NULL) failed", "process_crash",
        FaultClass::kUnknown},
       {"Error: llama runner process has terminated: exit status 2", "process_crash", FaultClass::kUnknown},
+      {"subprocess.CalledProcessError: Command '['python3', 'run.py']' died with <Signals.SIGSEGV: 11>.",
+       "process_crash", FaultClass::kUnknown},
+      {"[2024-05-01 10:00:00] torch.distributed.elastic.multiprocessing.api: failed (exitcode: -6) local_rank: 0 "
+       "(pid: 4100) of binary: /usr/bin/python3 Signal 6 (SIGABRT) received by PID 4100",
+       "process_crash", FaultClass::kUnknown},
+      {"time=2024-05-01T10:00:00.000Z level=ERROR source=server.go:600 msg=\"llama runner terminated\" "
+       "error=\"signal: aborted\"",
+       "process_crash", FaultClass::kUnknown},
+      {"Error: exit status 0xc0000409", "process_crash", FaultClass::kUnknown},
       {"Traceback (most recent call last):", "app_error", FaultClass::kUnknown},
       // Hardware errors outside the GPU stack: an event, of no GPU class.
       {"[  12.3] mce: [Hardware Error]: Machine check events logged", "hardware_error", FaultClass::kUnknown},
