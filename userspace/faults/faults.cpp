@@ -1159,7 +1159,9 @@ bool weak_evidence(const Event& e) {
   if (e.kind == "gpu_unsupported_notice" || e.kind == "no_gpu_device" || e.kind == "hardware_error" ||
       e.kind == "fence_fallback" || e.kind == "app_error")
     return true;
-  if (e.rule == "crash_with_upstream_torch_wheel" || e.rule == "unsupported_gpu_fault") return true;
+  if (e.rule == "crash_with_upstream_torch_wheel" || e.rule == "unsupported_gpu_fault" ||
+      e.rule == "library_error_without_target_build")
+    return true;
   return e.rule == "unsupported_gpu_failure" && e.kind != "hsa_invalid_isa" && e.kind != "hsa_illegal_instruction";
 }
 

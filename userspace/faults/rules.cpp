@@ -126,6 +126,13 @@ bool overridden(const Facts& f) {
 // The GPU's target has no support in the ROCm release in use (any release when it is not known).
 bool unsupported_here(const std::string& gfx, const Facts& f) { return unsupported_under(gfx, f.ctx.rocm_version); }
 
+// The RDNA2 discrete targets that neither AMD's ROCm libraries nor PyTorch's wheels nor Debian's packages
+// build (they build gfx1030 alone in the family, which is why 10.3.0 is the usual override there).
+bool family_build_only(const std::string& gfx) {
+  const std::string base = gfx.substr(0, gfx.find(':'));
+  return base == "gfx1031" || base == "gfx1032" || base == "gfx1034";
+}
+
 struct EventRule {
   std::string_view name;  // stable id: Event::rule, tests
   bool (*matches)(const Event& e, const Facts& f);
@@ -270,6 +277,19 @@ constexpr std::array kEventRules = {
                 return fmt::format("{} with PyTorch's own ROCm wheels ({}), which carry no {} code objects",
                                    e.hsa_status.empty() ? std::string("a crash") : e.hsa_status,
                                    f.ctx.upstream_torch_wheel, f.ctx.gfx.substr(0, f.ctx.gfx.find(':')));
+              }},
+    // A HIP/BLAS/MIOpen error that names no cause, on a target whose code only a source build carries and
+    // without the in-family override: the library most likely has no kernels for it. Weak.
+    EventRule{"library_error_without_target_build",
+              [](const Event& e, const Facts& f) {
+                return e.kind == "hsa_error" && !f.mismatch && !overridden(f) && family_build_only(f.ctx.gfx);
+              },
+              FaultClass::kMissingCodeObject, OnMismatch::kKeep,
+              [](const Event& e, const Facts& f) {
+                return fmt::format("{} on {}, a target that AMD's ROCm libraries and PyTorch's wheels carry no code "
+                                   "for (they build gfx1030 alone in this family)",
+                                   e.hsa_status.empty() ? std::string("a GPU library error") : e.hsa_status,
+                                   f.ctx.gfx);
               }},
     EventRule{"hsa_invalid_isa", [](const Event& e, const Facts&) { return e.kind == "hsa_invalid_isa"; },
               FaultClass::kIsaMismatch, OnMismatch::kAppend,
@@ -416,12 +436,24 @@ constexpr std::array kClasses = {
     ClassInfo{FaultClass::kMissingCodeObject, "missing_code_object", 2,
               [](const std::string& gfx, const std::string& isa) {
                 const std::string& t = isa.empty() ? gfx : isa;
-                return fmt::format(
+                std::string advice = fmt::format(
                     "Install builds that carry code objects for {0} (on gfx101x: TheRock's multi-arch PyTorch wheels "
                     "with the [device-gfx1010] extra, Debian 13 (trixie) ROCm libraries, or a source build with "
                     "--offload-arch={1}); `rdna1-vmfix isa LIB` lists the targets a library carries. Do not paper over "
                     "it with HSA_OVERRIDE_GFX_VERSION=10.3.0 on gfx101x: gfx1030 code is not gfx1010 code.",
                     t, text::starts_with(t, "gfx") ? t.substr(0, t.find(':')) : std::string("<the GPU's gfx target>"));
+                // Families where one ISA serves every member (gfx103x, gfx110x, ...): the first member's code
+                // runs, and builds carry it. gfx101x keeps the strict superset rule (no such hint).
+                const std::string base = t.substr(0, t.find(':'));
+                if (base.size() == 7 && text::starts_with(base, "gfx1") && !text::starts_with(base, "gfx101")) {
+                  const std::string first = base.substr(0, 6) + "0";
+                  const auto value = target_override_value(first);
+                  if (first != base && value && override_within_family(base, first))
+                    advice += fmt::format(" Within its family, HSA_OVERRIDE_GFX_VERSION={} loads {} code, which runs on "
+                                          "{}: set it where the program starts when no build carries {}.",
+                                          *value, first, base, base);
+                }
+                return advice;
               }},
     ClassInfo{FaultClass::kPcieAtomics, "pcie_atomics", 3,
               [](const std::string&, const std::string&) -> std::string {

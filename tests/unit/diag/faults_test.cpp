@@ -538,6 +538,7 @@ TEST_CASE("every classification rule is met by a real report or a line of the co
       {kRocrFault, Context{"gfx803", "", ""}},
       {"[drm] Fence fallback timer expired on ring sdma0\n", Context{}},
       {"Traceback (most recent call last):\n", Context{}},
+      {"RuntimeError: HIP error: hipErrorLaunchFailure\n", Context{"gfx1032", "", ""}},
       {fmt::format("amdgpu 0000:03:00.0: amdgpu: [gfxhub] page fault (src_id:0 ring:24 vmid:9 pasid:32771)\n"
                    "amdgpu 0000:03:00.0: amdgpu: GCVM_L2_PROTECTION_FAULT_STATUS:0x{:08X}\n",
                    l2(1, 0, 1, 0, 6, 1, 9)),
@@ -1017,6 +1018,15 @@ TEST_CASE("every verdict's advice, in full, and summaries without repeated prefi
        "[device-gfx1010] extra, Debian 13 (trixie) ROCm libraries, or a source build with --offload-arch=gfx1010); "
        "`rdna1-vmfix isa LIB` lists the targets a library carries. Do not paper over it with "
        "HSA_OVERRIDE_GFX_VERSION=10.3.0 on gfx101x: gfx1030 code is not gfx1010 code."},
+      // An RDNA2 card no prebuilt library carries: the in-family override is the way to the code that exists.
+      {"RuntimeError: CUDA error: HIPBLAS_STATUS_INTERNAL_ERROR when calling `hipblasSgemm(handle)`\n",
+       Context{"gfx1031", "", ""}, FaultClass::kMissingCodeObject,
+       "Install builds that carry code objects for gfx1031 (on gfx101x: TheRock's multi-arch PyTorch wheels with the "
+       "[device-gfx1010] extra, Debian 13 (trixie) ROCm libraries, or a source build with --offload-arch=gfx1031); "
+       "`rdna1-vmfix isa LIB` lists the targets a library carries. Do not paper over it with "
+       "HSA_OVERRIDE_GFX_VERSION=10.3.0 on gfx101x: gfx1030 code is not gfx1010 code. Within its family, "
+       "HSA_OVERRIDE_GFX_VERSION=10.3.0 loads gfx1030 code, which runs on gfx1031: set it where the program starts "
+       "when no build carries gfx1031."},
       {"[    2.5] kfd kfd: amdgpu: skipped device 1002:731f, PCI rejects atomics 730<0\n", rx5700,
        FaultClass::kPcieAtomics,
        "ROCm needs PCIe atomics for this GPU: use a CPU-attached PCIe 3.0+ slot without a switch that drops AtomicOps, "
@@ -1481,6 +1491,37 @@ TEST_CASE("the ROCm release in use decides gfx8 support; runtime faults on unsup
   CHECK(j["context"]["rocm"] == "2.1");
   CHECK(j["context"]["rocm_source"] == "front matter rocm");
   CHECK_FALSE(report_json(*parse_log(kRocrFault))["context"].contains("rocm"));
+}
+
+// AMD's ROCm libraries, PyTorch's wheels and Debian's packages build gfx1030 alone among the RDNA2 discrete
+// targets: on gfx1031/gfx1032/gfx1034 without the in-family override, a library error that names no cause
+// most likely means no kernels for the target (weak: any other cause in the log decides).
+TEST_CASE("a causeless library error on an RDNA2 target no build carries", "[diag][faults][rules][general]") {
+  const std::string blas = "RuntimeError: CUDA error: HIPBLAS_STATUS_INTERNAL_ERROR when calling `hipblasSgemm(h)`\n";
+  for (const char* gfx : {"gfx1031", "gfx1032", "gfx1034"}) {
+    INFO(gfx);
+    const auto r = parse_log(blas, Context{gfx, "", ""});
+    REQUIRE(r->events.size() == 1);
+    CHECK(r->events[0].rule == "library_error_without_target_build");
+    CHECK(r->verdict.cls == FaultClass::kMissingCodeObject);
+    CHECK(r->verdict.summary.find("HIPBLAS_STATUS_INTERNAL_ERROR on " + std::string(gfx)) != std::string::npos);
+  }
+  // The builds carry gfx1030 code, and with the in-family override the runtime loads it: no longer the gap.
+  CHECK(parse_log(blas, Context{"gfx1030", "", ""})->verdict.cls == FaultClass::kUnknown);
+  CHECK(parse_log(blas, Context{"gfx1031", "10.3.0", "environment"})->verdict.cls == FaultClass::kUnknown);
+  CHECK(parse_log(blas, Context{"gfx1010", "", ""})->verdict.cls == FaultClass::kUnknown);  // Debian builds gfx1010
+  // Weak: a fault or a reset in the same log decides.
+  CHECK(parse_log(blas + kRocrFault, Context{"gfx1032", "", ""})->verdict.cls == FaultClass::kVmFaultBadAddress);
+  // The in-family hint of the advice, per family; none for gfx101x or a family's first member.
+  const Context none;
+  CHECK(class_advice(FaultClass::kMissingCodeObject, none, "gfx1101")
+            .find("HSA_OVERRIDE_GFX_VERSION=11.0.0 loads gfx1100 code, which runs on gfx1101") != std::string::npos);
+  CHECK(class_advice(FaultClass::kMissingCodeObject, none, "gfx1151")
+            .find("HSA_OVERRIDE_GFX_VERSION=11.5.0 loads gfx1150 code") != std::string::npos);
+  for (const char* t : {"gfx1030", "gfx1010", "gfx1012", "gfx90a", "gfx1100"}) {
+    INFO(t);
+    CHECK(class_advice(FaultClass::kMissingCodeObject, none, t).find("Within its family") == std::string::npos);
+  }
 }
 
 // Faults on the multimedia hub come from the video/JPEG engines, the display or firmware (mmhub_v* client
