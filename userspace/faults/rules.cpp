@@ -114,10 +114,20 @@ bool on_mmhub(const Event& e) {
   return text::starts_with(e.hub, "mmhub") || text::starts_with(e.status_register, "MMVM");
 }
 
+// The GPU's own target: the machine's, else (faults run without --gfx) the one the runtime names the device
+// by when that is a target no release supports: nobody overrides to such a target, so it is the GPU's.
+std::string device_target(const Facts& f) {
+  if (!f.ctx.gfx.empty() || f.ctx.runtime_targets.empty()) return f.ctx.gfx;
+  const auto& rt = f.ctx.runtime_targets;
+  const bool all_unsupported = std::all_of(rt.begin(), rt.end(), [](const std::string& t) { return unsupported_target(t); });
+  return all_unsupported ? rt.front() : std::string();
+}
+
 // The runtime loads code for a target other than the GPU's own: an override, stated or seen in the
 // runtime's name for the device (an override within the family, 10.3.0 on a gfx1035, runs supported code).
 bool overridden(const Facts& f) {
-  const std::string base = f.ctx.gfx.substr(0, f.ctx.gfx.find(':'));
+  const std::string gfx = device_target(f);
+  const std::string base = gfx.substr(0, gfx.find(':'));
   return !f.ctx.override_version.empty() ||
          std::any_of(f.ctx.runtime_targets.begin(), f.ctx.runtime_targets.end(),
                      [&](const std::string& t) { return t != base; });
@@ -218,12 +228,12 @@ constexpr std::array kEventRules = {
               [](const Event& e, const Facts& f) {
                 const bool runtime_fault =
                     e.kind == "hsa_memory_fault" || e.kind == "hsa_aperture_violation" || e.kind == "hip_illegal_address";
-                return runtime_fault && !overridden(f) && unsupported_here(f.ctx.gfx, f);
+                return runtime_fault && !overridden(f) && unsupported_here(device_target(f), f);
               },
               FaultClass::kUnsupportedGpu, OnMismatch::kKeep,
               [](const Event& e, const Facts& f) {
                 return fmt::format("a GPU memory fault{} on {}, a target that the ROCm release in use{} does not support",
-                                   e.hsa_status.empty() ? std::string() : " (" + e.hsa_status + ")", f.ctx.gfx,
+                                   e.hsa_status.empty() ? std::string() : " (" + e.hsa_status + ")", device_target(f),
                                    f.ctx.rocm_version.empty() ? std::string() : " (" + f.ctx.rocm_version + ")");
               }},
     EventRule{"hsa_memory_fault", [](const Event& e, const Facts&) { return e.kind == "hsa_memory_fault"; },
@@ -250,14 +260,15 @@ constexpr std::array kEventRules = {
                     "hsa_resources",   "process_crash",           "kfd_interrupt_overflow", "no_gpu_device",
                     "app_error"};
                 // An override within the family (10.3.0 on gfx1035, 9.0.0 on gfx90c) runs supported code.
-                return !overridden(f) && unsupported_here(f.ctx.gfx, f) &&
+                return !overridden(f) && unsupported_here(device_target(f), f) &&
                        std::find(kKinds.begin(), kKinds.end(), e.kind) != kKinds.end();
               },
               FaultClass::kUnsupportedGpu, OnMismatch::kKeep,
               [](const Event& e, const Facts& f) {
                 return fmt::format("{} on {}, a target that current ROCm releases do not support (no code objects are "
                                    "built for it)",
-                                   e.hsa_status.empty() ? std::string("a compute failure") : e.hsa_status, f.ctx.gfx);
+                                   e.hsa_status.empty() ? std::string("a compute failure") : e.hsa_status,
+                                   device_target(f));
               }},
     EventRule{"gpu_unsupported_notice", [](const Event& e, const Facts&) { return e.kind == "gpu_unsupported_notice"; },
               FaultClass::kUnsupportedGpu, OnMismatch::kKeep,

@@ -1491,6 +1491,17 @@ TEST_CASE("the ROCm release in use decides gfx8 support; runtime faults on unsup
   CHECK(j["context"]["rocm"] == "2.1");
   CHECK(j["context"]["rocm_source"] == "front matter rocm");
   CHECK_FALSE(report_json(*parse_log(kRocrFault))["context"].contains("rocm"));
+  // Without --gfx, a target the runtime names the device by that no release supports is the GPU's own
+  // (nobody overrides to it); a supported one may be an override's and says nothing.
+  const std::string rocminfo = "  Name:                    gfx90c\n";
+  const auto apu = parse_log(rocminfo + kRocrFault);
+  CHECK(apu->verdict.cls == FaultClass::kUnsupportedGpu);
+  CHECK(apu->verdict.summary.find("on gfx90c") != std::string::npos);
+  CHECK(parse_log(rocminfo + "Segmentation fault (core dumped)\n")->verdict.cls == FaultClass::kUnsupportedGpu);
+  CHECK(parse_log("  Name:                    gfx1030\n" + std::string(kRocrFault))->verdict.cls ==
+        FaultClass::kVmFaultBadAddress);
+  CHECK(parse_log(rocminfo + kRocrFault, Context{"gfx90c", "9.0.0", "environment"})->verdict.cls ==
+        FaultClass::kVmFaultBadAddress);
 }
 
 // AMD's ROCm libraries, PyTorch's wheels and Debian's packages build gfx1030 alone among the RDNA2 discrete
