@@ -804,6 +804,16 @@ constexpr std::array kUserPatterns = {
     UserPattern{"Failed to get device count", false, "no_gpu_device"},  // hipGetDeviceCount failed
     // Stable Diffusion web UIs' start-up check: "Torch is not able to use GPU; add --skip-torch-cuda-test ...".
     UserPattern{"Torch is not able to use GPU", false, "no_gpu_device"},
+    // rocminfo/rocm-smi without KFD ("ROCk module is NOT loaded, possibly no GPU devices", "Unable to open
+    // /dev/kfd read-write: ..."); PyTorch builds without ROCm: a CPU wheel ("Torch not compiled with CUDA
+    // enabled"), a CUDA wheel ("Found no NVIDIA driver on your system", "No CUDA GPUs are available").
+    UserPattern{"ROCk module is NOT loaded", true, "no_gpu_device"},
+    UserPattern{"Unable to open /dev/kfd", false, "no_gpu_device"},
+    UserPattern{"Torch not compiled with CUDA enabled", false, "no_gpu_device"},
+    UserPattern{"Found no NVIDIA driver", false, "no_gpu_device"},
+    UserPattern{"No CUDA GPUs are available", false, "no_gpu_device"},
+    // ggml: "ggml_cuda_init: failed to initialize ROCm: <HIP error string>" (a known string matched above).
+    UserPattern{"failed to initialize ROCm", false, "no_gpu_device"},
     // rocBLAS could not load its Tensile library at all (its directory or files are missing).
     UserPattern{"Could not initialize Tensile host", false, "no_code_object"},
     UserPattern{"hipErrorOutOfMemory", false, "out_of_memory"},
@@ -882,6 +892,8 @@ constexpr std::array kUserPatterns = {
     // failed %d", "resume of IP block <%s> failed %d", "Fatal error during GPU init",
     // "amdgpu_device_ip_resume failed (%d)"); the PSP (security firmware) failing to resume or load its TMR.
     UserPattern{"SMU: No response msg_reg", false, "hang"},
+    // smu_v11_0/smu_cmn: "failed send message: %10s (%d) \tparam: 0x%08x response %#x" (the SMU did not answer).
+    UserPattern{"failed send message:", false, "hang"},
     UserPattern{"hw_init of IP block", false, "hang"},
     UserPattern{"resume of IP block", false, "hang"},
     UserPattern{"Fatal error during GPU init", false, "hang"},
@@ -924,6 +936,7 @@ constexpr std::array kUserPatterns = {
     UserPattern{"Fatal Python error", false, "process_crash"},
     UserPattern{"GGML_ASSERT", false, "process_crash"},
     UserPattern{"llama runner process has terminated", false, "process_crash"},
+    UserPattern{"llama runner terminated", false, "process_crash"},
     // The signal by name (Python's subprocess "died with <Signals.SIGSEGV: 11>", torchrun's "Signal 11 (SIGSEGV)
     // received"), Go's exec ("signal: aborted"), and Windows' fail-fast exit status (Ollama's runner).
     UserPattern{"SIGSEGV", false, "process_crash"},
@@ -1009,6 +1022,10 @@ std::string_view match_user_kind(std::string_view line) {
   // a GPU-side failure that names no cause the rules know. Better an event of its own than no event.
   if (contains(line, "hipError") || icontains(line, "HIP error:") || icontains(line, "ROCm error:"))
     return "hsa_error";
+  // The driver core's "amdgpu: probe of 0000:03:00.0 failed with error -22": the device never came up.
+  if (contains(line, "probe of ") && contains(line, "failed with error") && icontains(line, "amdgpu")) return "hang";
+  // Any other "rocBLAS error: ..." (the missing-Tensile-file and no-device forms are matched above).
+  if (contains(line, "rocBLAS error")) return "hsa_error";
   // PyTorch's hipified messages keep CUDA's wording ("RuntimeError: CUDA error: unspecified launch failure"),
   // and MIOpen reports its failures as "MIOpen Error: ..." / miopenStatus*: a GPU-library failure, no cause.
   if (contains(line, "CUDA error:") || contains(line, "MIOpen Error") || contains(line, "MIOpen(HIP): Error") ||

@@ -1253,6 +1253,14 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
        "no_gpu_device", FaultClass::kUnknown},
       {"rocblaslt error: Could not initialize Tensile host: No devices found", "no_gpu_device", FaultClass::kUnknown},
       {"Failed to get device count", "no_gpu_device", FaultClass::kUnknown},
+      {"ROCk module is NOT loaded, possibly no GPU devices", "no_gpu_device", FaultClass::kUnknown},
+      {"Unable to open /dev/kfd read-write: Permission denied", "no_gpu_device", FaultClass::kUnknown},
+      {"AssertionError: Torch not compiled with CUDA enabled", "no_gpu_device", FaultClass::kUnknown},
+      {"RuntimeError: Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU and installed a "
+       "driver",
+       "no_gpu_device", FaultClass::kUnknown},
+      {"RuntimeError: No CUDA GPUs are available", "no_gpu_device", FaultClass::kUnknown},
+      {"ggml_cuda_init: failed to initialize ROCm: unknown error", "no_gpu_device", FaultClass::kUnknown},
       // Out of memory.
       {"torch.cuda.OutOfMemoryError: Allocation on device 0", "out_of_memory", FaultClass::kOutOfMemory},
       {"hipMalloc returned hipErrorMemoryAllocation", "out_of_memory", FaultClass::kOutOfMemory},
@@ -1370,6 +1378,10 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
        "no_gpu_device", FaultClass::kUnknown},
       // amdgpu_device_init when the IP blocks do not come up.
       {"[  5.0] amdgpu 0000:03:00.0: amdgpu: amdgpu_device_ip_init failed", "hang", FaultClass::kHangOrReset},
+      {"[  5.0] amdgpu: probe of 0000:03:00.0 failed with error -22", "hang", FaultClass::kHangOrReset},
+      {"[  5.0] amdgpu 0000:03:00.0: amdgpu: failed send message: SetHardMinByFreq (28) \tparam: 0x00000005 "
+       "response 0xffffffc2",
+       "hang", FaultClass::kHangOrReset},
       // Fences signalled without their interrupt (amdgpu_fence.c): weak, no cause.
       {"[  63.1] [drm] Fence fallback timer expired on ring sdma0", "fence_fallback", FaultClass::kUnknown},
       // A process that died, and a program's exception: no GPU-side cause named.
@@ -1387,6 +1399,11 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
        "error=\"signal: aborted\"",
        "process_crash", FaultClass::kUnknown},
       {"Error: exit status 0xc0000409", "process_crash", FaultClass::kUnknown},
+      {"time=2024-05-01T10:00:00.000Z level=ERROR source=sched.go:455 msg=\"error loading llama server\" "
+       "error=\"llama runner terminated\"",
+       "process_crash", FaultClass::kUnknown},
+      {"rocBLAS error: Tensile solution found, but exception thrown for { a: ... }", "hsa_error",
+       FaultClass::kUnknown},
       {"Traceback (most recent call last):", "app_error", FaultClass::kUnknown},
       // Hardware errors outside the GPU stack: an event, of no GPU class.
       {"[  12.3] mce: [Hardware Error]: Machine check events logged", "hardware_error", FaultClass::kUnknown},
