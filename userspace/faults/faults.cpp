@@ -821,6 +821,8 @@ constexpr std::array kUserPatterns = {
     UserPattern{"OutOfMemoryError", false, "out_of_memory"},          // torch.OutOfMemoryError, torch.cuda.*
     UserPattern{"OUT_OF_DEVICE_MEMORY", false, "out_of_memory"},      // VK_ERROR_OUT_OF_DEVICE_MEMORY
     UserPattern{"ErrorOutOfDeviceMemory", false, "out_of_memory"},    // vulkan-hpp
+    UserPattern{"OUT_OF_HOST_MEMORY", false, "out_of_memory"},        // VK_ERROR_OUT_OF_HOST_MEMORY
+    UserPattern{"ErrorOutOfHostMemory", false, "out_of_memory"},
     UserPattern{"rocblas_status_memory_error", false, "out_of_memory"},
     // hipBLAS/cuBLAS-on-HIP statuses (hipblasStatus_t names): an allocation failed, or the build has no
     // kernels for the device's architecture.
@@ -902,6 +904,12 @@ constexpr std::array kUserPatterns = {
     UserPattern{"PSP resume failed", false, "hang"},
     UserPattern{"PSP load tmr failed", false, "hang"},
     UserPattern{"amdgpu_job_timedout", false, "hang"},
+    // After a hang: the scheduler drops the guilty context's jobs ("[drm] Skip scheduling IBs!"), the reset
+    // itself ("ASIC reset failed with error, -110"), KFD giving up on its queues ("qcm fence wait loop timeout
+    // expired", "Pasid 0x8001 destroy queue 2 failed, ret -62").
+    UserPattern{"Skip scheduling IBs", false, "hang"},
+    UserPattern{"ASIC reset", false, "hang"},
+    UserPattern{"fence wait loop timeout", false, "hang"},
     UserPattern{"GPU reset", true, "hang"},
     UserPattern{"MODE1 reset", false, "hang"},
     UserPattern{"MODE2 reset", false, "hang"},
@@ -1024,6 +1032,9 @@ std::string_view match_user_kind(std::string_view line) {
     return "hsa_error";
   // The driver core's "amdgpu: probe of 0000:03:00.0 failed with error -22": the device never came up.
   if (contains(line, "probe of ") && contains(line, "failed with error") && icontains(line, "amdgpu")) return "hang";
+  if (contains(line, "destroy queue") && contains(line, "failed, ret -62")) return "hang";  // -ETIME
+  // amdgpu RAS: "%ld uncorrectable hardware errors detected in %s block" (and the correctable twin).
+  if (contains(line, "hardware errors detected")) return "hardware_error";
   // Any other "rocBLAS error: ..." (the missing-Tensile-file and no-device forms are matched above).
   if (contains(line, "rocBLAS error")) return "hsa_error";
   // PyTorch's hipified messages keep CUDA's wording ("RuntimeError: CUDA error: unspecified launch failure"),
@@ -1177,7 +1188,7 @@ bool weak_evidence(const Event& e) {
       e.kind == "fence_fallback" || e.kind == "app_error")
     return true;
   if (e.rule == "crash_with_upstream_torch_wheel" || e.rule == "unsupported_gpu_fault" ||
-      e.rule == "library_error_without_target_build")
+      e.rule == "library_error_without_target_build" || e.rule == "crash_under_override")
     return true;
   return e.rule == "unsupported_gpu_failure" && e.kind != "hsa_invalid_isa" && e.kind != "hsa_illegal_instruction";
 }

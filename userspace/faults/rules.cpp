@@ -378,6 +378,18 @@ constexpr std::array kEventRules = {
                 return "the kernel logged a hardware error (machine check or PCIe AER), which names no GPU-stack "
                        "cause";
               }},
+    // Under an override that runs another family's code, a crash or an exception that names nothing else
+    // has the override as its first suspect (weak: any other cause in the log decides).
+    EventRule{"crash_under_override",
+              [](const Event& e, const Facts& f) {
+                return f.mismatch.has_value() && (e.kind == "process_crash" || e.kind == "app_error");
+              },
+              FaultClass::kIsaMismatch, OnMismatch::kKeep,
+              [](const Event& e, const Facts& f) {
+                return fmt::format("{} without a GPU-side line; {}",
+                                   e.kind == "app_error" ? "the program stopped with an exception" : "a process crashed",
+                                   *f.mismatch);
+              }},
     EventRule{"fence_fallback", [](const Event& e, const Facts&) { return e.kind == "fence_fallback"; },
               FaultClass::kUnknown, OnMismatch::kKeep,
               [](const Event&, const Facts&) -> std::string {

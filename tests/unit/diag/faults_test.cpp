@@ -539,6 +539,7 @@ TEST_CASE("every classification rule is met by a real report or a line of the co
       {"[drm] Fence fallback timer expired on ring sdma0\n", Context{}},
       {"Traceback (most recent call last):\n", Context{}},
       {"RuntimeError: HIP error: hipErrorLaunchFailure\n", Context{"gfx1032", "", ""}},
+      {"Segmentation fault (core dumped)\n", Context{"gfx1010", "10.3.0", "environment"}},
       {fmt::format("amdgpu 0000:03:00.0: amdgpu: [gfxhub] page fault (src_id:0 ring:24 vmid:9 pasid:32771)\n"
                    "amdgpu 0000:03:00.0: amdgpu: GCVM_L2_PROTECTION_FAULT_STATUS:0x{:08X}\n",
                    l2(1, 0, 1, 0, 6, 1, 9)),
@@ -1196,7 +1197,8 @@ TEST_CASE("which target the runtime loads decides support; PyTorch's own wheels 
   CHECK(w->context.upstream_torch_wheel == "log line 1");
   CHECK(w->verdict.cls == FaultClass::kMissingCodeObject);
   CHECK(parse_log(torch, Context{"gfx1030", "", ""})->verdict.cls == FaultClass::kUnknown);
-  CHECK(parse_log(torch, Context{"gfx1010", "10.3.0", "environment"})->verdict.cls == FaultClass::kUnknown);
+  // Under the foreign override the override is the first suspect, whatever the wheels.
+  CHECK(parse_log(torch, Context{"gfx1010", "10.3.0", "environment"})->verdict.cls == FaultClass::kIsaMismatch);
   // Weak: a fault in the same log decides.
   CHECK(parse_log(torch + kRocrFault, Context{"gfx1010", "", ""})->verdict.cls == FaultClass::kVmFaultBadAddress);
 }
@@ -1266,6 +1268,8 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
       {"hipMalloc returned hipErrorMemoryAllocation", "out_of_memory", FaultClass::kOutOfMemory},
       {"vk::Device::allocateMemory: ErrorOutOfDeviceMemory", "out_of_memory", FaultClass::kOutOfMemory},
       {"vkAllocateMemory failed: VK_ERROR_OUT_OF_DEVICE_MEMORY", "out_of_memory", FaultClass::kOutOfMemory},
+      {"vkCreateBuffer failed: VK_ERROR_OUT_OF_HOST_MEMORY", "out_of_memory", FaultClass::kOutOfMemory},
+      {"vk::Device::createBuffer: ErrorOutOfHostMemory", "out_of_memory", FaultClass::kOutOfMemory},
       {"ggml_vulkan: Device memory allocation of size 4294967296 failed.", "out_of_memory", FaultClass::kOutOfMemory},
       {"llama_model_load: error loading model: unable to allocate ROCm0 buffer", "out_of_memory",
        FaultClass::kOutOfMemory},
@@ -1379,6 +1383,11 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
       // amdgpu_device_init when the IP blocks do not come up.
       {"[  5.0] amdgpu 0000:03:00.0: amdgpu: amdgpu_device_ip_init failed", "hang", FaultClass::kHangOrReset},
       {"[  5.0] amdgpu: probe of 0000:03:00.0 failed with error -22", "hang", FaultClass::kHangOrReset},
+      {"[  60.0] [drm] Skip scheduling IBs!", "hang", FaultClass::kHangOrReset},
+      {"[  60.0] amdgpu 0000:03:00.0: amdgpu: ASIC reset failed with error, -110 for drm dev, 0000:03:00.0", "hang",
+       FaultClass::kHangOrReset},
+      {"[  60.0] amdgpu: qcm fence wait loop timeout expired", "hang", FaultClass::kHangOrReset},
+      {"[  60.0] amdgpu: Pasid 0x8001 destroy queue 2 failed, ret -62", "hang", FaultClass::kHangOrReset},
       {"[  5.0] amdgpu 0000:03:00.0: amdgpu: failed send message: SetHardMinByFreq (28) \tparam: 0x00000005 "
        "response 0xffffffc2",
        "hang", FaultClass::kHangOrReset},
@@ -1408,6 +1417,8 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
       // Hardware errors outside the GPU stack: an event, of no GPU class.
       {"[  12.3] mce: [Hardware Error]: Machine check events logged", "hardware_error", FaultClass::kUnknown},
       {"[  12.3] pcieport 0000:00:01.1: PCIe Bus Error: severity=Corrected, type=Physical Layer, (Receiver ID)",
+       "hardware_error", FaultClass::kUnknown},
+      {"[  12.3] amdgpu 0000:03:00.0: amdgpu: 2 uncorrectable hardware errors detected in umc block",
        "hardware_error", FaultClass::kUnknown},
   };
   for (const auto& c : cases) {
@@ -1598,6 +1609,19 @@ TEST_CASE("fence fallbacks and exceptions are weak evidence", "[diag][faults][ru
         FaultClass::kUnsupportedGpu);
   CHECK(parse_log("https://download.pytorch.org/whl/rocm6.2\n" + tb, Context{"gfx1010", "", ""})->verdict.cls ==
         FaultClass::kMissingCodeObject);
+  // Under an override outside the family, a crash or an exception has the override as its first suspect;
+  // weak: an allocation failure in the same log decides.
+  const Context foreign{"gfx1010", "10.3.0", "environment"};
+  const auto c = parse_log("Segmentation fault (core dumped)\n", foreign);
+  REQUIRE(c->events.size() == 1);
+  CHECK(c->events[0].rule == "crash_under_override");
+  CHECK(c->verdict.cls == FaultClass::kIsaMismatch);
+  CHECK(c->verdict.summary.find("HSA_OVERRIDE_GFX_VERSION=10.3.0") != std::string::npos);
+  CHECK(parse_log(tb, foreign)->verdict.cls == FaultClass::kIsaMismatch);
+  CHECK(parse_log(tb + "torch.OutOfMemoryError: HIP out of memory.\n", foreign)->verdict.cls ==
+        FaultClass::kOutOfMemory);
+  CHECK(parse_log("Segmentation fault (core dumped)\n", Context{"gfx1031", "10.3.0", "environment"})->verdict.cls ==
+        FaultClass::kUnknown);  // 10.3.0 is right on gfx103x
   // An uncaught C++ exception ends the process: a crash, like a signal.
   CHECK(parse_log("terminate called after throwing an instance of 'std::runtime_error'\n", Context{"gfx803", "", ""})
             ->verdict.cls == FaultClass::kUnsupportedGpu);
