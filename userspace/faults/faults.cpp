@@ -1033,6 +1033,12 @@ std::string_view match_user_kind(std::string_view line) {
   // The driver core's "amdgpu: probe of 0000:03:00.0 failed with error -22": the device never came up.
   if (contains(line, "probe of ") && contains(line, "failed with error") && icontains(line, "amdgpu")) return "hang";
   if (contains(line, "destroy queue") && contains(line, "failed, ret -62")) return "hang";  // -ETIME
+  // Any other timeout the driver reports as an error ("[drm:psp_v11_0_... [amdgpu]] *ERROR* ... timed out",
+  // dc_dmub_srv's "Error waiting for DMUB idle", the display firmware): a block stopped answering.
+  if (contains(line, "Error waiting for DMUB idle") ||
+      (contains(line, "*ERROR*") && icontains(line, "amdgpu") &&
+       (icontains(line, "timeout") || icontains(line, "timed out"))))
+    return "hang";
   // amdgpu RAS: "%ld uncorrectable hardware errors detected in %s block" (and the correctable twin).
   if (contains(line, "hardware errors detected")) return "hardware_error";
   // Any other "rocBLAS error: ..." (the missing-Tensile-file and no-device forms are matched above).

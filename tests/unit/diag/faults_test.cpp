@@ -1387,6 +1387,11 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
       {"[  60.0] amdgpu 0000:03:00.0: amdgpu: ASIC reset failed with error, -110 for drm dev, 0000:03:00.0", "hang",
        FaultClass::kHangOrReset},
       {"[  60.0] amdgpu: qcm fence wait loop timeout expired", "hang", FaultClass::kHangOrReset},
+      {"[ 201.7] [drm:dc_dmub_srv_wait_idle [amdgpu]] *ERROR* Error waiting for DMUB idle: status=3", "hang",
+       FaultClass::kHangOrReset},
+      {"[  60.0] [drm:psp_cmd_submit_buf [amdgpu]] *ERROR* psp command (0x6) failed and response status is (0x0): "
+       "timed out",
+       "hang", FaultClass::kHangOrReset},
       {"[  60.0] amdgpu: Pasid 0x8001 destroy queue 2 failed, ret -62", "hang", FaultClass::kHangOrReset},
       {"[  5.0] amdgpu 0000:03:00.0: amdgpu: failed send message: SetHardMinByFreq (28) \tparam: 0x00000005 "
        "response 0xffffffc2",
