@@ -236,8 +236,11 @@ bool is_graphics_client(std::string_view process, std::string_view thread) {
   // Threads that submit graphics work: VKD3D-Proton/DXVK queues, engine render threads (Unreal's
   // RenderThread/RHIThread, Unity's UnityGfxDeviceWorker cut to 15 characters), the browsers' GPU
   // threads (Chromium's CrGpuMain/VizCompositorThread, Firefox's WebRender "Renderer"/"WRRenderBackend").
-  constexpr std::array<std::string_view, 9> kThreadPrefixes = {
-      "vkd3d", "dxvk-", "renderthread", "rhithread", "unitygfx", "crgpumain", "vizcompositor", "wrrender", "renderer"};
+  // Also Qt Quick's scene-graph thread (QSGRenderThread), Chrome's in-process GPU thread (cut to 15
+  // characters) and Firefox's Compositor/CanvasRenderer threads.
+  constexpr std::array<std::string_view, 13> kThreadPrefixes = {
+      "vkd3d",    "dxvk-",           "renderthread",    "rhithread",  "unitygfx",      "crgpumain", "vizcompositor",
+      "wrrender", "renderer",        "qsgrenderthread", "chrome_inprocgp", "compositor", "canvasrenderer"};
   for (const auto tp : kThreadPrefixes)
     if (t.starts_with(tp)) return true;
   // Windows executables under Wine/Proton ("game.exe", or cut by the 15-character comm limit).
@@ -246,7 +249,7 @@ bool is_graphics_client(std::string_view process, std::string_view thread) {
   // X servers, Wayland compositors and desktop shells, Wine's own processes, browsers and their
   // content/GPU processes, players, games' launchers and GL/Vulkan demos (names as the kernel's
   // 15-character comm keeps them, compared without case).
-  constexpr std::array<std::string_view, 62> kProcesses = {
+  constexpr std::array<std::string_view, 71> kProcesses = {
       "xorg",           "x",               "xwayland",        "gnome-shell",     "kwin",
       "kwin_wayland",   "kwin_x11",        "kwin_wayland_wr", "plasmashell",     "sway",
       "weston",         "mutter",          "cosmic-comp",     "hyprland",        "labwc",
@@ -259,7 +262,11 @@ bool is_graphics_client(std::string_view process, std::string_view thread) {
       "chrome",         "chromium",        "chromium-browse", "brave",           "msedge",
       "vivaldi-bin",    "opera",           "webkitwebproces", "steam",           "steamwebhelper",
       "mpv",            "vlc",             "kodi.bin",        "glxgears",        "vkcube",
-      "glmark2",        "retroarch"};
+      "glmark2",        "retroarch",
+      // Qt Quick shells and lock screens, GTK4's frame drawer of mutter, OBS, Electron, GPU-drawn terminals,
+      // Firefox's media decoder process.
+      "krunner",        "kscreenlocker_g", "mutter-x11-fram", "obs",             "electron",
+      "alacritty",      "kitty",           "wezterm-gui",     "rdd process"};
   for (const auto gp : kProcesses)
     if (p == gp) return true;
   return false;

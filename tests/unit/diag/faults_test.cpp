@@ -1672,6 +1672,12 @@ TEST_CASE("graphics clients by process and thread name, whatever the case", "[di
            {"WebKitWebProces", ""},
            {"steam", "vkd3d-proton"},
            {"Game.x64", "dxvk-cs"},
+           {"someqtapp", "QSGRenderThread"},
+           {"chrome", "Chrome_InProcGp"},
+           {"firefox-bin", "Compositor"},
+           {"kscreenlocker_g", ""},
+           {"obs", "obs"},
+           {"Alacritty", ""},
        }) {
     INFO(process << " / " << thread);
     CHECK(is_graphics_client(process, thread));
