@@ -951,7 +951,8 @@ constexpr std::array kUserPatterns = {
     UserPattern{"SIGABRT", false, "process_crash"},
     UserPattern{"signal: aborted", false, "process_crash"},
     UserPattern{"exit status 0xc0000409", false, "process_crash"},
-    // A Python exception (its traceback's header): the program failed; what failed is in other lines.
+    // A Python exception (its traceback's header; a bare RuntimeError line is matched last, in
+    // match_user_kind): the program failed; what failed is in other lines.
     UserPattern{"Traceback (most recent call last)", false, "app_error"},
 };
 
@@ -981,6 +982,8 @@ std::string status_token(std::string_view line) {
 }
 
 std::string_view match_user_kind(std::string_view line) {
+  // The shell's report of SIGABRT on a line of its own ("Aborted"; "... Aborted (core dumped)" is matched below).
+  if (text::trim(line) == "Aborted") return "process_crash";
   for (const auto& p : kUserPatterns)
     if (p.icase ? icontains(line, p.needle) : contains(line, p.needle)) return p.kind;
   // Patterns that need two parts.
@@ -1052,6 +1055,11 @@ std::string_view match_user_kind(std::string_view line) {
   // (a JIT: Triton, MIOpen, the OpenCL runtime) does not know the device's target, so it builds no code for it.
   if (contains(line, "is not a recognized processor for this target") && contains(line, "'gfx"))
     return "no_code_object";
+  // clang's "error: unsupported HIP gpu architecture: gfx1150" (a toolchain too old for the target; a JIT such as
+  // Triton or a source build hits it).
+  if (icontains(line, "unsupported HIP gpu architecture") && contains(line, "gfx")) return "no_code_object";
+  // The last line of a Python exception pasted alone, when no pattern above names what failed.
+  if (contains(line, "RuntimeError: ")) return "app_error";
   return {};
 }
 
