@@ -342,6 +342,21 @@ void Parser::note_rocm(std::string_view line) {
   }
 }
 
+// Ollama's "inference compute ... compute=gfx1030" and "amdgpu is (not) supported ... gpu_type=gfx1030" read the
+// target from KFD's topology: the GPU's own, whatever HSA_OVERRIDE_GFX_VERSION says.
+void Parser::note_native(std::string_view line) {
+  for (const std::string_view key : {std::string_view("compute=gfx"), std::string_view("gpu_type=gfx")}) {
+    const auto at = line.find(key);
+    if (at == std::string_view::npos) continue;
+    std::string t = find_isa(line.substr(at + key.size() - 3));
+    t = t.substr(0, t.find(':'));
+    if (t.size() < 6) return;
+    if (native_.empty()) native_line_ = line_no_;
+    if (std::find(native_.begin(), native_.end(), t) == native_.end() && native_.size() < 8) native_.push_back(t);
+    return;
+  }
+}
+
 void Parser::note_targets(std::string_view line) {
   if (ctx_.upstream_torch_wheel.empty()) {
     if (const auto w = text::after(line, "download.pytorch.org/whl/"); w && contains(w->substr(0, 24), "rocm"))
@@ -393,6 +408,7 @@ void Parser::feed(std::string_view line) {
   const std::string dev = text::find_bdf(line);
   note_override(line);
   note_rocm(line);
+  note_native(line);
   note_targets(line);
   if (try_coredump(line, dev, t) || try_kernel_vm(line, dev, t) || try_userspace(line, dev, t)) {
     if (t) last_time_ = t;
@@ -1432,6 +1448,11 @@ Result<Report> parse_log(std::string_view raw, const Context& ctx) {
   r.library_list_line = p.library_list_line();
   r.library_list_text = p.library_list_text();
   tie_faults_to_ring_timeouts(r.events);
+  // Without a GPU target from the caller, the one the log names (only one) is the GPU's.
+  if (r.context.gfx.empty() && !p.native_target().empty()) {
+    r.context.gfx = p.native_target();
+    r.context.gfx_source = fmt::format("log line {}", p.native_target_line());
+  }
   // An override found in the log applies to events classified before it was seen.
   rejudge(r, r.context);
   return r;
@@ -1523,6 +1544,7 @@ nlohmann::json report_json(const Report& r) {
   ctx["gfx"] = r.context.gfx.empty() ? json(nullptr) : json(r.context.gfx);
   ctx["override"] = r.context.override_version.empty() ? json(nullptr) : json(r.context.override_version);
   if (!r.context.override_source.empty()) ctx["override_source"] = r.context.override_source;
+  if (!r.context.gfx_source.empty()) ctx["gfx_source"] = r.context.gfx_source;
   if (!r.context.rocm_version.empty()) {
     ctx["rocm"] = r.context.rocm_version;
     ctx["rocm_source"] = r.context.rocm_version_source;

@@ -161,6 +161,8 @@ struct Context {
   // header's value wins over one the log shows (/opt/rocm-X.Y, rocm-rel-X.Y, a wheel's +rocmX.Y).
   std::string rocm_version{};
   std::string rocm_version_source{};
+  // Where gfx came from when the log itself named the GPU's target ("log line N"); empty otherwise.
+  std::string gfx_source{};
 };
 
 // "10.3.0" -> "gfx1030"; "9.0.10" -> "gfx90a"; nullopt when malformed.
@@ -237,6 +239,10 @@ class Parser {
   // The first line of a library's list of code-object files (0 when the log has none) and its text.
   [[nodiscard]] std::size_t library_list_line() const { return list_line_no_; }
   [[nodiscard]] const std::string& library_list_text() const { return list_line_; }
+  // The GPU's own target, when the log names one and only one (Ollama's compute=/gpu_type=, read from KFD's
+  // topology: the native target whatever the override); empty otherwise.
+  [[nodiscard]] std::string native_target() const { return native_.size() == 1 ? native_.front() : std::string(); }
+  [[nodiscard]] std::size_t native_target_line() const { return native_line_; }
 
  private:
   void start(Event e);
@@ -252,6 +258,7 @@ class Parser {
   void note_override(std::string_view line);
   void note_targets(std::string_view line);
   void note_rocm(std::string_view line);
+  void note_native(std::string_view line);
   bool try_coredump(std::string_view line, std::string_view device, std::optional<double> t);
   // What the AMDGPU device coredump being read said before its fault section.
   std::string cd_process_, cd_ring_;
@@ -264,6 +271,8 @@ class Parser {
   std::optional<Event> open_;
   std::size_t list_line_no_ = 0;
   std::string list_line_;
+  std::vector<std::string> native_;  // distinct native targets the log names
+  std::size_t native_line_ = 0;      // the first line that named one
   std::vector<Event> done_;
 };
 

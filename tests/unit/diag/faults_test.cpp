@@ -1572,6 +1572,31 @@ TEST_CASE("a causeless library error on an RDNA2 target no build carries", "[dia
   }
 }
 
+// Ollama reads the GPU's target from KFD's topology (compute=, gpu_type=): the native target whatever the
+// override, so a log run without --gfx still judges its override against the GPU.
+TEST_CASE("the GPU's own target named by the log stands in for --gfx", "[diag][faults][rules][general]") {
+  const std::string ollama =
+      "time=2025-01-01T10:00:00.000Z level=INFO source=routes.go:1187 msg=\"server config\" "
+      "env=\"map[HSA_OVERRIDE_GFX_VERSION:10.3.0 OLLAMA_HOST:http://0.0.0.0:11434]\"\n"
+      "time=2025-01-01T10:00:01.000Z level=INFO source=types.go:107 msg=\"inference compute\" id=0 library=rocm "
+      "variant=\"\" compute=gfx1010 driver=0.0 name=1002:731f total=\"8.0 GiB\" available=\"7.9 GiB\"\n";
+  const auto r = parse_log(ollama + kRocrFault);
+  CHECK(r->context.gfx == "gfx1010");
+  CHECK(r->context.gfx_source == "log line 2");
+  CHECK(r->verdict.cls == FaultClass::kIsaMismatch);
+  CHECK(report_json(*r)["context"]["gfx_source"] == "log line 2");
+  // The caller's target wins; two different targets in one log name none.
+  CHECK(parse_log(ollama + kRocrFault, Context{"gfx1030", "", ""})->context.gfx == "gfx1030");
+  CHECK(parse_log(ollama + kRocrFault, Context{"gfx1030", "", ""})->verdict.cls == FaultClass::kVmFaultBadAddress);
+  const std::string two = "msg=\"amdgpu is supported\" gpu=0 gpu_type=gfx1100\n"
+                          "msg=\"amdgpu is supported\" gpu=1 gpu_type=gfx1030\n";
+  const auto t = parse_log(two + kRocrFault);
+  CHECK(t->context.gfx.empty());
+  CHECK_FALSE(report_json(*t)["context"].contains("gfx_source"));
+  CHECK(parse_log("msg=\"amdgpu is supported\" gpu=0 gpu_type=gfx90c:xnack-\n" + std::string(kRocrFault))
+            ->context.gfx == "gfx90c");
+}
+
 // Faults on the multimedia hub come from the video/JPEG engines, the display or firmware (mmhub_v* client
 // tables: VCN, JPEG, DCE*, MP0...): never the graphics engine, whichever process submitted the work, so a
 // player's or a compositor's thread name does not make them graphics faults.
