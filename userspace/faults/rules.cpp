@@ -108,6 +108,13 @@ bool in_drm_context(const Event& e, const Facts& f) {
   return *e.vmid < first_kfd_vmid(e, f);
 }
 
+// A gfxhub fault in a VMID that amdgpu gives KFD: a ROCm/HSA compute queue's.
+bool in_kfd_context(const Event& e, const Facts& f) {
+  if (!is_vm_fault(e) || !e.vmid || text::starts_with(e.hub, "mmhub") || text::starts_with(e.status_register, "MMVM"))
+    return false;
+  return *e.vmid >= first_kfd_vmid(e, f);
+}
+
 // A fault on the multimedia hub: video/JPEG engines, display, firmware (mmhub_v*: VCN, JPEG, DCE*, MP0,
 // MP1, HDP...), never the graphics engine's shaders, whichever process submitted the work.
 bool on_mmhub(const Event& e) {
@@ -207,6 +214,22 @@ constexpr std::array kEventRules = {
                                    "geometry, gfx command processor), which compute dispatches never use; it {} {}",
                                    e.client, access_verb(e), describe_address(e, "an unknown address"));
               }},
+    // ROCr/HIP's own fault report (or a shader fault in a KFD VMID: a ROCm queue's) on a target the ROCm
+    // release in use does not support: its code objects (or the lack of them) are no working baseline, so the
+    // fault says nothing about an address. Weak: a hang, a missing code object or another cause decides.
+    EventRule{"unsupported_gpu_fault",
+              [](const Event& e, const Facts& f) {
+                const bool runtime_fault = e.kind == "hsa_memory_fault" || e.kind == "hsa_aperture_violation" ||
+                                           e.kind == "hip_illegal_address" ||
+                                           (in_kfd_context(e, f) && !e.client.empty() && is_shader_client(e.client));
+                return runtime_fault && !overridden(f) && unsupported_here(device_target(f), f);
+              },
+              FaultClass::kUnsupportedGpu, OnMismatch::kKeep,
+              [](const Event& e, const Facts& f) {
+                return fmt::format("a GPU memory fault{} on {}, a target that the ROCm release in use{} does not support",
+                                   e.hsa_status.empty() ? std::string() : " (" + e.hsa_status + ")", device_target(f),
+                                   f.ctx.rocm_version.empty() ? std::string() : " (" + f.ctx.rocm_version + ")");
+              }},
     EventRule{"vm_shader_client",
               [](const Event& e, const Facts&) { return is_vm_fault(e) && !e.client.empty() && is_shader_client(e.client); },
               FaultClass::kVmFaultBadAddress, OnMismatch::kFault,
@@ -220,21 +243,6 @@ constexpr std::array kEventRules = {
               FaultClass::kVmFaultOther, OnMismatch::kKeep,
               [](const Event&, const Facts&) -> std::string {
                 return "the IOMMU blocked a DMA access of the device (IO_PAGE_FAULT)";
-              }},
-    // ROCr/HIP's own fault report on a target the ROCm release in use does not support: its code objects
-    // (or the lack of them) are no working baseline, so the fault says nothing about an address. Weak:
-    // a hang, a missing code object or another cause in the same log decides.
-    EventRule{"unsupported_gpu_fault",
-              [](const Event& e, const Facts& f) {
-                const bool runtime_fault =
-                    e.kind == "hsa_memory_fault" || e.kind == "hsa_aperture_violation" || e.kind == "hip_illegal_address";
-                return runtime_fault && !overridden(f) && unsupported_here(device_target(f), f);
-              },
-              FaultClass::kUnsupportedGpu, OnMismatch::kKeep,
-              [](const Event& e, const Facts& f) {
-                return fmt::format("a GPU memory fault{} on {}, a target that the ROCm release in use{} does not support",
-                                   e.hsa_status.empty() ? std::string() : " (" + e.hsa_status + ")", device_target(f),
-                                   f.ctx.rocm_version.empty() ? std::string() : " (" + f.ctx.rocm_version + ")");
               }},
     EventRule{"hsa_memory_fault", [](const Event& e, const Facts&) { return e.kind == "hsa_memory_fault"; },
               FaultClass::kVmFaultBadAddress, OnMismatch::kFault,

@@ -1515,6 +1515,17 @@ TEST_CASE("the ROCm release in use decides gfx8 support; runtime faults on unsup
   CHECK(parse_log(kRocrFault, Context{"gfx90c", "9.0.0", "environment"})->verdict.cls ==
         FaultClass::kVmFaultBadAddress);
   CHECK(parse_log(kRocrFault, Context{"gfx1030", "", ""})->verdict.cls == FaultClass::kVmFaultBadAddress);
+  // The kernel's report of a shader fault in a KFD VMID (a ROCm queue's) is the same evidence; render-node
+  // VMIDs stay graphics faults.
+  const auto k = parse_log(gfx10_fault(9, "python3"), Context{"gfx1036", "", ""});
+  REQUIRE(k->events.size() == 1);
+  CHECK(k->events[0].rule == "unsupported_gpu_fault");
+  CHECK(k->verdict.cls == FaultClass::kUnsupportedGpu);
+  CHECK(parse_log(gfx10_fault(9, "python3"), Context{"gfx1036", "10.3.0", "environment"})->verdict.cls ==
+        FaultClass::kVmFaultBadAddress);
+  CHECK(parse_log(gfx10_fault(3, "python3"), Context{"gfx1036", "", ""})->verdict.cls == FaultClass::kGraphicsFault);
+  CHECK(parse_log(gfx10_fault(9, "python3"), Context{"gfx1030", "", ""})->verdict.cls ==
+        FaultClass::kVmFaultBadAddress);
   // Weak: a reset in the same log decides.
   CHECK(parse_log(std::string(kRocrFault) + "[ 52.0] amdgpu 0000:03:00.0: amdgpu: GPU reset begin!\n", polaris)
             ->verdict.cls == FaultClass::kHangOrReset);
