@@ -844,6 +844,9 @@ constexpr std::array kUserPatterns = {
     // kernels for the device's architecture.
     UserPattern{"BLAS_STATUS_ALLOC_FAILED", false, "out_of_memory"},
     UserPattern{"BLAS_STATUS_ARCH_MISMATCH", false, "no_code_object"},
+    // hipBLASLt answers HIPBLAS_STATUS_NOT_SUPPORTED when it has no kernel for the device (PyTorch's
+    // "CUDA error: HIPBLAS_STATUS_NOT_SUPPORTED when calling hipblasLtMatmul(...)").
+    UserPattern{"BLAS_STATUS_NOT_SUPPORTED", false, "no_code_object"},
     UserPattern{"miopenStatusAllocFailed", false, "out_of_memory"},
     // MIOpen's HIP handle (handlehip.cpp), MIGraphX and RPP: "Memory not available to allocate buffer: N".
     UserPattern{"Memory not available to allocate buffer", false, "out_of_memory"},

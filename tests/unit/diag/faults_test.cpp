@@ -1243,6 +1243,8 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
        FaultClass::kMissingCodeObject},
       {"RuntimeError: CUDA error: HIPBLAS_STATUS_ARCH_MISMATCH when calling `hipblasSgemm(handle)`", "no_code_object",
        FaultClass::kMissingCodeObject},
+      {"RuntimeError: CUDA error: HIPBLAS_STATUS_NOT_SUPPORTED when calling `hipblasLtMatmul(ltHandle, computeDesc)`",
+       "no_code_object", FaultClass::kMissingCodeObject},
       // No usable GPU: no cause of its own.
       {"RuntimeError: No HIP GPUs are available", "no_gpu_device", FaultClass::kUnknown},
       {"ggml_cuda_init: failed to initialize ROCm: no ROCm-capable device is detected", "no_gpu_device",
