@@ -311,6 +311,18 @@ std::string runtime_target_of(std::string_view line) {
       v.remove_prefix(1);
     if (text::starts_with(v, "gfx")) return find_isa(v);
   }
+  // MIOpen names its kernel and performance databases after the device as the runtime reports it
+  // ("Missing system database file: gfx1030_40.kdb", "File is unreadable: .../gfx803_32.HIP.fdb.txt"): the
+  // target, then the compute-unit count.
+  if (icontains(line, "miopen")) {
+    for (std::size_t pos = line.find("gfx"); pos != std::string_view::npos; pos = line.find("gfx", pos + 3)) {
+      std::string isa = find_isa(line.substr(pos));
+      const std::size_t end = pos + isa.size();
+      if (!isa.empty() && end + 1 < line.size() && line[end] == '_' &&
+          std::isdigit(static_cast<unsigned char>(line[end + 1])) != 0)
+        return isa;
+    }
+  }
   // rocminfo: an agent's "  Name:                    gfx1030" or its ISA "amdgcn-amd-amdhsa--gfx1030"
   const std::string_view t = text::trim(line);
   if (text::starts_with(t, "Name:")) {

@@ -1610,6 +1610,24 @@ TEST_CASE("the GPU's own target named by the log stands in for --gfx", "[diag][f
             ->context.gfx == "gfx90c");
 }
 
+// MIOpen names its databases after the device as the runtime reports it (target, then CU count): under an
+// override that is the override's target, so a gfx1010 whose databases are gfx1030's runs gfx1030 code.
+TEST_CASE("MIOpen's database names show the target the runtime runs the device as", "[diag][faults][rules][general]") {
+  const std::string kdb = "MIOpen(HIP): Warning [SQLiteBase] Missing system database file: gfx1030_40.kdb Performance "
+                          "may degrade. Please follow instructions to install: https://github.com/ROCm/MIOpen\n";
+  const auto r = parse_log(kdb + kRocrFault, Context{"gfx1010", "", ""});
+  CHECK(r->context.runtime_targets == std::vector<std::string>{"gfx1030"});
+  CHECK(r->verdict.cls == FaultClass::kIsaMismatch);
+  CHECK(r->verdict.summary.find("runs this gfx1010 GPU as gfx1030") != std::string::npos);
+  const std::string fdb = "MIOpen(HIP): Warning [ParseAndLoadDb] File is unreadable: "
+                          "/opt/rocm/share/miopen/db/gfx1010_40.HIP.fdb.txt\n";
+  CHECK(parse_log(fdb + kRocrFault, Context{"gfx1010", "", ""})->verdict.cls == FaultClass::kVmFaultBadAddress);
+  // Other gfx tokens in a MIOpen line (a solver's name, a path without the CU count) say nothing.
+  CHECK(parse_log("MIOpen(HIP): Info [Solver] ConvAsmGfx1030 not applicable for gfx1030 on this device\n",
+                  Context{"gfx1010", "", ""})
+            ->context.runtime_targets.empty());
+}
+
 // Faults on the multimedia hub come from the video/JPEG engines, the display or firmware (mmhub_v* client
 // tables: VCN, JPEG, DCE*, MP0...): never the graphics engine, whichever process submitted the work, so a
 // player's or a compositor's thread name does not make them graphics faults.
