@@ -248,6 +248,7 @@ void rejudge_log(Input& in, const faults::Context& ctx) {
     log_ctx.library_targets_source = seen.library_targets_source;
   }
   if (log_ctx.upstream_torch_wheel.empty()) log_ctx.upstream_torch_wheel = seen.upstream_torch_wheel;
+  if (log_ctx.kfd_skipped.empty()) log_ctx.kfd_skipped = seen.kfd_skipped;
   if (log_ctx.rocm_version.empty()) {
     log_ctx.rocm_version = seen.rocm_version;
     log_ctx.rocm_version_source = seen.rocm_version_source;

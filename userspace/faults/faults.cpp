@@ -420,6 +420,8 @@ void Parser::feed(std::string_view line) {
   const std::string dev = text::find_bdf(line);
   note_override(line);
   note_rocm(line);
+  if (ctx_.kfd_skipped.empty() && (contains(line, "not supported in kfd") || contains(line, "kfd not supported on this ASIC")))
+    ctx_.kfd_skipped = fmt::format("log line {}", line_no_);
   note_native(line);
   note_targets(line);
   if (try_coredump(line, dev, t) || try_kernel_vm(line, dev, t) || try_userspace(line, dev, t)) {
@@ -777,6 +779,8 @@ constexpr std::array kUserPatterns = {
     UserPattern{"Memory access fault by GPU", false, "hsa_memory_fault"},
     // The ROCr debug agent's own report of the same fault (rocr_debug_agent, wavefront dump follows).
     UserPattern{"Memory access fault at GPU Node", false, "hsa_memory_fault"},
+    // The same line quoted with the reporter's elisions ("Memory access fault ... Page not present ...").
+    UserPattern{"Memory access fault", false, "hsa_memory_fault"},
     // Mesa (RADV/radeonsi) reports of a lost context or a GPUVM fault: graphics clients.
     UserPattern{"GPUVM fault detected", false, "graphics_vm_fault"},
     UserPattern{"context is lost", false, "graphics_context_lost"},
@@ -881,6 +885,7 @@ constexpr std::array kUserPatterns = {
     // "GC IP 090100 not supported in kfd"), Ollama ("unsupported Radeon iGPU detected skipping",
     // "amdgpu too old gfx803"). Notices: they decide the verdict only when nothing else happened.
     UserPattern{"not supported in kfd", false, "gpu_unsupported_notice"},
+    UserPattern{"kfd not supported on this ASIC", false, "gpu_unsupported_notice"},  // older kernels
     UserPattern{"unsupported Radeon iGPU detected", false, "gpu_unsupported_notice"},
     UserPattern{"amdgpu too old", false, "gpu_unsupported_notice"},
     UserPattern{"rejects atomics", true, "pcie_atomics"},
@@ -1012,9 +1017,27 @@ std::string status_token(std::string_view line) {
   return {};
 }
 
+// The number a HIP call's failure names: "failed(700)", "failed (700)", "hipError_t(700)", "error 700",
+// "error code 700", "returned 700" (the number must end there).
+std::optional<std::uint64_t> hip_status_number(std::string_view line) {
+  for (const std::string_view pre : {"failed(", "failed (", "hipError_t(", "error code ", "error ", "returned "}) {
+    for (std::size_t at = line.find(pre); at != std::string_view::npos; at = line.find(pre, at + 1)) {
+      std::size_t used = 0;
+      const std::string_view rest = line.substr(at + pre.size());
+      const auto v = text::parse_dec(rest, &used);
+      if (v && (used == rest.size() || rest[used] == ')' || rest[used] == ' ' || rest[used] == ',' || rest[used] == '.'))
+        return v;
+    }
+  }
+  return std::nullopt;
+}
+
 std::string_view match_user_kind(std::string_view line) {
   // The shell's report of SIGABRT on a line of its own ("Aborted"; "... Aborted (core dumped)" is matched below).
   if (text::trim(line) == "Aborted") return "process_crash";
+  // A failed open of KFD's device node (strace's "openat(AT_FDCWD, \"/dev/kfd\", O_RDWR|O_CLOEXEC) = -1 ENOMEM
+  // (Cannot allocate memory)"): no compute device, whatever the errno says.
+  if (contains(line, "/dev/kfd") && contains(line, "= -1 ")) return "no_gpu_device";
   for (const auto& p : kUserPatterns)
     if (p.icase ? icontains(line, p.needle) : contains(line, p.needle)) return p.kind;
   // Patterns that need two parts.
@@ -1060,6 +1083,14 @@ std::string_view match_user_kind(std::string_view line) {
       (contains(line, " buffer") || contains(line, " bytes")))
     return "out_of_memory";
   if (icontains(line, "memory allocation of size") && contains(line, "failed")) return "out_of_memory";
+  // A HIP call's status by number ("hipStreamSynchronize(...) failed(700)", "hipError_t(98)"): the codes HIP
+  // shares with CUDA since ROCm 3.x: 700 illegal address, 98 invalid device function, 209 no binary for the GPU.
+  if (contains(line, "hip")) {
+    if (const auto code = hip_status_number(line)) {
+      if (*code == 700) return "hip_illegal_address";
+      if (*code == 98 || *code == 209) return "no_code_object";
+    }
+  }
   // Any other HIP error (hipErrorLaunchFailure, "HIP error: ...", ggml's "ROCm error: ...", hipError_t(N)):
   // a GPU-side failure that names no cause the rules know. Better an event of its own than no event.
   if (contains(line, "hipError") || icontains(line, "HIP error:") || icontains(line, "ROCm error:"))

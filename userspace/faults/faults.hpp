@@ -163,6 +163,9 @@ struct Context {
   std::string rocm_version_source{};
   // Where gfx came from when the log itself named the GPU's target ("log line N"); empty otherwise.
   std::string gfx_source{};
+  // Where the log shows KFD skipping a device as unsupported ("log line N"; "... not supported in kfd",
+  // "kfd not supported on this ASIC"); empty when it does not.
+  std::string kfd_skipped{};
 };
 
 // "10.3.0" -> "gfx1030"; "9.0.10" -> "gfx90a"; nullopt when malformed.

@@ -140,8 +140,14 @@ bool overridden(const Facts& f) {
                      [&](const std::string& t) { return t != base; });
 }
 
-// The GPU's target has no support in the ROCm release in use (any release when it is not known).
-bool unsupported_here(const std::string& gfx, const Facts& f) { return unsupported_under(gfx, f.ctx.rocm_version); }
+// The GPU's target has no support in the ROCm release in use (any release when it is not known), and no
+// library in the log lists it: a list that names the target (a community build for gfx90c, Ollama's
+// supported_types) shows that code for it exists, so a failure there is no longer the GPU's support.
+bool unsupported_here(const std::string& gfx, const Facts& f) {
+  const std::string base = gfx.substr(0, gfx.find(':'));
+  const auto& lt = f.ctx.library_targets;
+  return unsupported_under(gfx, f.ctx.rocm_version) && std::find(lt.begin(), lt.end(), base) == lt.end();
+}
 
 // The RDNA2 discrete targets that neither AMD's ROCm libraries nor PyTorch's wheels nor Debian's packages
 // build (they build gfx1030 alone in the family, which is why 10.3.0 is the usual override there).
@@ -268,15 +274,22 @@ constexpr std::array kEventRules = {
                     "hsa_resources",   "process_crash",           "kfd_interrupt_overflow", "no_gpu_device",
                     "app_error"};
                 // An override within the family (10.3.0 on gfx1035, 9.0.0 on gfx90c) runs supported code.
-                return !overridden(f) && unsupported_here(device_target(f), f) &&
-                       std::find(kKinds.begin(), kKinds.end(), e.kind) != kKinds.end();
+                const bool causeless = std::find(kKinds.begin(), kKinds.end(), e.kind) != kKinds.end();
+                // KFD skipped a device as unsupported and the runtime then has no compute agent at all: the
+                // kernel side does not support compute on the GPU, whatever its target.
+                const bool no_agent = e.kind == "hsa_resources" || e.kind == "no_gpu_device";
+                return causeless && ((!overridden(f) && unsupported_here(device_target(f), f)) ||
+                                     (no_agent && !f.ctx.kfd_skipped.empty()));
               },
               FaultClass::kUnsupportedGpu, OnMismatch::kKeep,
               [](const Event& e, const Facts& f) {
+                const std::string what = e.hsa_status.empty() ? std::string("a compute failure") : e.hsa_status;
+                if (!unsupported_here(device_target(f), f) || overridden(f))
+                  return fmt::format("{} after KFD skipped the GPU as unsupported ({}): no compute agent exists", what,
+                                     f.ctx.kfd_skipped);
                 return fmt::format("{} on {}, a target that current ROCm releases do not support (no code objects are "
                                    "built for it)",
-                                   e.hsa_status.empty() ? std::string("a compute failure") : e.hsa_status,
-                                   device_target(f));
+                                   what, device_target(f));
               }},
     EventRule{"gpu_unsupported_notice", [](const Event& e, const Facts&) { return e.kind == "gpu_unsupported_notice"; },
               FaultClass::kUnsupportedGpu, OnMismatch::kKeep,

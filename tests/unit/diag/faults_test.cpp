@@ -540,6 +540,7 @@ TEST_CASE("every classification rule is met by a real report or a line of the co
       {"Traceback (most recent call last):\n", Context{}},
       {"RuntimeError: HIP error: hipErrorLaunchFailure\n", Context{"gfx1032", "", ""}},
       {"Segmentation fault (core dumped)\n", Context{"gfx1010", "10.3.0", "environment"}},
+      {"kfd not supported on this ASIC\nNo HIP GPUs are available\n", Context{"gfx1030", "", ""}},
       {fmt::format("amdgpu 0000:03:00.0: amdgpu: [gfxhub] page fault (src_id:0 ring:24 vmid:9 pasid:32771)\n"
                    "amdgpu 0000:03:00.0: amdgpu: GCVM_L2_PROTECTION_FAULT_STATUS:0x{:08X}\n",
                    l2(1, 0, 1, 0, 6, 1, 9)),
@@ -973,6 +974,19 @@ TEST_CASE("unsupported GPUs are their own verdict", "[diag][faults][rules][gener
   CHECK(parse_log(resources, Context{"gfx1030", "", ""})->verdict.cls == FaultClass::kUnknown);
   CHECK(parse_log("Segmentation fault (core dumped)\n", Context{"gfx803", "", ""})->verdict.cls ==
         FaultClass::kUnsupportedGpu);
+  // KFD skipped the device and the runtime then has no compute agent: the kernel side's support decides,
+  // whatever the target and the ROCm release (older kernels say "kfd not supported on this ASIC").
+  const std::string skipped = "[    2.72] amdgpu 0000:02:00.0: kfd not supported on this ASIC\n";
+  Context rocm29{"gfx803", "", ""};
+  rocm29.rocm_version = "2.9";
+  const auto k = parse_log(resources + skipped, rocm29);
+  CHECK(k->context.kfd_skipped == "log line 3");
+  CHECK(k->verdict.cls == FaultClass::kUnsupportedGpu);
+  CHECK(k->verdict.summary.find("after KFD skipped the GPU as unsupported (log line 3)") != std::string::npos);
+  CHECK(parse_log(resources, rocm29)->verdict.cls == FaultClass::kUnknown);  // gfx803 was a ROCm 2.9 target
+  // A crash is no evidence that no agent exists: another GPU may be the one in use.
+  CHECK(parse_log(skipped + "Segmentation fault (core dumped)\n", Context{"gfx1030", "", ""})->verdict.cls ==
+        FaultClass::kUnknown);
 }
 
 TEST_CASE("a reset before the faults is the verdict, whatever reports the faults", "[diag][faults][rules][general]") {
@@ -1167,6 +1181,16 @@ TEST_CASE("framework target lists, ROCr's MEMORY_FAULT status, DirectML's out of
   REQUIRE(old->events.size() == 1);
   CHECK(old->events[0].isa == "gfx701");
   CHECK(old->verdict.cls == FaultClass::kUnsupportedGpu);
+  // A library list that names the device's target shows a build for it exists: no longer the GPU's support.
+  const std::string ol = "msg=\"amdgpu is not supported\" gpu=0 gpu_type=gfx90c:xnack- library=C:\\ROCm\\5.7\\bin "
+                         "supported_types=\"[gfx1030 gfx1100 gfx906 gfx90c]\"\n";
+  CHECK(parse_log(ol, Context{"gfx90c", "", ""})->verdict.cls == FaultClass::kMissingCodeObject);
+  CHECK(parse_log(ol + "Segmentation fault (core dumped)\n", Context{"gfx90c", "", ""})->verdict.cls ==
+        FaultClass::kMissingCodeObject);
+  CHECK(parse_log("msg=\"amdgpu is not supported\" gpu=0 gpu_type=gfx90c library=/usr/lib/ollama "
+                  "supported_types=\"[gfx1030 gfx1100]\"\n",
+                  Context{"gfx90c", "", ""})
+            ->verdict.cls == FaultClass::kUnsupportedGpu);
   // A core-count skip is no target problem.
   CHECK(parse_log("Ignoring visible gpu device (device: 0) with core count: 2. The minimum required count is 8.\n")
             ->events.empty());
@@ -1227,6 +1251,13 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
       {"D3D12 device hung: DXGI_ERROR_DEVICE_HUNG", "graphics_context_lost", FaultClass::kGraphicsFault},
       {"[  60.1] [drm:amdgpu_cs_ioctl [amdgpu]] *ERROR* Failed to initialize parser -125!", "graphics_context_lost",
        FaultClass::kGraphicsFault},
+      // ROCr's fault line quoted with the reporter's elisions.
+      {"`Memory access fault ... Page not present ... kernel: void foo::bar_kernel<int, double>`", "hsa_memory_fault",
+       FaultClass::kVmFaultBadAddress},
+      // A HIP call's failure by number (the codes HIP shares with CUDA): 700 illegal address, 98/209 no code.
+      {"ERROR: hipStreamSynchronize(1,0x30efef0) failed(700)", "hip_illegal_address", FaultClass::kVmFaultBadAddress},
+      {"hipLaunchKernel failed with hipError_t(98)", "no_code_object", FaultClass::kMissingCodeObject},
+      {"ERROR: hipModuleLaunchKernel returned 209", "no_code_object", FaultClass::kMissingCodeObject},
       // Missing code objects.
       {"RuntimeError: HIP error: device kernel image is invalid", "no_code_object", FaultClass::kMissingCodeObject},
       {"hipModuleLoadData returned hipErrorInvalidImage", "no_code_object", FaultClass::kMissingCodeObject},
@@ -1259,6 +1290,8 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
       {"Failed to get device count", "no_gpu_device", FaultClass::kUnknown},
       {"ROCk module is NOT loaded, possibly no GPU devices", "no_gpu_device", FaultClass::kUnknown},
       {"Unable to open /dev/kfd read-write: Permission denied", "no_gpu_device", FaultClass::kUnknown},
+      {"openat(AT_FDCWD, \"/dev/kfd\", O_RDWR|O_CLOEXEC) = -1 ENOMEM (Cannot allocate memory)", "no_gpu_device",
+       FaultClass::kUnknown},
       {"AssertionError: Torch not compiled with CUDA enabled", "no_gpu_device", FaultClass::kUnknown},
       {"RuntimeError: Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU and installed a "
        "driver",
