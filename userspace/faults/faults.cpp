@@ -1032,6 +1032,51 @@ std::optional<std::uint64_t> hip_status_number(std::string_view line) {
   return std::nullopt;
 }
 
+// The two-part patterns tried last (match_user_kind's tail): HIP statuses by number, generic library and
+// driver errors, compilers that do not know the target, a bare Python exception.
+std::string_view match_late_kind(std::string_view line) {
+  // A HIP call's status by number ("hipStreamSynchronize(...) failed(700)", "hipError_t(98)"): the codes HIP
+  // shares with CUDA since ROCm 3.x: 700 illegal address, 98 invalid device function, 209 no binary for the GPU.
+  if (contains(line, "hip")) {
+    if (const auto code = hip_status_number(line)) {
+      if (*code == 700) return "hip_illegal_address";
+      if (*code == 98 || *code == 209) return "no_code_object";
+    }
+  }
+  // Any other HIP error (hipErrorLaunchFailure, "HIP error: ...", ggml's "ROCm error: ...", hipError_t(N)):
+  // a GPU-side failure that names no cause the rules know. Better an event of its own than no event.
+  if (contains(line, "hipError") || icontains(line, "HIP error:") || icontains(line, "ROCm error:"))
+    return "hsa_error";
+  // The driver core's "amdgpu: probe of 0000:03:00.0 failed with error -22": the device never came up.
+  if (contains(line, "probe of ") && contains(line, "failed with error") && icontains(line, "amdgpu")) return "hang";
+  if (contains(line, "destroy queue") && contains(line, "failed, ret -62")) return "hang";  // -ETIME
+  // Any other timeout the driver reports as an error ("[drm:psp_v11_0_... [amdgpu]] *ERROR* ... timed out",
+  // dc_dmub_srv's "Error waiting for DMUB idle", the display firmware): a block stopped answering.
+  if (contains(line, "Error waiting for DMUB idle") ||
+      (contains(line, "*ERROR*") && icontains(line, "amdgpu") &&
+       (icontains(line, "timeout") || icontains(line, "timed out"))))
+    return "hang";
+  // amdgpu RAS: "%ld uncorrectable hardware errors detected in %s block" (and the correctable twin).
+  if (contains(line, "hardware errors detected")) return "hardware_error";
+  // Any other "rocBLAS error: ..." (the missing-Tensile-file and no-device forms are matched above).
+  if (contains(line, "rocBLAS error")) return "hsa_error";
+  // PyTorch's hipified messages keep CUDA's wording ("RuntimeError: CUDA error: unspecified launch failure"),
+  // and MIOpen reports its failures as "MIOpen Error: ..." / miopenStatus*: a GPU-library failure, no cause.
+  if (contains(line, "CUDA error:") || contains(line, "MIOpen Error") || contains(line, "MIOpen(HIP): Error") ||
+      contains(line, "miopenStatus"))
+    return "hsa_error";
+  // LLVM's "'gfx1150' is not a recognized processor for this target (ignoring processor)": the compiler
+  // (a JIT: Triton, MIOpen, the OpenCL runtime) does not know the device's target, so it builds no code for it.
+  if (contains(line, "is not a recognized processor for this target") && contains(line, "'gfx"))
+    return "no_code_object";
+  // clang's "error: unsupported HIP gpu architecture: gfx1150" (a toolchain too old for the target; a JIT such as
+  // Triton or a source build hits it).
+  if (icontains(line, "unsupported HIP gpu architecture") && contains(line, "gfx")) return "no_code_object";
+  // The last line of a Python exception pasted alone, when no pattern above names what failed.
+  if (contains(line, "RuntimeError: ")) return "app_error";
+  return {};
+}
+
 std::string_view match_user_kind(std::string_view line) {
   // The shell's report of SIGABRT on a line of its own ("Aborted"; "... Aborted (core dumped)" is matched below).
   if (text::trim(line) == "Aborted") return "process_crash";
@@ -1083,46 +1128,7 @@ std::string_view match_user_kind(std::string_view line) {
       (contains(line, " buffer") || contains(line, " bytes")))
     return "out_of_memory";
   if (icontains(line, "memory allocation of size") && contains(line, "failed")) return "out_of_memory";
-  // A HIP call's status by number ("hipStreamSynchronize(...) failed(700)", "hipError_t(98)"): the codes HIP
-  // shares with CUDA since ROCm 3.x: 700 illegal address, 98 invalid device function, 209 no binary for the GPU.
-  if (contains(line, "hip")) {
-    if (const auto code = hip_status_number(line)) {
-      if (*code == 700) return "hip_illegal_address";
-      if (*code == 98 || *code == 209) return "no_code_object";
-    }
-  }
-  // Any other HIP error (hipErrorLaunchFailure, "HIP error: ...", ggml's "ROCm error: ...", hipError_t(N)):
-  // a GPU-side failure that names no cause the rules know. Better an event of its own than no event.
-  if (contains(line, "hipError") || icontains(line, "HIP error:") || icontains(line, "ROCm error:"))
-    return "hsa_error";
-  // The driver core's "amdgpu: probe of 0000:03:00.0 failed with error -22": the device never came up.
-  if (contains(line, "probe of ") && contains(line, "failed with error") && icontains(line, "amdgpu")) return "hang";
-  if (contains(line, "destroy queue") && contains(line, "failed, ret -62")) return "hang";  // -ETIME
-  // Any other timeout the driver reports as an error ("[drm:psp_v11_0_... [amdgpu]] *ERROR* ... timed out",
-  // dc_dmub_srv's "Error waiting for DMUB idle", the display firmware): a block stopped answering.
-  if (contains(line, "Error waiting for DMUB idle") ||
-      (contains(line, "*ERROR*") && icontains(line, "amdgpu") &&
-       (icontains(line, "timeout") || icontains(line, "timed out"))))
-    return "hang";
-  // amdgpu RAS: "%ld uncorrectable hardware errors detected in %s block" (and the correctable twin).
-  if (contains(line, "hardware errors detected")) return "hardware_error";
-  // Any other "rocBLAS error: ..." (the missing-Tensile-file and no-device forms are matched above).
-  if (contains(line, "rocBLAS error")) return "hsa_error";
-  // PyTorch's hipified messages keep CUDA's wording ("RuntimeError: CUDA error: unspecified launch failure"),
-  // and MIOpen reports its failures as "MIOpen Error: ..." / miopenStatus*: a GPU-library failure, no cause.
-  if (contains(line, "CUDA error:") || contains(line, "MIOpen Error") || contains(line, "MIOpen(HIP): Error") ||
-      contains(line, "miopenStatus"))
-    return "hsa_error";
-  // LLVM's "'gfx1150' is not a recognized processor for this target (ignoring processor)": the compiler
-  // (a JIT: Triton, MIOpen, the OpenCL runtime) does not know the device's target, so it builds no code for it.
-  if (contains(line, "is not a recognized processor for this target") && contains(line, "'gfx"))
-    return "no_code_object";
-  // clang's "error: unsupported HIP gpu architecture: gfx1150" (a toolchain too old for the target; a JIT such as
-  // Triton or a source build hits it).
-  if (icontains(line, "unsupported HIP gpu architecture") && contains(line, "gfx")) return "no_code_object";
-  // The last line of a Python exception pasted alone, when no pattern above names what failed.
-  if (contains(line, "RuntimeError: ")) return "app_error";
-  return {};
+  return match_late_kind(line);
 }
 
 }  // namespace
