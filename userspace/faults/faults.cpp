@@ -987,6 +987,9 @@ constexpr std::array kUserPatterns = {
     UserPattern{"SIGABRT", false, "process_crash"},
     UserPattern{"signal: aborted", false, "process_crash"},
     UserPattern{"exit status 0xc0000409", false, "process_crash"},
+    // The kernel's own report of a user-space segfault: "python3[4242]: segfault at 0 ip ... error 4 in
+    // libamdhip64.so[...]" (arch/x86/mm/fault.c show_signal_msg).
+    UserPattern{"]: segfault at ", false, "process_crash"},
     // A Python exception (its traceback's header; a bare RuntimeError line is matched last, in
     // match_user_kind): the program failed; what failed is in other lines.
     UserPattern{"Traceback (most recent call last)", false, "app_error"},

@@ -1441,6 +1441,9 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
       {"Error: llama runner process has terminated: exit status 2", "process_crash", FaultClass::kUnknown},
       {"subprocess.CalledProcessError: Command '['python3', 'run.py']' died with <Signals.SIGSEGV: 11>.",
        "process_crash", FaultClass::kUnknown},
+      {"[ 812.5] python3[4242]: segfault at 0 ip 00007f00deadbeef sp 00007ffd00000000 error 4 in "
+       "libamdhip64.so.6[7f0000000000+400000]",
+       "process_crash", FaultClass::kUnknown},
       {"[2024-05-01 10:00:00] torch.distributed.elastic.multiprocessing.api: failed (exitcode: -6) local_rank: 0 "
        "(pid: 4100) of binary: /usr/bin/python3 Signal 6 (SIGABRT) received by PID 4100",
        "process_crash", FaultClass::kUnknown},
