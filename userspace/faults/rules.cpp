@@ -41,13 +41,19 @@ std::string describe_address(const Event& e, std::string_view none) {
 
 std::string access_verb(const Event& e) { return e.rw ? (*e.rw != 0 ? "wrote" : "read") : "accessed"; }
 
+// A fault on the multimedia hub: video/JPEG engines, display, firmware (mmhub_v*: VCN, JPEG, DCE*, MP0,
+// MP1, HDP...), never the graphics engine's shaders, whichever process submitted the work.
+bool on_mmhub(const Event& e) {
+  return text::starts_with(e.hub, "mmhub") || text::starts_with(e.status_register, "MMVM");
+}
+
 // Fills what a VM fault report did not print from its raw status register.
 void fill_from_status(Event& e) {
   if (e.status && !e.degenerate_status && e.gen != Gen::kGfx8) {
     const L2Status s = decode_l2_status(*e.status);
     if (!e.client_id) e.client_id = s.cid;
     if (e.client.empty() || e.client == "unknown") {
-      const bool mm = text::starts_with(e.hub, "mmhub") || text::starts_with(e.status_register, "MMVM");
+      const bool mm = on_mmhub(e);
       const std::string n = utcl2_client_name(e.gen, mm, s.cid);
       if (!n.empty()) e.client = n;
     }
@@ -104,21 +110,14 @@ unsigned first_kfd_vmid(const Event& e, const Facts& f) {
 // ROCm (amdgpu-pro's OpenCL) also ran in these VMIDs, and nothing in the report tells them apart.
 bool in_drm_context(const Event& e, const Facts& f) {
   if (!is_vm_fault(e) || !e.vmid || *e.vmid == 0 || (e.process.empty() && !e.pid)) return false;
-  if (text::starts_with(e.hub, "mmhub") || text::starts_with(e.status_register, "MMVM")) return false;
+  if (on_mmhub(e)) return false;
   return *e.vmid < first_kfd_vmid(e, f);
 }
 
 // A gfxhub fault in a VMID that amdgpu gives KFD: a ROCm/HSA compute queue's.
 bool in_kfd_context(const Event& e, const Facts& f) {
-  if (!is_vm_fault(e) || !e.vmid || text::starts_with(e.hub, "mmhub") || text::starts_with(e.status_register, "MMVM"))
-    return false;
+  if (!is_vm_fault(e) || !e.vmid || on_mmhub(e)) return false;
   return *e.vmid >= first_kfd_vmid(e, f);
-}
-
-// A fault on the multimedia hub: video/JPEG engines, display, firmware (mmhub_v*: VCN, JPEG, DCE*, MP0,
-// MP1, HDP...), never the graphics engine's shaders, whichever process submitted the work.
-bool on_mmhub(const Event& e) {
-  return text::starts_with(e.hub, "mmhub") || text::starts_with(e.status_register, "MMVM");
 }
 
 // The GPU's own target: the machine's, else (faults run without --gfx) the one the runtime names the device
@@ -211,8 +210,7 @@ constexpr std::array kEventRules = {
               [](const Event& e, const Facts&) {
                 // A status of 0 decodes to client 0 (CB, CB/DB) without saying anything.
                 return is_vm_fault(e) && !e.client.empty() && is_graphics_pipeline_client(e.client) &&
-                       !(e.status && *e.status == 0) && !text::starts_with(e.hub, "mmhub") &&
-                       !text::starts_with(e.status_register, "MMVM");
+                       !(e.status && *e.status == 0) && !on_mmhub(e);
               },
               FaultClass::kGraphicsFault, OnMismatch::kKeep,
               [](const Event& e, const Facts&) {
