@@ -45,10 +45,58 @@ constexpr double kRepeatSeconds = 10.0;       // repeated reports of one fault s
 constexpr double kHangSeconds = 120.0;        // timeout -> reset -> resume lines merge
 constexpr std::size_t kHangLines = 200;
 
+constexpr std::size_t kWrapMinColumns = 60;   // a copy wraps lines only past this width
+constexpr std::size_t kWrapSentenceColumns = 80;  // ... and a sentence only past this one
+constexpr std::size_t kWrapMaxPieces = 8;     // pieces of one wrapped line joined at most
+constexpr std::size_t kWrapMaxBytes = 4096;   // ... and bytes
+
+bool digit_at(std::string_view s, std::size_t i) { return i < s.size() && s[i] >= '0' && s[i] <= '9'; }
+
+// "HH:MM:SS" at s[k] -> seconds of the day.
+std::optional<int> clock_at(std::string_view s, std::size_t k) {
+  if (k + 8 > s.size() || !digit_at(s, k) || !digit_at(s, k + 1) || s[k + 2] != ':' || !digit_at(s, k + 3) ||
+      !digit_at(s, k + 4) || s[k + 5] != ':' || !digit_at(s, k + 6) || !digit_at(s, k + 7))
+    return std::nullopt;
+  return ((s[k] - '0') * 10 + (s[k + 1] - '0')) * 3600 + ((s[k + 3] - '0') * 10 + (s[k + 4] - '0')) * 60 +
+         (s[k + 6] - '0') * 10 + (s[k + 7] - '0');
+}
+
+// A journal or syslog line's own date, at the start of the line: journalctl -k / syslog
+// ("Dec  2 01:02:03 host kernel: ...", "Dec 02 01:02:03.123456 ...", a localised month name), and
+// RFC 3339 (journalctl -o short-iso, rsyslog: "2024-12-02T01:02:03.123+01:00 host kernel: ...").
+// Day of month and time of day are enough for proximity, as for dmesg -T.
+std::optional<double> journal_time(std::string_view line) {
+  const auto frac = [&](std::size_t at, double base) {
+    if (at < line.size() && (line[at] == '.' || line[at] == ',') && digit_at(line, at + 1)) {
+      double scale = 0.1;
+      for (std::size_t i = at + 1; digit_at(line, i) && i < at + 10; ++i, scale /= 10) base += (line[i] - '0') * scale;
+    }
+    return base;
+  };
+  // RFC 3339: YYYY-MM-DDTHH:MM:SS
+  if (line.size() >= 19 && digit_at(line, 0) && digit_at(line, 3) && line[4] == '-' && line[7] == '-' &&
+      digit_at(line, 8) && digit_at(line, 9) && line[10] == 'T') {
+    if (const auto c = clock_at(line, 11))
+      return frac(19, static_cast<double>(((line[8] - '0') * 10 + (line[9] - '0')) * 86400 + *c));
+  }
+  // "Mon DD HH:MM:SS": a month name (any script), one or two spaces, the day, the time.
+  const auto sp = line.find(' ');
+  if (sp == 0 || sp == std::string_view::npos || sp > 12 || digit_at(line, 0)) return std::nullopt;
+  std::size_t i = sp;
+  while (i < line.size() && line[i] == ' ') ++i;
+  int day = 0;
+  const std::size_t d0 = i;
+  while (digit_at(line, i) && i < d0 + 2) day = day * 10 + (line[i++] - '0');
+  if (i == d0 || day > 31 || i >= line.size() || line[i] != ' ') return std::nullopt;
+  if (const auto c = clock_at(line, i + 1)) return frac(i + 9, static_cast<double>(day * 86400 + *c));
+  return std::nullopt;
+}
+
 std::optional<double> parse_time(std::string_view line) {
   std::size_t i = 0;
   while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-  if (i >= line.size() || line[i] != '[') return std::nullopt;
+  if (i < line.size() && line[i] != '[') return journal_time(line.substr(i));
+  if (i >= line.size()) return std::nullopt;
   const auto close = line.find(']', i);
   if (close == std::string_view::npos || close - i > 48) return std::nullopt;
   const std::string_view in = text::trim(line.substr(i + 1, close - i - 1));
@@ -240,7 +288,10 @@ void Parser::finish_open() {
   repeat_ = false;
 }
 
-void Parser::flush() { finish_open(); }
+void Parser::flush() {
+  read_held();
+  finish_open();
+}
 
 std::vector<Event> Parser::take_finished() {
   std::vector<Event> out;
@@ -413,9 +464,7 @@ void Parser::note_targets(std::string_view line) {
   }
 }
 
-void Parser::feed(std::string_view line) {
-  ++line_no_;
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+void Parser::read_line(std::string_view line) {
   const auto t = parse_time(line);
   const std::string dev = text::find_bdf(line);
   note_override(line);
@@ -1134,7 +1183,151 @@ std::string_view match_user_kind(std::string_view line) {
   return match_late_kind(line);
 }
 
+
+// What a pasted copy puts before the log's own text: Markdown quote markers ("> ", nested "> > ")
+// and syslog/printk level prefixes ("<4>[ 12.3] ...", "<3>amdgpu ..."), with any indentation before
+// them. A line without such a marker is kept as it is (its indentation can be part of the format).
+std::string_view strip_paste_prefix(std::string_view line) {
+  std::string_view v = line;
+  bool stripped = false;
+  for (int round = 0; round < 8; ++round) {
+    const auto start = v.find_first_not_of(" \t");
+    if (start == std::string_view::npos) break;
+    const std::string_view w = v.substr(start);
+    if (w.front() == '>') {
+      v = w.substr(w.size() > 1 && w[1] == ' ' ? 2 : 1);
+      stripped = true;
+      continue;
+    }
+    if (w.front() == '<') {
+      std::size_t i = 1;
+      while (i <= 3 && digit_at(w, i)) ++i;
+      if (i > 1 && i < w.size() && w[i] == '>') {
+        v = w.substr(i + 1);
+        stripped = true;
+        continue;
+      }
+    }
+    break;
+  }
+  return stripped ? v : line;
+}
+
+// What one line alone would be read as (the event kind it starts, or the kind of kernel report line).
+std::string_view line_kind(std::string_view line) {
+  if (contains(line, "page fault (src_id:")) return "vm_header";
+  if (contains(line, "GPU fault detected:")) return "legacy_header";
+  if (contains(line, "_PROTECTION_FAULT_STATUS")) return "vm_status";
+  if (contains(line, "in page starting at address ")) return "vm_page";
+  return match_user_kind(line);
+}
+
+// The line starts a log record of its own: a kernel or dmesg -T timestamp, a journal/syslog or ISO
+// date, a bracketed tag, a key=value record (Go's slog: "time=..."), or indentation (decoded fields,
+// traceback frames). Such a line is never the rest of the line before it.
+bool starts_record(std::string_view line) {
+  if (line.empty() || line.front() == ' ' || line.front() == '\t' || line.front() == '[') return true;
+  if (parse_time(line)) return true;
+  if (line.size() >= 10 && digit_at(line, 0) && digit_at(line, 1) && digit_at(line, 2) && digit_at(line, 3) &&
+      line[4] == '-')
+    return true;  // 2024-12-02 01:02:03 (TensorFlow, Python logging)
+  return text::starts_with(line, "time=");
+}
+
+// The line's first word is a tag ending in ':' ("zsh:", "kernel:", "free():", "err:vkd3d-proton:...:",
+// "amdgpu 0000:03:00.0:" is caught as its own record by its device): a record of its own.
+bool tagged(std::string_view line) {
+  const std::string_view word = line.substr(0, line.find(' '));
+  return !word.empty() && word.back() == ':';
+}
+
+// The line starts with a lower-case word of letters (a sentence's next word, not a path, a
+// package name or a tag); a double space later means aligned columns (a table), not prose.
+bool plain_word_first(std::string_view line) {
+  std::string_view word = line.substr(0, line.find(' '));
+  while (!word.empty() && (word.back() == '.' || word.back() == ',' || word.back() == '!' || word.back() == ';'))
+    word.remove_suffix(1);
+  if (word.empty() || word.front() < 'a' || word.front() > 'z') return false;
+  return std::all_of(word.begin(), word.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); });
+}
+
+// Brackets, parentheses or double quotes opened and not closed: a line cut before its end.
+bool left_open(std::string_view line) {
+  int paren = 0, square = 0;
+  bool quote = false;
+  for (const char c : line) {
+    paren += c == '(' ? 1 : c == ')' ? -1 : 0;
+    square += c == '[' ? 1 : c == ']' ? -1 : 0;
+    quote ^= c == '"';
+  }
+  return paren > 0 || square > 0 || quote;
+}
+
+// A kernel fault-report line cut before the end its format string gives it: the process line ends
+// with the thread's pid ("... thread NAME pid N" / "...pid N)"), the page line names the client
+// ("in page starting at address 0x.. from client N").
+bool kernel_line_cut(std::string_view line) {
+  const std::string_view t = text::trim(line);
+  if (t.empty()) return false;
+  const bool proc = contains(t, " for process ") || contains(t, " in process ") || contains(t, " Process ") ||
+                    text::starts_with(t, "Process ");
+  if (proc && contains(t, " pid ") && !digit_at(t, t.size() - 1) && t.back() != ')') return true;
+  return contains(t, "in page starting at address ") && !contains(t, " from ");
+}
+
+// True when `next` is the rest of `held`, a long line that the pasted copy wrapped (a GitHub or
+// mail rendering, a terminal copy): `held` ends past the width a copy wraps at, `next` starts no
+// record of its own, and either the two only make sense together (joined they are a message that
+// neither half is, as "RuntimeError: Could not allocate tensor ... There is not enough" + "GPU video
+// memory available!") or `held` is visibly cut (an open bracket or quote, a kernel line missing the
+// end of its format) and `next` is nothing by itself.
+bool continues_wrapped(const std::string& held, std::size_t tail_columns, std::string_view next) {
+  if (tail_columns < kWrapMinColumns || held.size() > kWrapMaxBytes || starts_record(next)) return false;
+  const std::string joined = held + " " + std::string(next);
+  const std::string_view kj = line_kind(joined), kh = line_kind(held), kn = line_kind(next);
+  if (!kj.empty() && kj != kh && kj != kn) return true;
+  if (!kn.empty() || tagged(next)) return false;
+  if (left_open(held) || kernel_line_cut(held)) return true;
+  // A sentence that goes on: wrapped past 80 columns after a word, the next piece starts with a
+  // lower-case word.
+  const char last = held.back();
+  return tail_columns >= kWrapSentenceColumns && ((last >= 'a' && last <= 'z') || last == ',' || last == ' ') &&
+         plain_word_first(next) && !contains(next, "  ");
+}
+
 }  // namespace
+
+void Parser::feed(std::string_view raw) {
+  ++seen_;
+  if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
+  const std::string_view line = strip_paste_prefix(raw);
+  if (held_no_ != 0 && held_pieces_ < kWrapMaxPieces && continues_wrapped(held_, held_tail_, line)) {
+    held_ += ' ';
+    held_ += line;
+    ++held_pieces_;
+    held_tail_ = raw.size();
+    return;
+  }
+  read_held();
+  held_.assign(line);
+  held_no_ = seen_;
+  held_pieces_ = 1;
+  held_tail_ = raw.size();
+}
+
+void Parser::read_held() {
+  if (held_no_ == 0) return;
+  line_no_ = held_no_;
+  held_no_ = 0;
+  const std::string line = std::move(held_);
+  held_.clear();
+  read_line(line);
+}
+
+void Parser::skip_line() {
+  read_held();
+  line_no_ = ++seen_;
+}
 
 bool Parser::try_userspace(std::string_view line, std::string_view dev, std::optional<double> t) {
   // Continuations of an open userspace event.
@@ -1401,7 +1594,15 @@ void inherit_graphics_storm(std::vector<Event>& events) {
     if (!is_vm_fault(e) || !e.process.empty() || e.pid || e.cls == FaultClass::kGraphicsFault) continue;
     for (const auto& g : events) {
       if (g.cls != FaultClass::kGraphicsFault || !is_vm_fault(g) || g.device != e.device) continue;
-      if (!e.time || !g.time || std::fabs(*e.time - *g.time) > 1.0) continue;
+      if (e.time && g.time) {
+        if (std::fabs(*e.time - *g.time) > 1.0) continue;
+      } else {
+        // A log without timestamps (pasted without them): the reports must be next to each other.
+        const std::size_t gap = e.first_line > g.last_line   ? e.first_line - g.last_line
+                                : g.first_line > e.last_line ? g.first_line - e.last_line
+                                                             : 0;
+        if (e.time || g.time || gap > kAttachLines) continue;
+      }
       e.cls = FaultClass::kGraphicsFault;
       e.reason = fmt::format("a report without its header in the same fault storm as graphics client {}", g.process);
       break;

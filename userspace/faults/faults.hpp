@@ -233,12 +233,14 @@ Status check_text(std::string_view data);
 class Parser {
  public:
   explicit Parser(Context ctx = {});
-  void feed(std::string_view line);
+  // A line is read one line late: the next line may be the rest of it, wrapped by the copy the user
+  // pasted (see continues_wrapped in faults.cpp); flush() reads the line held back.
+  void feed(std::string_view raw);
   std::vector<Event> take_finished();  // finished events since the last call, classified
-  void flush();                        // finishes the open event
-  void skip_line() { ++line_no_; }     // counts a line that is not log text
+  void flush();                        // reads the line held back, finishes the open event
+  void skip_line();                    // counts a line that is not log text
   [[nodiscard]] const Context& context() const { return ctx_; }
-  [[nodiscard]] std::size_t lines() const { return line_no_; }
+  [[nodiscard]] std::size_t lines() const { return seen_; }
   // The first line of a library's list of code-object files (0 when the log has none) and its text.
   [[nodiscard]] std::size_t library_list_line() const { return list_line_no_; }
   [[nodiscard]] const std::string& library_list_text() const { return list_line_; }
@@ -250,6 +252,8 @@ class Parser {
  private:
   void start(Event e);
   void finish_open();
+  void read_line(std::string_view line);  // one logical line (wrapped pieces joined), at line_no_
+  void read_held();                       // reads the line held back, if any
   struct VmLine;  // faults.cpp
   bool try_kernel_vm(std::string_view line, std::string_view device, std::optional<double> t);
   bool vm_header(std::string_view line, std::size_t pf, std::string_view device, std::optional<double> t);
@@ -270,7 +274,11 @@ class Parser {
   bool take_decoded_ = true;   // decoded status lines belong to the status the event keeps
   std::optional<double> last_time_;
   Context ctx_;
-  std::size_t line_no_ = 0;
+  std::size_t line_no_ = 0;  // the line being read (the first piece of a wrapped line)
+  std::size_t seen_ = 0;     // lines fed or skipped
+  std::string held_;         // the line held back (its wrapped pieces joined by a space)
+  std::size_t held_no_ = 0;  // its first line number (0: none held)
+  std::size_t held_pieces_ = 0, held_tail_ = 0;  // pieces joined, length of the last one as pasted
   std::optional<Event> open_;
   std::size_t list_line_no_ = 0;
   std::string list_line_;

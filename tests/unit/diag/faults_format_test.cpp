@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+// Format robustness of the fault-log reader: every TUNING report of the real-report corpus is
+// re-rendered the ways users paste logs (journalctl -k, dmesg -T, no timestamps, a Markdown quote,
+// indentation, CRLF, a GitHub-rendered copy with long lines wrapped, syslog level prefixes, hex digits
+// in the other case) and must keep its verdict class. Pure in-process; the held-back part is never read.
+
+#include <catch2/catch_test_macros.hpp>
+
+#include <array>
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "faults/faults.hpp"
+
+namespace fs = std::filesystem;
+using namespace vmfix::faults;  // NOLINT(google-build-using-namespace)
+
+namespace {
+
+const fs::path kData = fs::path(VMFIX_TEST_DATA) / "faults";
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// The TUNING rows of INDEX.tsv (file names only): the held-back part is never opened here.
+std::vector<std::string> tuning_reports() {
+  std::ifstream f(kData / "INDEX.tsv");
+  std::vector<std::string> out;
+  std::string line;
+  std::getline(f, line);  // header
+  while (std::getline(f, line)) {
+    std::vector<std::string> cols;
+    std::stringstream ss(line);
+    std::string c;
+    while (std::getline(ss, c, '\t')) cols.push_back(c);
+    if (cols.size() >= 7 && cols[6] == "tuning") out.push_back(cols[0]);
+  }
+  return out;
+}
+
+// A leading "[  12.345678]" kernel timestamp: its length (0 when none) and its seconds.
+std::size_t kernel_stamp(std::string_view line, double& secs) {
+  std::size_t i = 0;
+  if (line.empty() || line[0] != '[') return 0;
+  const auto close = line.find(']');
+  if (close == std::string_view::npos || close > 24) return 0;
+  const std::string in(line.substr(1, close - 1));
+  for (i = 0; i < in.size() && in[i] == ' '; ++i) {
+  }
+  if (i == in.size() || std::isdigit(static_cast<unsigned char>(in[i])) == 0) return 0;
+  for (const char c : in.substr(i))
+    if (std::isdigit(static_cast<unsigned char>(c)) == 0 && c != '.') return 0;
+  secs = std::stod(in.substr(i));
+  std::size_t end = close + 1;
+  if (end < line.size() && line[end] == ' ') ++end;
+  return end;
+}
+
+// "HH:MM:SS" of a base time plus the kernel timestamp (so that log-time proximity is kept).
+std::string clock_of(double secs) {
+  constexpr long long kBase = 3723;  // 01:02:03
+  const auto t = static_cast<long long>(std::floor(secs)) + kBase;
+  return fmt::format("{:02}:{:02}:{:02}", (t / 3600) % 24, (t / 60) % 60, t % 60);
+}
+
+using LineFn = std::function<std::vector<std::string>(const std::string&)>;
+
+// Wraps a line longer than 100 columns at a space between columns 80 and 100 (else the first space
+// after 100), as a GitHub-rendered or e-mailed copy of a log does.
+std::vector<std::string> wrap(const std::string& line) {
+  std::vector<std::string> out;
+  std::string rest = line;
+  while (rest.size() > 100) {
+    auto cut = rest.rfind(' ', 100);
+    if (cut == std::string::npos || cut < 80) cut = rest.find(' ', 100);
+    if (cut == std::string::npos) break;
+    out.push_back(rest.substr(0, cut));
+    rest = rest.substr(cut + 1);
+  }
+  out.push_back(rest);
+  return out;
+}
+
+std::string swap_hex_case(const std::string& line) {
+  std::string s = line;
+  for (std::size_t i = 0; i + 2 < s.size(); ++i) {
+    if (s[i] != '0' || (s[i + 1] != 'x' && s[i + 1] != 'X')) continue;
+    std::size_t j = i + 2;
+    for (; j < s.size() && std::isxdigit(static_cast<unsigned char>(s[j])) != 0; ++j) {
+      const auto u = static_cast<unsigned char>(s[j]);
+      s[j] = static_cast<char>(std::isupper(u) != 0 ? std::tolower(u) : std::toupper(u));
+    }
+    i = j;
+  }
+  return s;
+}
+
+struct Transform {
+  std::string_view name;
+  LineFn fn;
+};
+
+const std::array<Transform, 9>& transforms() {
+  static const std::array<Transform, 9> kAll = {{
+      {"journalctl -k",
+       [](const std::string& l) {
+         double s = 0;
+         const std::size_t n = kernel_stamp(l, s);
+         if (n == 0) return std::vector<std::string>{l};
+         return std::vector<std::string>{fmt::format("Dec 02 {} workstation kernel: {}", clock_of(s), l.substr(n))};
+       }},
+      {"dmesg -T",
+       [](const std::string& l) {
+         double s = 0;
+         const std::size_t n = kernel_stamp(l, s);
+         if (n == 0) return std::vector<std::string>{l};
+         return std::vector<std::string>{fmt::format("[Wed Dec  2 {} 2026] {}", clock_of(s), l.substr(n))};
+       }},
+      {"no timestamp",
+       [](const std::string& l) {
+         double s = 0;
+         return std::vector<std::string>{l.substr(kernel_stamp(l, s))};
+       }},
+      {"markdown quote", [](const std::string& l) { return std::vector<std::string>{"> " + l}; }},
+      {"indented", [](const std::string& l) { return std::vector<std::string>{"    " + l}; }},
+      {"CRLF", [](const std::string& l) { return std::vector<std::string>{l + "\r"}; }},
+      {"wrapped at ~100 columns", [](const std::string& l) { return wrap(l); }},
+      {"syslog <4> level",
+       [](const std::string& l) {
+         double s = 0;
+         return std::vector<std::string>{kernel_stamp(l, s) != 0 ? "<4>" + l : l};
+       }},
+      {"hex digits in the other case", [](const std::string& l) { return std::vector<std::string>{swap_hex_case(l)}; }},
+  }};
+  return kAll;
+}
+
+// The report with its log lines (not the metadata header) re-rendered by fn.
+std::string render(const std::string& text, const LineFn& fn) {
+  const std::size_t header = front_matter_lines(text);
+  std::string out;
+  std::size_t pos = 0, n = 0;
+  while (pos < text.size()) {
+    auto nl = text.find('\n', pos);
+    if (nl == std::string::npos) nl = text.size();
+    std::string line = text.substr(pos, nl - pos);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (n++ < header) {
+      out += line + "\n";
+    } else {
+      for (const auto& l : fn(line)) out += l + "\n";
+    }
+    pos = nl + 1;
+  }
+  return out;
+}
+
+std::string verdict_of(const std::string& text) {
+  auto r = parse_log(text, context_from_front_matter(text));
+  return r.ok() ? std::string(class_name(r->verdict.cls)) : "error: " + r.error().message;
+}
+
+}  // namespace
+
+TEST_CASE("every tuning report keeps its verdict however the log was pasted", "[diag][faults][formats][robust]") {
+  const auto files = tuning_reports();
+  REQUIRE(files.size() >= 100);
+  std::string failures;
+  std::size_t changed = 0;
+  for (const auto& t : transforms()) {
+    std::vector<std::string> bad;
+    for (const auto& f : files) {
+      const std::string text = slurp(kData / f);
+      const std::string want = verdict_of(text);
+      const std::string got = verdict_of(render(text, t.fn));
+      if (got != want) bad.push_back(fmt::format("{} ({} -> {})", f, want, got));
+    }
+    if (!bad.empty()) failures += fmt::format("{}: {} of {} changed: {}\n", t.name, bad.size(), files.size(),
+                                              fmt::join(bad, ", "));
+    changed += bad.size();
+  }
+  INFO(failures);
+  CHECK(changed == 0);
+}
+
+TEST_CASE("the transforms themselves render what users paste", "[diag][faults][formats][robust]") {
+  const std::string line = "[   12.500000] amdgpu 0000:03:00.0: amdgpu: GCVM_L2_PROTECTION_FAULT_STATUS:0x00A01031";
+  const auto& t = transforms();
+  CHECK(t[0].fn(line).front() ==
+        "Dec 02 01:02:15 workstation kernel: amdgpu 0000:03:00.0: amdgpu: GCVM_L2_PROTECTION_FAULT_STATUS:0x00A01031");
+  CHECK(t[1].fn(line).front() ==
+        "[Wed Dec  2 01:02:15 2026] amdgpu 0000:03:00.0: amdgpu: GCVM_L2_PROTECTION_FAULT_STATUS:0x00A01031");
+  CHECK(t[2].fn(line).front() == "amdgpu 0000:03:00.0: amdgpu: GCVM_L2_PROTECTION_FAULT_STATUS:0x00A01031");
+  CHECK(t[8].fn(line).front().ends_with("STATUS:0x00a01031"));
+  const auto w = wrap(std::string(90, 'a') + " " + std::string(30, 'b') + " c");
+  REQUIRE(w.size() == 2);
+  CHECK(w[0].size() == 90);
+  CHECK(w[1] == std::string(30, 'b') + " c");
+}
+
+TEST_CASE("journal, syslog and RFC 3339 dates are log time", "[diag][faults][formats][robust]") {
+  const std::string log =
+      "Dec  2 01:02:03 box kernel: amdgpu 0000:03:00.0: amdgpu: [gfxhub] page fault (src_id:0 ring:24 vmid:8 "
+      "pasid:32771)\n"
+      "Dec  2 01:02:03 box kernel: amdgpu 0000:03:00.0: amdgpu:  in process python3 pid 4100 thread python3 pid 4100\n"
+      "Dec  2 01:02:09 box kernel: amdgpu 0000:03:00.0: amdgpu:   in page starting at address 0x00007f1234560000 "
+      "from client 0x1b (UTCL2)\n";
+  const auto r = parse_log(log);
+  REQUIRE(r.ok());
+  // The page line is 6 s later: not a continuation of the report (kAttachSeconds), so it makes its own event.
+  REQUIRE(r->events.size() == 2);
+  REQUIRE(r->events[0].time.has_value());
+  CHECK(*r->events[0].time == 2 * 86400 + 3600 + 120 + 3);
+  CHECK(r->events[0].process == "python3");
+  CHECK_FALSE(r->events[0].address.has_value());
+  // RFC 3339 (journalctl -o short-iso) with a fraction; a localised month name.
+  const auto iso = parse_log(
+      "2024-12-02T01:02:03.250000+0100 box kernel: amdgpu 0000:03:00.0: amdgpu: [gfxhub] page fault (src_id:0 "
+      "ring:24 vmid:8 pasid:32771)\n"
+      "lis 24 03:17:22 box kernel: amdgpu 0000:03:00.0: amdgpu: [gfxhub] page fault (src_id:0 ring:24 vmid:9 "
+      "pasid:32772)\n");
+  REQUIRE(iso->events.size() == 2);
+  CHECK(*iso->events[0].time == 2 * 86400 + 3600 + 120 + 3.25);
+  CHECK(*iso->events[1].time == 24 * 86400 + 3 * 3600 + 17 * 60 + 22);
+  // A TensorFlow/Python date with a space is a userspace record, not log time.
+  const auto tf = parse_log(
+      "2019-01-08 19:06:11.303639: E tensorflow/stream_executor/rocm/rocm_driver.cc:601] failed to allocate 7.35G "
+      "(7889485824 bytes) from device: hipError_t(1002)\n");
+  REQUIRE(tf->events.size() == 1);
+  CHECK_FALSE(tf->events[0].time.has_value());
+  CHECK(tf->events[0].cls == FaultClass::kOutOfMemory);
+}
+
+TEST_CASE("Markdown quotes and syslog level prefixes are not log text", "[diag][faults][formats][robust]") {
+  const auto r = parse_log(
+      "> <4>[   20.000000] amdgpu 0000:03:00.0: amdgpu: [gfxhub] page fault (src_id:0 ring:24 vmid:2 pasid:32771)\n"
+      "> <4>[   20.000001] amdgpu 0000:03:00.0: amdgpu:  in process Xorg pid 900 thread Xorg:cs0 pid 910\n"
+      ">   > [   20.000002] amdgpu 0000:03:00.0: amdgpu:   in page starting at address 0x0000800012340000 from "
+      "client 0x1b (UTCL2)\n");
+  REQUIRE(r.ok());
+  REQUIRE(r->events.size() == 1);
+  const Event& e = r->events[0];
+  CHECK(*e.time == 20.0);
+  CHECK(e.process == "Xorg");
+  CHECK(e.thread == "Xorg:cs0");
+  CHECK(e.address == 0x0000800012340000ULL);
+  CHECK(e.cls == FaultClass::kGraphicsFault);
+  // "<3>" without a record after it, or a '<' that is no level, stays as it is.
+  const auto kept = parse_log("<html> Memory access fault by GPU node-1 (Agent handle: 0x1) on address 0x1000. "
+                              "Reason: Page not present or supervisor privilege.\n");
+  REQUIRE(kept->events.size() == 1);
+  CHECK(kept->events[0].address == 0x1000ULL);
+}
+
+TEST_CASE("a long line wrapped by the pasted copy is read whole", "[diag][faults][formats][robust]") {
+  // The 6.8+ process line cut after "thread" (kernel_line_cut): the thread's name is on the next line.
+  const std::string proc =
+      "[   20.000000] amdgpu 0000:03:00.0: amdgpu: [gfxhub] page fault (src_id:0 ring:24 vmid:5 pasid:32806)\n"
+      "[   20.000001] amdgpu 0000:03:00.0: amdgpu:  Process RoboQuest-Win64 pid 181904 thread\n"
+      "dxvk-submit pid 181997\n"
+      "[   20.000002] amdgpu 0000:03:00.0: amdgpu:   in page starting at address 0x0000800012340000 from client "
+      "0x1b (UTCL2)\n";
+  auto r = parse_log(proc);
+  REQUIRE(r->events.size() == 1);
+  CHECK(r->events[0].thread == "dxvk-submit");
+  CHECK(r->events[0].tid == 181997);
+  CHECK(r->events[0].cls == FaultClass::kGraphicsFault);
+  CHECK(r->lines == 4);
+  // An open parenthesis (5.x header form) cut before the process.
+  r = parse_log(
+      "[   20.000000] amdgpu 0000:03:00.0: amdgpu: [gfxhub0] retry page fault (src_id:0 ring:0 vmid:3 pasid:32771, "
+      "for\nprocess gnome-shell pid 2000 thread gnome-shel:cs0 pid 2010)\n");
+  REQUIRE(r->events.size() == 1);
+  CHECK(r->events[0].process == "gnome-shell");
+  // Two halves that only make sense together (neither alone is the message).
+  r = parse_log(
+      "RuntimeError: Could not allocate tensor with 9831040 bytes. There is not enough\n"
+      "GPU video memory available!\n");
+  REQUIRE(r->events.size() == 1);
+  CHECK(r->events[0].cls == FaultClass::kOutOfMemory);
+  CHECK(r->events[0].first_line == 1);
+  // A sentence cut past 80 columns goes on with a lower-case word.
+  r = parse_log(
+      "2018-11-11 22:30:37.207580: I tensorflow/core/common_runtime/gpu/gpu_device.cc:1605] Ignoring\n"
+      "visible gpu device (device: 0, name: AMD A10-8700P Radeon R6, 10 Compute Cores 4C+6G, pci bus id:\n"
+      "0000:00:01.0) with AMDGPU ISA gfx801. The minimum required AMDGPU ISA is gfx803.\n");
+  REQUIRE(r->events.size() == 1);
+  CHECK(r->events[0].isa == "gfx801");
+  // Lines that start records of their own, tags and recognised lines are never joined; after a line
+  // that is not visibly cut, neither are paths and table rows.
+  const std::string words = "RuntimeError: " + std::string(90, 'x') + " a long line that ends in a word";
+  const std::string open = "RuntimeError: " + std::string(90, 'x') + " (a long line with an open parenthesis";
+  const std::vector<std::pair<std::string, bool>> seconds = {
+      {"[   21.0] amdgpu 0000:03:00.0: amdgpu: ring gfx_0.0.0 timeout", true},
+      {"zsh: segmentation fault  python3 run.py", true},
+      {"Memory access fault by GPU node-1 (Agent handle: 0x1) on address 0x1000. Reason: x", true},
+      {"  File \"run.py\", line 3, in <module>", true},
+      {"2024-12-02 01:02:03,123 INFO started", true},
+      {"time=2024-06-17T14:49:12.220+02:00 level=INFO msg=x", true},
+      {"external-builds/pytorch/test/test_nn.py::TestNN", false},
+      {"torchvision    0.17.0", false},
+      {"Torch version 2.3", false}};
+  for (const auto& [second, after_open_too] : seconds) {
+    for (const auto& first : {words, open}) {
+      if (first == open && !after_open_too) continue;
+      INFO(first << " / " << second);
+      r = parse_log(first + "\n" + second + "\n");
+      REQUIRE(r.ok());
+      REQUIRE_FALSE(r->events.empty());
+      CHECK(r->events[0].lines.size() == 1);
+      CHECK(r->events[0].lines[0].find(second.substr(0, 12)) == std::string::npos);
+    }
+  }
+  // Feeding the lines one at a time gives the same events; the held line is read at flush().
+  Parser p;
+  std::size_t n = 0;
+  for (std::size_t pos = 0; pos < proc.size();) {
+    const auto nl = proc.find('\n', pos);
+    p.feed(std::string_view(proc).substr(pos, nl - pos));
+    pos = nl + 1;
+    ++n;
+  }
+  CHECK(p.take_finished().empty());
+  p.flush();
+  const auto events = p.take_finished();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].thread == "dxvk-submit");
+  CHECK(p.lines() == n);
+}
