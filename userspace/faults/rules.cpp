@@ -219,14 +219,18 @@ constexpr std::array kEventRules = {
                                    e.client, access_verb(e), describe_address(e, "an unknown address"));
               }},
     // ROCr/HIP's own fault report (or a shader fault in a KFD VMID: a ROCm queue's) on a target the ROCm
-    // release in use does not support: its code objects (or the lack of them) are no working baseline, so the
-    // fault says nothing about an address. Weak: a hang, a missing code object or another cause decides.
+    // release in use does not support, when the fault names no address (ROCr's "(nil)", an aperture violation,
+    // HIP's illegal address) or the log shows KFD skipping the device: then nothing in it points at the
+    // program's memory, and the target is the only lead. A fault at a real address is what a bad pointer
+    // prints on any target, supported or not (the target alone is no evidence against the address); it stays
+    // an address fault. Weak: a hang, a missing code object or another cause decides.
     EventRule{"unsupported_gpu_fault",
               [](const Event& e, const Facts& f) {
                 const bool runtime_fault = e.kind == "hsa_memory_fault" || e.kind == "hsa_aperture_violation" ||
                                            e.kind == "hip_illegal_address" ||
                                            (in_kfd_context(e, f) && !e.client.empty() && is_shader_client(e.client));
-                return runtime_fault && !overridden(f) && unsupported_here(device_target(f), f);
+                const bool target_only_lead = !e.address || !f.ctx.kfd_skipped.empty();
+                return runtime_fault && target_only_lead && !overridden(f) && unsupported_here(device_target(f), f);
               },
               FaultClass::kUnsupportedGpu, OnMismatch::kKeep,
               [](const Event& e, const Facts& f) {

@@ -1521,9 +1521,16 @@ TEST_CASE("the ROCm release in use decides gfx8 support; runtime faults on unsup
   CHECK(unsupported_under("gfx90c", "2.0"));   // APUs never were either
   CHECK_FALSE(unsupported_under("gfx1030", ""));
 
-  // ROCr's fault on a gfx8 GPU under a release without gfx8: the GPU's support, not an address.
+  // ROCr's fault without an address on a gfx8 GPU under a release without gfx8: the GPU's support is the
+  // only lead. With a real address it is what a bad pointer prints on any target: an address fault.
   const Context polaris{"gfx803", "", ""};
-  const auto u = parse_log(kRocrFault, polaris);
+  const std::string nil =
+      "Memory access fault by GPU node-1 (Agent handle: 0x55d0c4a0b3c0) on address (nil). Reason: Unknown.\n";
+  CHECK(parse_log(kRocrFault, polaris)->verdict.cls == FaultClass::kVmFaultBadAddress);
+  // ... unless the log shows KFD skipping the device.
+  CHECK(parse_log(std::string("[ 3.0] kfd kfd: amdgpu: VERDE not supported in kfd\n") + kRocrFault, polaris)
+            ->verdict.cls == FaultClass::kUnsupportedGpu);
+  const auto u = parse_log(nil, polaris);
   REQUIRE(u->events.size() == 1);
   CHECK(u->events[0].rule == "unsupported_gpu_fault");
   CHECK(u->verdict.cls == FaultClass::kUnsupportedGpu);
@@ -1535,29 +1542,31 @@ TEST_CASE("the ROCm release in use decides gfx8 support; runtime faults on unsup
   // Under ROCm 2.x/3.x gfx803 was a target: the same fault is a bad address.
   Context rocm2 = polaris;
   rocm2.rocm_version = "2.1";
-  CHECK(parse_log(kRocrFault, rocm2)->verdict.cls == FaultClass::kVmFaultBadAddress);
-  CHECK(parse_log(std::string("/opt/rocm-3.5.0/bin/rocminfo\n") + kRocrFault, polaris)->verdict.cls ==
+  CHECK(parse_log(nil, rocm2)->verdict.cls == FaultClass::kVmFaultBadAddress);
+  CHECK(parse_log(std::string("/opt/rocm-3.5.0/bin/rocminfo\n") + nil, polaris)->verdict.cls ==
         FaultClass::kVmFaultBadAddress);
-  const auto w4 = parse_log(std::string("torch 1.8.1+rocm4.0.1\n") + kRocrFault, polaris);
+  const auto w4 = parse_log(std::string("torch 1.8.1+rocm4.0.1\n") + nil, polaris);
   CHECK(w4->context.rocm_version == "4.0");
   CHECK(w4->context.rocm_version_source == "log line 1");
   CHECK(w4->verdict.cls == FaultClass::kUnsupportedGpu);
   // The machine's (or the header's) release wins over the log's.
-  CHECK(parse_log(std::string("/opt/rocm-5.7.1/lib\n") + kRocrFault, rocm2)->context.rocm_version == "2.1");
+  CHECK(parse_log(std::string("/opt/rocm-5.7.1/lib\n") + nil, rocm2)->context.rocm_version == "2.1");
   // A missing code object or a crash under ROCm 3.x on gfx803: the library's gap, not the GPU's support.
   CHECK(parse_log("hipErrorNoBinaryForGpu: Unable to find code object for all current devices!\n", rocm2)->verdict.cls ==
         FaultClass::kMissingCodeObject);
   CHECK(parse_log("Segmentation fault (core dumped)\n", rocm2)->verdict.cls == FaultClass::kUnknown);
   // APUs: an in-family override runs supported code, so the fault is an address again.
-  CHECK(parse_log(kRocrFault, Context{"gfx90c", "", ""})->verdict.cls == FaultClass::kUnsupportedGpu);
-  CHECK(parse_log(kRocrFault, Context{"gfx90c", "9.0.0", "environment"})->verdict.cls ==
+  CHECK(parse_log(nil, Context{"gfx90c", "", ""})->verdict.cls == FaultClass::kUnsupportedGpu);
+  CHECK(parse_log(nil, Context{"gfx90c", "9.0.0", "environment"})->verdict.cls == FaultClass::kVmFaultBadAddress);
+  CHECK(parse_log(nil, Context{"gfx1030", "", ""})->verdict.cls == FaultClass::kVmFaultBadAddress);
+  // The kernel's report of a shader fault in a KFD VMID (a ROCm queue's) always names its address: the
+  // same evidence only where KFD skipped the device; render-node VMIDs stay graphics faults.
+  CHECK(parse_log(gfx10_fault(9, "python3"), Context{"gfx1036", "", ""})->verdict.cls ==
         FaultClass::kVmFaultBadAddress);
-  CHECK(parse_log(kRocrFault, Context{"gfx1030", "", ""})->verdict.cls == FaultClass::kVmFaultBadAddress);
-  // The kernel's report of a shader fault in a KFD VMID (a ROCm queue's) is the same evidence; render-node
-  // VMIDs stay graphics faults.
-  const auto k = parse_log(gfx10_fault(9, "python3"), Context{"gfx1036", "", ""});
-  REQUIRE(k->events.size() == 1);
-  CHECK(k->events[0].rule == "unsupported_gpu_fault");
+  const auto k = parse_log("[ 3.0] kfd kfd: amdgpu: GC 10.3.6 not supported in kfd\n" + gfx10_fault(9, "python3"),
+                           Context{"gfx1036", "", ""});
+  REQUIRE(k->events.size() == 2);
+  CHECK(k->events.back().rule == "unsupported_gpu_fault");
   CHECK(k->verdict.cls == FaultClass::kUnsupportedGpu);
   CHECK(parse_log(gfx10_fault(9, "python3"), Context{"gfx1036", "10.3.0", "environment"})->verdict.cls ==
         FaultClass::kVmFaultBadAddress);
@@ -1565,10 +1574,10 @@ TEST_CASE("the ROCm release in use decides gfx8 support; runtime faults on unsup
   CHECK(parse_log(gfx10_fault(9, "python3"), Context{"gfx1030", "", ""})->verdict.cls ==
         FaultClass::kVmFaultBadAddress);
   // Weak: a reset in the same log decides.
-  CHECK(parse_log(std::string(kRocrFault) + "[ 52.0] amdgpu 0000:03:00.0: amdgpu: GPU reset begin!\n", polaris)
+  CHECK(parse_log(nil + "[ 52.0] amdgpu 0000:03:00.0: amdgpu: GPU reset begin!\n", polaris)
             ->verdict.cls == FaultClass::kHangOrReset);
   // The metadata header's rocm: field is the release; the JSON names it and where it came from.
-  const std::string doc = std::string("---\ngpu: Radeon RX 580 (gfx803)\nrocm: 2.1 (container)\n---\n") + kRocrFault;
+  const std::string doc = std::string("---\ngpu: Radeon RX 580 (gfx803)\nrocm: 2.1 (container)\n---\n") + nil;
   const Context fm = context_from_front_matter(doc);
   CHECK(fm.rocm_version == "2.1");
   const auto r = parse_log(doc, fm);
@@ -1580,13 +1589,14 @@ TEST_CASE("the ROCm release in use decides gfx8 support; runtime faults on unsup
   // Without --gfx, a target the runtime names the device by that no release supports is the GPU's own
   // (nobody overrides to it); a supported one may be an override's and says nothing.
   const std::string rocminfo = "  Name:                    gfx90c\n";
-  const auto apu = parse_log(rocminfo + kRocrFault);
+  const auto apu = parse_log(rocminfo + nil);
+  CHECK(parse_log(rocminfo + kRocrFault)->verdict.cls == FaultClass::kVmFaultBadAddress);
   CHECK(apu->verdict.cls == FaultClass::kUnsupportedGpu);
   CHECK(apu->verdict.summary.find("on gfx90c") != std::string::npos);
   CHECK(parse_log(rocminfo + "Segmentation fault (core dumped)\n")->verdict.cls == FaultClass::kUnsupportedGpu);
   CHECK(parse_log("  Name:                    gfx1030\n" + std::string(kRocrFault))->verdict.cls ==
         FaultClass::kVmFaultBadAddress);
-  CHECK(parse_log(rocminfo + kRocrFault, Context{"gfx90c", "9.0.0", "environment"})->verdict.cls ==
+  CHECK(parse_log(rocminfo + nil, Context{"gfx90c", "9.0.0", "environment"})->verdict.cls ==
         FaultClass::kVmFaultBadAddress);
 }
 
