@@ -917,6 +917,9 @@ constexpr std::array kUserPatterns = {
     UserPattern{"Memory not available to allocate buffer", false, "out_of_memory"},
     UserPattern{"OOM when allocating", false, "out_of_memory"},  // TensorFlow's ResourceExhaustedError
     UserPattern{"oom-kill", false, "out_of_memory"},             // the kernel's OOM killer
+    // amdgpu_gem_object_create (DRM_ERROR before it became DRM_DEBUG): "Failed to allocate GEM object
+    // (size, domain, alignment, -12)": no VRAM nor GTT left for a buffer.
+    UserPattern{"Failed to allocate GEM object", false, "out_of_memory"},
     // Mesa's amdgpu winsys: "amdgpu: Not enough memory for command submission."
     UserPattern{"not enough memory", true, "out_of_memory"},  // Mesa: "Not enough memory for command submission."
     UserPattern{"std::bad_alloc", false, "out_of_memory"},
@@ -962,6 +965,8 @@ constexpr std::array kUserPatterns = {
     UserPattern{"driver timeout", true, "hang"},
     // ROCr's report of a hang the driver signalled: "HW Exception by GPU node-1 (Agent handle: %p) reason :GPU Hang".
     UserPattern{"HW Exception by GPU", false, "hang"},
+    // smu_cmn: "SMU is in hanged state, failed to send smu message!" (the SMU firmware stopped answering).
+    UserPattern{"SMU is in hanged state", false, "hang"},
     // HIP's hipErrorLaunchTimeOut ("the launch timed out and was terminated").
     UserPattern{"hipErrorLaunchTimeOut", false, "hang"},
     UserPattern{"launch timed out and was terminated", true, "hang"},
@@ -1132,6 +1137,11 @@ std::string_view match_late_kind(std::string_view line) {
 std::string_view match_user_kind(std::string_view line) {
   // The shell's report of SIGABRT on a line of its own ("Aborted"; "... Aborted (core dumped)" is matched below).
   if (text::trim(line) == "Aborted") return "process_crash";
+  // The shell's report of SIGKILL ("Killed"; most often the kernel's OOM killer, which names itself elsewhere).
+  if (text::trim(line) == "Killed") return "process_crash";
+  // ROCr's hardware exception with reset cause ECC ("HW Exception by GPU node-N (Agent handle: %p) reason :ECC";
+  // the other cause it prints is "GPU Hang"): an uncorrectable memory error, not a hang of the program's work.
+  if (contains(line, "HW Exception by GPU") && contains(line, "reason :ECC")) return "hardware_error";
   // A failed open of KFD's device node (strace's "openat(AT_FDCWD, \"/dev/kfd\", O_RDWR|O_CLOEXEC) = -1 ENOMEM
   // (Cannot allocate memory)"): no compute device, whatever the errno says.
   if (contains(line, "/dev/kfd") && contains(line, "= -1 ")) return "no_gpu_device";

@@ -218,6 +218,28 @@ constexpr std::array kEventRules = {
                                    "geometry, gfx command processor), which compute dispatches never use; it {} {}",
                                    e.client, access_verb(e), describe_address(e, "an unknown address"));
               }},
+    // ROCr's fault report names the failure KFD gave it (runtime.cpp, VMFaultHandler): "Reason: DRAM ECC
+    // failure" / "SRAM ECC failure" / "ECC failure (if supported by HW)" is a memory error in the hardware, and
+    // "Generic hang recovery" a hang the driver recovered from; neither is an access to a bad address.
+    EventRule{"hsa_fault_ecc",
+              [](const Event& e, const Facts&) {
+                return e.kind == "hsa_memory_fault" && e.fault_reason.find("ECC failure") != std::string::npos;
+              },
+              FaultClass::kVmFaultOther, OnMismatch::kKeep,
+              [](const Event& e, const Facts&) {
+                return fmt::format("ROCr reports the fault as an ECC failure ({}): a memory error in the hardware, "
+                                   "not a program's access to a bad address",
+                                   e.fault_reason);
+              }},
+    EventRule{"hsa_fault_hang_recovery",
+              [](const Event& e, const Facts&) {
+                return e.kind == "hsa_memory_fault" && e.fault_reason == "Generic hang recovery";
+              },
+              FaultClass::kHangOrReset, OnMismatch::kKeep,
+              [](const Event&, const Facts&) -> std::string {
+                return "ROCr reports the fault as the driver's hang recovery (Reason: Generic hang recovery): the GPU "
+                       "hung and its queues were torn down, which is no access to a bad address";
+              }},
     // ROCr/HIP's own fault report (or a shader fault in a KFD VMID: a ROCm queue's) on a target the ROCm
     // release in use does not support, when the fault names no address (ROCr's "(nil)", an aperture violation,
     // HIP's illegal address) or the log shows KFD skipping the device: then nothing in it points at the

@@ -535,7 +535,12 @@ TEST_CASE("every classification rule is met by a real report or a line of the co
        Context{"gfx1010", "", ""}},
       {"RuntimeError: No HIP GPUs are available\n", Context{}},
       {"mce: [Hardware Error]: Machine check events logged\n", Context{}},
-      {kRocrFault, Context{"gfx803", "", ""}},
+      {"Memory access fault by GPU node-1 (Agent handle: 0x1) on address (nil). Reason: Unknown.\n",
+       Context{"gfx803", "", ""}},
+      {"Memory access fault by GPU node-1 (Agent handle: 0x1) on address 0x1000. Reason: DRAM ECC failure.\n",
+       Context{}},
+      {"Memory access fault by GPU node-1 (Agent handle: 0x1) on address 0x1000. Reason: Generic hang recovery.\n",
+       Context{}},
       {"[drm] Fence fallback timer expired on ring sdma0\n", Context{}},
       {"Traceback (most recent call last):\n", Context{}},
       {"RuntimeError: HIP error: hipErrorLaunchFailure\n", Context{"gfx1032", "", ""}},
@@ -1251,6 +1256,33 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
       {"D3D12 device hung: DXGI_ERROR_DEVICE_HUNG", "graphics_context_lost", FaultClass::kGraphicsFault},
       {"[  60.1] [drm:amdgpu_cs_ioctl [amdgpu]] *ERROR* Failed to initialize parser -125!", "graphics_context_lost",
        FaultClass::kGraphicsFault},
+      // ROCr's fault report with the failure KFD gave it (runtime.cpp VMFaultHandler): ECC, hang recovery.
+      {"Memory access fault by GPU node-2 (Agent handle: 0x5581e8f0e9a0) on address 0x7f3a40000000. Reason: DRAM ECC "
+       "failure.",
+       "hsa_memory_fault", FaultClass::kVmFaultOther},
+      {"Memory access fault by GPU node-2 (Agent handle: 0x5581e8f0e9a0) on address 0x7f3a40000000. Reason: SRAM ECC "
+       "failure.",
+       "hsa_memory_fault", FaultClass::kVmFaultOther},
+      {"Memory access fault by GPU node-1 on address 0x1000(may not be exact address). Reason: ECC failure (if "
+       "supported by HW).",
+       "hsa_memory_fault", FaultClass::kVmFaultOther},
+      {"Memory access fault by GPU node-1 (Agent handle: 0x5581e8f0e9a0) on address 0x7f3a40000000. Reason: Generic "
+       "hang recovery.",
+       "hsa_memory_fault", FaultClass::kHangOrReset},
+      {"Memory access fault by GPU node-1 (Agent handle: 0x5581e8f0e9a0) on address 0x7f3a40000000. Reason: Write "
+       "access to a read-only page.",
+       "hsa_memory_fault", FaultClass::kVmFaultBadAddress},
+      // ROCr's hardware exception: reset cause ECC (an uncorrectable memory error) or GPU Hang.
+      {"HW Exception by GPU node-1 (Agent handle: 0x5581e8f0e9a0) reason :ECC", "hardware_error",
+       FaultClass::kUnknown},
+      {"HW Exception by GPU node-1 (Agent handle: 0x5581e8f0e9a0) reason :GPU Hang", "hang", FaultClass::kHangOrReset},
+      // smu_cmn's refusal once the SMU firmware hung; amdgpu_gem_object_create's allocation failure; the
+      // shell's report of SIGKILL.
+      {"[ 9647.872] amdgpu 0000:03:00.0: amdgpu: SMU is in hanged state, failed to send smu message!", "hang",
+       FaultClass::kHangOrReset},
+      {"[  100.1] [drm:amdgpu_gem_object_create [amdgpu]] *ERROR* Failed to allocate GEM object (8388608, 2, 4096, -12)",
+       "out_of_memory", FaultClass::kOutOfMemory},
+      {"Killed", "process_crash", FaultClass::kUnknown},
       // ROCr's fault line quoted with the reporter's elisions.
       {"`Memory access fault ... Page not present ... kernel: void foo::bar_kernel<int, double>`", "hsa_memory_fault",
        FaultClass::kVmFaultBadAddress},
