@@ -965,6 +965,10 @@ constexpr std::array kUserPatterns = {
     UserPattern{"driver timeout", true, "hang"},
     // ROCr's report of a hang the driver signalled: "HW Exception by GPU node-1 (Agent handle: %p) reason :GPU Hang".
     UserPattern{"HW Exception by GPU", false, "hang"},
+    // radeon and early amdgpu fence watchdogs: "ring 0 stalled for more than 10240msec", "GPU lockup (current
+    // fence id 0x.. last fence id 0x.. on ring 0)".
+    UserPattern{"GPU lockup (current fence id", false, "hang"},
+    UserPattern{"stalled for more than", false, "hang"},
     // smu_cmn: "SMU is in hanged state, failed to send smu message!" (the SMU firmware stopped answering).
     UserPattern{"SMU is in hanged state", false, "hang"},
     // HIP's hipErrorLaunchTimeOut ("the launch timed out and was terminated").
@@ -1020,6 +1024,12 @@ constexpr std::array kUserPatterns = {
     UserPattern{"rocblas_status_", false, "hsa_error"},
     // Machine-check and PCIe AER reports: hardware errors outside the GPU stack's own messages.
     UserPattern{"[Hardware Error]", false, "hardware_error"},
+    // A kernel oops (the driver itself crashed): "BUG: kernel NULL pointer dereference, address: ...", "BUG:
+    // unable to handle page fault for address: ...", "kernel BUG at drivers/gpu/drm/...". Names no GPU-stack
+    // cause by itself (weak); the trace that follows says which module.
+    UserPattern{"BUG: kernel NULL pointer dereference", false, "kernel_bug"},
+    UserPattern{"BUG: unable to handle page fault for address", false, "kernel_bug"},
+    UserPattern{"kernel BUG at drivers/gpu/", false, "kernel_bug"},
     UserPattern{"PCIe Bus Error", false, "hardware_error"},
     // amdgpu_fence.c: "Fence fallback timer expired on ring %s": fences were found signalled without their
     // interrupt (interrupts lost or late). No cause by itself: weak, like a hardware-error report.
@@ -1473,7 +1483,7 @@ bool weak_evidence(const Event& e) {
   // A hardware error report (MCE, AER) names no GPU-stack cause either.
   // So do lost fence interrupts, and a program's exception whose traceback names nothing on the GPU side.
   if (e.kind == "gpu_unsupported_notice" || e.kind == "no_gpu_device" || e.kind == "hardware_error" ||
-      e.kind == "fence_fallback" || e.kind == "app_error")
+      e.kind == "fence_fallback" || e.kind == "app_error" || e.kind == "kernel_bug")
     return true;
   if (e.rule == "crash_with_upstream_torch_wheel" || e.rule == "unsupported_gpu_fault" ||
       e.rule == "library_error_without_target_build" || e.rule == "crash_under_override")

@@ -417,6 +417,12 @@ constexpr std::array kEventRules = {
                 return "the runtime found no GPU it can use (no device, no permission on /dev/kfd, or every GPU "
                        "skipped); the line names no single cause";
               }},
+    EventRule{"kernel_bug", [](const Event& e, const Facts&) { return e.kind == "kernel_bug"; }, FaultClass::kUnknown,
+              OnMismatch::kKeep,
+              [](const Event&, const Facts&) -> std::string {
+                return "the kernel crashed (oops) while the GPU was in use: a driver bug, which names no cause in the "
+                       "GPU stack by itself";
+              }},
     EventRule{"hardware_error", [](const Event& e, const Facts&) { return e.kind == "hardware_error"; },
               FaultClass::kUnknown, OnMismatch::kKeep,
               [](const Event&, const Facts&) -> std::string {

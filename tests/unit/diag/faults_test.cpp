@@ -535,6 +535,7 @@ TEST_CASE("every classification rule is met by a real report or a line of the co
        Context{"gfx1010", "", ""}},
       {"RuntimeError: No HIP GPUs are available\n", Context{}},
       {"mce: [Hardware Error]: Machine check events logged\n", Context{}},
+      {"BUG: kernel NULL pointer dereference, address: 0000000000000008\n", Context{}},
       {"Memory access fault by GPU node-1 (Agent handle: 0x1) on address (nil). Reason: Unknown.\n",
        Context{"gfx803", "", ""}},
       {"Memory access fault by GPU node-1 (Agent handle: 0x1) on address 0x1000. Reason: DRAM ECC failure.\n",
@@ -1283,6 +1284,15 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
       {"[  100.1] [drm:amdgpu_gem_object_create [amdgpu]] *ERROR* Failed to allocate GEM object (8388608, 2, 4096, -12)",
        "out_of_memory", FaultClass::kOutOfMemory},
       {"Killed", "process_crash", FaultClass::kUnknown},
+      // radeon / early amdgpu fence watchdogs.
+      {"[ 60.958721] radeon 0000:03:00.0: ring 0 stalled for more than 10079msec", "hang", FaultClass::kHangOrReset},
+      {"[ 60.965315] radeon 0000:03:00.0: GPU lockup (current fence id 0x0000000000000112 last fence id "
+       "0x000000000000011d on ring 0)",
+       "hang", FaultClass::kHangOrReset},
+      // Kernel oopses (weak: they name no GPU-stack cause).
+      {"[ 1234.5] BUG: kernel NULL pointer dereference, address: 0000000000000008", "kernel_bug", FaultClass::kUnknown},
+      {"[ 1234.5] BUG: unable to handle page fault for address: ffffc904009ecffc", "kernel_bug", FaultClass::kUnknown},
+      {"[ 1234.5] kernel BUG at drivers/gpu/drm/scheduler/sched_main.c:123!", "kernel_bug", FaultClass::kUnknown},
       // ROCr's fault line quoted with the reporter's elisions.
       {"`Memory access fault ... Page not present ... kernel: void foo::bar_kernel<int, double>`", "hsa_memory_fault",
        FaultClass::kVmFaultBadAddress},
