@@ -1239,6 +1239,7 @@ std::string_view line_kind(std::string_view line) {
   if (contains(line, "GPU fault detected:")) return "legacy_header";
   if (contains(line, "_PROTECTION_FAULT_STATUS")) return "vm_status";
   if (contains(line, "in page starting at address ")) return "vm_page";
+  if (contains(line, "Faulty UTCL2 client ID:")) return "vm_decoded";
   return match_user_kind(line);
 }
 
@@ -1283,16 +1284,21 @@ bool left_open(std::string_view line) {
   return paren > 0 || square > 0 || quote;
 }
 
-// A kernel fault-report line cut before the end its format string gives it: the process line ends
-// with the thread's pid ("... thread NAME pid N" / "...pid N)"), the page line names the client
-// ("in page starting at address 0x.. from client N").
-bool kernel_line_cut(std::string_view line) {
+// A fault-report line cut before the end its format string gives it: the kernel's process line names
+// the thread and ends with its pid ("... pid %d thread %s pid %d", ")" in the 5.x header), the page line
+// names the client ("in page starting at address 0x.. from client N"), the gmc_v7/v8 line the client
+// ("VM fault (0x%02x, vmid %d) at page %u, %s from '%s' (0x%08x) (%d)"), and ROCr's fault line its
+// reason ("Memory access fault by GPU node-%u (Agent handle: %p) on address %p%s. Reason: %s.").
+bool format_line_cut(std::string_view line) {
   const std::string_view t = text::trim(line);
   if (t.empty()) return false;
-  const bool proc = contains(t, " for process ") || contains(t, " in process ") || contains(t, " Process ") ||
-                    text::starts_with(t, "Process ");
-  if (proc && contains(t, " pid ") && !digit_at(t, t.size() - 1) && t.back() != ')') return true;
-  return contains(t, "in page starting at address ") && !contains(t, " from ");
+  const bool kernel = contains(t, "amdgpu") || contains(t, "radeon");
+  const bool proc = contains(t, " for process") || contains(t, " in process") || contains(t, " Process ") ||
+                    text::starts_with(t, "Process ") || t.ends_with(" Process");
+  if (kernel && proc && (!contains(t, " thread ") || (!digit_at(t, t.size() - 1) && t.back() != ')'))) return true;
+  if (contains(t, "in page starting at address ") && !contains(t, " from ")) return true;
+  if (contains(t, "VM fault (0x") && !contains(t, " from '")) return true;
+  return contains(t, "Memory access fault by GPU node-") && !contains(t, "Reason:");
 }
 
 // True when `next` is the rest of `held`, a long line that the pasted copy wrapped (a GitHub or
@@ -1307,7 +1313,7 @@ bool continues_wrapped(const std::string& held, std::size_t tail_columns, std::s
   const std::string_view kj = line_kind(joined), kh = line_kind(held), kn = line_kind(next);
   if (!kj.empty() && kj != kh && kj != kn) return true;
   if (!kn.empty() || tagged(next)) return false;
-  if (left_open(held) || kernel_line_cut(held)) return true;
+  if (left_open(held) || format_line_cut(held)) return true;
   // A sentence that goes on: wrapped past 80 columns after a word, the next piece starts with a
   // lower-case word.
   const char last = held.back();

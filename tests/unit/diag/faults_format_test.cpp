@@ -81,12 +81,12 @@ using LineFn = std::function<std::vector<std::string>(const std::string&)>;
 
 // Wraps a line longer than 100 columns at a space between columns 80 and 100 (else the first space
 // after 100), as a GitHub-rendered or e-mailed copy of a log does.
-std::vector<std::string> wrap(const std::string& line) {
+std::vector<std::string> wrap(const std::string& line, std::size_t width = 100) {
   std::vector<std::string> out;
   std::string rest = line;
-  while (rest.size() > 100) {
-    auto cut = rest.rfind(' ', 100);
-    if (cut == std::string::npos || cut < 80) cut = rest.find(' ', 100);
+  while (rest.size() > width) {
+    auto cut = rest.rfind(' ', width);
+    if (cut == std::string::npos || cut < width - 20) cut = rest.find(' ', width);
     if (cut == std::string::npos) break;
     out.push_back(rest.substr(0, cut));
     rest = rest.substr(cut + 1);
@@ -114,8 +114,8 @@ struct Transform {
   LineFn fn;
 };
 
-const std::array<Transform, 9>& transforms() {
-  static const std::array<Transform, 9> kAll = {{
+const std::array<Transform, 13>& transforms() {
+  static const std::array<Transform, 13> kAll = {{
       {"journalctl -k",
        [](const std::string& l) {
          double s = 0;
@@ -145,6 +145,32 @@ const std::array<Transform, 9>& transforms() {
          return std::vector<std::string>{kernel_stamp(l, s) != 0 ? "<4>" + l : l};
        }},
       {"hex digits in the other case", [](const std::string& l) { return std::vector<std::string>{swap_hex_case(l)}; }},
+      // journalctl without -k: every line has the journal's prefix, userspace lines their program's.
+      {"journal, every line",
+       [](const std::string& l) {
+         double s = 0;
+         const std::size_t n = kernel_stamp(l, s);
+         if (n == 0) return std::vector<std::string>{"Dec 02 01:02:03 workstation python3[4100]: " + l};
+         return std::vector<std::string>{fmt::format("Dec 02 {} workstation kernel: {}", clock_of(s), l.substr(n))};
+       }},
+      // dmesg -H: the wall clock down to the minute, then deltas ("[  +0.000012]").
+      {"dmesg -H",
+       [](const std::string& l) {
+         double s = 0;
+         const std::size_t n = kernel_stamp(l, s);
+         if (n == 0) return std::vector<std::string>{l};
+         return std::vector<std::string>{fmt::format("[  +{:.6f}] {}", std::fmod(s, 1.0), l.substr(n))};
+       }},
+      {"wrapped at ~80 columns", [](const std::string& l) { return wrap(l, 80); }},
+      // Raw /dev/kmsg records (dmesg -r on some systems, copies of the device file): "4,1234,56789012,-;text".
+      {"raw kmsg records",
+       [](const std::string& l) {
+         double s = 0;
+         const std::size_t n = kernel_stamp(l, s);
+         if (n == 0) return std::vector<std::string>{l};
+         return std::vector<std::string>{
+             fmt::format("4,1234,{},-;{}", static_cast<long long>(std::llround(s * 1e6)), l.substr(n))};
+       }},
   }};
   return kAll;
 }
@@ -286,6 +312,27 @@ TEST_CASE("a long line wrapped by the pasted copy is read whole", "[diag][faults
       "for\nprocess gnome-shell pid 2000 thread gnome-shel:cs0 pid 2010)\n");
   REQUIRE(r->events.size() == 1);
   CHECK(r->events[0].process == "gnome-shell");
+  // ROCr's fault line cut before its reason (format_line_cut): the address is on the next line.
+  r = parse_log(
+      "Memory access fault by GPU node-1 (Agent handle: 0x5644299ef910) on address\n"
+      "0x6e77e9000. Reason: Page not present or supervisor privilege.\n");
+  REQUIRE(r->events.size() == 1);
+  CHECK(r->events[0].address == 0x6e77e9000ULL);
+  CHECK(r->events[0].fault_reason == "Page not present or supervisor privilege");
+  // The gmc_v8 line cut before its client, the 6.8+ process line cut right after "in process".
+  r = parse_log(
+      "[   54.018792] amdgpu 0000:01:00.0: VM fault (0x01, vmid 1) at page 73533277, read from\n"
+      "'TC3' (0x54433300) (196)\n");
+  REQUIRE(r->events.size() == 1);
+  CHECK(r->events[0].client == "TC3");
+  r = parse_log(
+      "nov 04 13:30:18 box kernel: amdgpu 0000:0d:00.0: amdgpu: [gfxhub] page fault (src_id:0 ring:24 vmid:3 "
+      "pasid:32770)\n"
+      "nov 04 13:30:18 box kernel: amdgpu 0000:0d:00.0: amdgpu:  in process\n"
+      "cosmic-comp pid 4732 thread cosmic-com:cs0 pid 4753)\n");
+  REQUIRE(r->events.size() == 1);
+  CHECK(r->events[0].process == "cosmic-comp");
+  CHECK(r->events[0].cls == FaultClass::kGraphicsFault);
   // Two halves that only make sense together (neither alone is the message).
   r = parse_log(
       "RuntimeError: Could not allocate tensor with 9831040 bytes. There is not enough\n"
