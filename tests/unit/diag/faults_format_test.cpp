@@ -114,8 +114,8 @@ struct Transform {
   LineFn fn;
 };
 
-const std::array<Transform, 13>& transforms() {
-  static const std::array<Transform, 13> kAll = {{
+const std::array<Transform, 15>& transforms() {
+  static const std::array<Transform, 15> kAll = {{
       {"journalctl -k",
        [](const std::string& l) {
          double s = 0;
@@ -170,6 +170,23 @@ const std::array<Transform, 13>& transforms() {
          if (n == 0) return std::vector<std::string>{l};
          return std::vector<std::string>{
              fmt::format("4,1234,{},-;{}", static_cast<long long>(std::llround(s * 1e6)), l.substr(n))};
+       }},
+      // CONFIG_PRINTK_CALLER: "[  12.345678][ T1234] amdgpu ...".
+      {"printk caller id",
+       [](const std::string& l) {
+         double s = 0;
+         const std::size_t n = kernel_stamp(l, s);
+         if (n == 0) return std::vector<std::string>{l};
+         std::string stamp = l.substr(0, n);
+         while (!stamp.empty() && stamp.back() == ' ') stamp.pop_back();
+         return std::vector<std::string>{stamp + "[ T1234] " + l.substr(n)};
+       }},
+      // A quoted reply of a wrapped copy: both at once.
+      {"quoted and wrapped at ~100 columns",
+       [](const std::string& l) {
+         auto pieces = wrap(l);
+         for (auto& p : pieces) p.insert(0, "> ");
+         return pieces;
        }},
   }};
   return kAll;
