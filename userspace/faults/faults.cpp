@@ -1638,6 +1638,49 @@ void inherit_graphics_storm(std::vector<Event>& events) {
 }  // namespace
 
 namespace {
+// What in a log shows the compute runtime (ROCm/HSA/HIP) at work: its own error lines, code-object and
+// library lines, an override, the runtime's name for the device, a ROCm release or PyTorch wheel in the log.
+bool compute_runtime_seen(const std::vector<Event>& events, const Context& ctx) {
+  if (!ctx.override_version.empty() || !ctx.runtime_targets.empty() || !ctx.library_targets.empty() ||
+      !ctx.upstream_torch_wheel.empty() || text::starts_with(ctx.rocm_version_source, "log line"))
+    return true;
+  return std::any_of(events.begin(), events.end(), [](const Event& e) {
+    return text::starts_with(e.kind, "hsa_") || text::starts_with(e.kind, "hip_") || e.kind == "queue_abort" ||
+           e.kind == "no_code_object" || e.kind == "library_list" || e.kind == "kfd_interrupt_overflow";
+  });
+}
+
+// A gfxhub fault that names no process (kernels before 4.19 print none, and a storm's repeats lose it)
+// in a VMID that amdgpu keeps for render-node contexts (1..7 on GPUs with graphics; 1..2 is all that is
+// certain on a gfx9 GPU that may be compute-only), in a log that shows a graphics client in trouble (a
+// Mesa/Vulkan/DXGI context or device lost, a fault of a named graphics client) and nothing of the
+// compute runtime: a graphics job's fault. Without the graphics line a render-node VMID alone does not
+// tell graphics from amdgpu-pro's OpenCL, which also ran there.
+void headless_render_node_faults(std::vector<Event>& events, const Context& ctx) {
+  const bool graphics_seen = std::any_of(events.begin(), events.end(), [](const Event& g) {
+    return g.kind == "graphics_context_lost" || g.kind == "graphics_vm_fault" ||
+           (is_vm_fault(g) && is_graphics_client(g.process, g.thread));
+  });
+  if (!graphics_seen || compute_runtime_seen(events, ctx)) return;
+  const std::string& gfx = ctx.gfx;
+  const bool compute_only = text::starts_with(gfx, "gfx908") || text::starts_with(gfx, "gfx90a") ||
+                            text::starts_with(gfx, "gfx94") || text::starts_with(gfx, "gfx95");
+  for (auto& e : events) {
+    if (!is_vm_fault(e) || e.cls == FaultClass::kGraphicsFault || !e.process.empty() || e.pid || !e.vmid ||
+        *e.vmid == 0 || text::starts_with(e.hub, "mmhub") || text::starts_with(e.status_register, "MMVM"))
+      continue;
+    const unsigned first_kfd =
+        compute_only ? 3U : (!gfx.empty() || e.gen == Gen::kGfx10 || e.gen == Gen::kGfx12 || e.gen == Gen::kGfx8) ? 8U : 3U;
+    if (*e.vmid >= first_kfd) continue;
+    e.cls = FaultClass::kGraphicsFault;
+    e.reason = fmt::format("a fault without its process in VMID {}, which amdgpu gives to render-node (graphics) "
+                           "contexts, in a log that shows a graphics client in trouble and no compute runtime",
+                           *e.vmid);
+  }
+}
+}  // namespace
+
+namespace {
 // A library's list of its code-object files that lacks the target the runtime loads (the GPU's, or
 // the override's) is a missing code object even where no error line says so. Added only when no
 // other line already reports the missing code object.
@@ -1745,6 +1788,7 @@ void rejudge(Report& r, const Context& ctx) {
   add_library_list_event(r.events, r.context, r.library_list_line, r.library_list_text);
   for (auto& e : r.events) classify_event(e, r.context);
   inherit_graphics_storm(r.events);
+  headless_render_node_faults(r.events, r.context);
   r.verdict = make_verdict(r.events, r.context);
 }
 

@@ -1879,3 +1879,54 @@ TEST_CASE("a fault from a graphics-pipeline client is a graphics fault", "[diag]
   CHECK_FALSE(is_graphics_pipeline_client("CPF"));
   CHECK_FALSE(is_graphics_pipeline_client("SDMA0"));
 }
+
+// A fault report without its process (kernels before 4.19) in a render-node VMID: graphics only when the log
+// shows a graphics client in trouble and nothing of the compute runtime (amdgpu-pro's OpenCL also ran there).
+TEST_CASE("a headless render-node fault in a graphics log is a graphics fault", "[diag][faults][rules][general]") {
+  const std::string legacy =
+      "[15342.107078] amdgpu 0000:01:00.0: GPU fault detected: 146 0x0938c80c\n"
+      "[15342.107081] amdgpu 0000:01:00.0:   VM_CONTEXT1_PROTECTION_FAULT_ADDR   0x00123927\n"
+      "[15342.107081] amdgpu 0000:01:00.0:   VM_CONTEXT1_PROTECTION_FAULT_STATUS 0x0A0C800C\n"
+      "[15342.107083] amdgpu 0000:01:00.0: VM fault (0x0c, vmid 5) at page 1194279, read from 'TC3' (0x54433300) "
+      "(200)\n";
+  const std::string mesa = "radeonsi: amdgpu: The CS has been rejected (-125), but the context isn't robust.\n";
+  const auto alone = parse_log(legacy, Context{"gfx803", "", ""});
+  REQUIRE(alone->events.size() == 1);
+  CHECK(alone->events[0].cls != FaultClass::kGraphicsFault);
+  const auto gl = parse_log(legacy + mesa, Context{"gfx803", "", ""});
+  REQUIRE(gl->events.size() == 2);
+  CHECK(gl->events[0].cls == FaultClass::kGraphicsFault);
+  CHECK(gl->events[0].reason.find("VMID 5") != std::string::npos);
+  CHECK(gl->verdict.cls == FaultClass::kGraphicsFault);
+  // Any sign of the compute runtime keeps it a compute fault.
+  for (const std::string& compute : {std::string("hipErrorLaunchFailure\n"), std::string("/opt/rocm-3.5.0/lib\n"),
+                                     std::string("  Name:                    gfx803\n")}) {
+    INFO(compute);
+    const auto r = parse_log(legacy + mesa + compute, Context{"gfx803", "", ""});
+    CHECK(r->events[0].cls != FaultClass::kGraphicsFault);
+  }
+  // A KFD VMID is never a render-node context, and a multimedia-hub fault is nobody's shader.
+  const auto kfd = parse_log(
+      "[ 20.0] amdgpu 0000:03:00.0: amdgpu: [gfxhub] page fault (src_id:0 ring:24 vmid:9 pasid:32771)\n"
+      "[ 20.0] amdgpu 0000:03:00.0: amdgpu:   in page starting at address 0x00007f1234560000 from client 0x1b "
+      "(UTCL2)\n"
+      "[ 20.0] amdgpu 0000:03:00.0: amdgpu: GCVM_L2_PROTECTION_FAULT_STATUS:0x00901031\n" +
+          std::string("err:   DxvkSubmissionQueue: Command submission failed: VK_ERROR_DEVICE_LOST\n"),
+      Context{"gfx1030", "", ""});
+  CHECK(kfd->events[0].cls != FaultClass::kGraphicsFault);
+  const auto gfx3 = parse_log(
+      "[ 20.0] amdgpu 0000:03:00.0: amdgpu: [gfxhub] page fault (src_id:0 ring:24 vmid:3 pasid:32771)\n"
+      "[ 20.0] amdgpu 0000:03:00.0: amdgpu:   in page starting at address 0x00007f1234560000 from client 0x1b "
+      "(UTCL2)\n"
+      "[ 20.0] amdgpu 0000:03:00.0: amdgpu: GCVM_L2_PROTECTION_FAULT_STATUS:0x00301031\n" +
+          std::string("err:   DxvkSubmissionQueue: Command submission failed: VK_ERROR_DEVICE_LOST\n"),
+      Context{"gfx1030", "", ""});
+  CHECK(gfx3->events[0].cls == FaultClass::kGraphicsFault);
+  const auto mm = parse_log(
+      "[ 20.0] amdgpu 0000:03:00.0: amdgpu: [mmhub] page fault (src_id:0 ring:40 vmid:3 pasid:32771)\n"
+      "[ 20.0] amdgpu 0000:03:00.0: amdgpu:   in page starting at address 0x00007f1234560000 from client 0x12 "
+      "(VMC)\n" +
+          std::string("err:   DxvkSubmissionQueue: Command submission failed: VK_ERROR_DEVICE_LOST\n"),
+      Context{"gfx1030", "", ""});
+  CHECK(mm->events[0].cls == FaultClass::kVmFaultOther);
+}
