@@ -1312,8 +1312,11 @@ bool continues_wrapped(const std::string& held, std::size_t tail_columns, std::s
   const std::string joined = held + " " + std::string(next);
   const std::string_view kj = line_kind(joined), kh = line_kind(held), kn = line_kind(next);
   if (!kj.empty() && kj != kh && kj != kn) return true;
-  if (!kn.empty() || tagged(next)) return false;
-  if (left_open(held) || format_line_cut(held)) return true;
+  if (!kn.empty()) return false;
+  // A line its format shows cut goes on on the next line, even one that reads like a tag ("Reason: ...").
+  if (format_line_cut(held)) return true;
+  if (tagged(next)) return false;
+  if (left_open(held)) return true;
   // A sentence that goes on: wrapped past 80 columns after a word, the next piece starts with a
   // lower-case word.
   const char last = held.back();

@@ -336,6 +336,11 @@ TEST_CASE("a long line wrapped by the pasted copy is read whole", "[diag][faults
   REQUIRE(r->events.size() == 1);
   CHECK(r->events[0].address == 0x6e77e9000ULL);
   CHECK(r->events[0].fault_reason == "Page not present or supervisor privilege");
+  r = parse_log(
+      "Memory access fault by GPU node-2 (Agent handle: 0x5644299ef910) on address 0x6e77e9000\n"
+      "Reason: Page not present or supervisor privilege.\n");
+  REQUIRE(r->events.size() == 1);
+  CHECK(r->events[0].fault_reason == "Page not present or supervisor privilege");
   // The gmc_v8 line cut before its client, the 6.8+ process line cut right after "in process".
   r = parse_log(
       "[   54.018792] amdgpu 0000:01:00.0: VM fault (0x01, vmid 1) at page 73533277, read from\n"
