@@ -207,6 +207,11 @@ bool unsupported_under(std::string_view gfx, std::string_view rocm) {
   if (!unsupported_target(gfx)) return false;
   // ROCm 1.x-3.x built gfx803 (Fiji, Polaris) and gfx802 (Tonga) code; from 4.0 on gfx8 is no longer
   // supported (AMD's hardware support document: "not guaranteed" in 4.x, not detected from 4.5).
+  // Not in this list: gfx906 (MI50, Radeon VII) entered maintenance with ROCm 5.7, end of maintenance Q2
+  // 2024 (ROCm 5.6 release notes, rocm.docs.amd.com/en/docs-5.6.0/release.html), but ROCm 6.x libraries
+  // still ship its code objects: maintenance ended, not the code. The same holds for gfx900 as far as the
+  // public notes read here say; a target a release does not yet carry (gfx1150/1151, gfx120x before their
+  // first release) is a missing code object, since builds with it exist.
   const std::string_view base = gfx.substr(0, gfx.find(':'));
   if (base != "gfx803" && base != "gfx802") return true;
   const auto major = text::parse_dec(rocm);
