@@ -1233,6 +1233,32 @@ std::string_view strip_paste_prefix(std::string_view line) {
   return stripped ? v : line;
 }
 
+// Spaces as a web page's copy gives them: no-break spaces (U+00A0, U+202F) for runs of spaces and
+// indentation, zero-width spaces (U+200B) and stray byte-order marks (U+FEFF) inside the text.
+constexpr std::array<std::string_view, 4> kWebSpaces = {"\xC2\xA0", "\xE2\x80\xAF", "\xE2\x80\x8B", "\xEF\xBB\xBF"};
+
+bool has_web_spaces(std::string_view line) {
+  return std::any_of(kWebSpaces.begin(), kWebSpaces.end(), [&](std::string_view w) { return contains(line, w); });
+}
+
+// The line with no-break spaces as spaces and zero-width characters dropped.
+std::string plain_spaces(std::string_view line) {
+  std::string out;
+  out.reserve(line.size());
+  for (std::size_t i = 0; i < line.size();) {
+    const std::string_view rest = line.substr(i);
+    const auto web = std::find_if(kWebSpaces.begin(), kWebSpaces.end(),
+                                  [&](std::string_view w) { return text::starts_with(rest, w); });
+    if (web == kWebSpaces.end()) {
+      out += line[i++];
+      continue;
+    }
+    if (web - kWebSpaces.begin() < 2) out += ' ';  // the no-break spaces; the zero-width ones go
+    i += web->size();
+  }
+  return out;
+}
+
 // What one line alone would be read as (the event kind it starts, or the kind of kernel report line).
 std::string_view line_kind(std::string_view line) {
   if (contains(line, "page fault (src_id:")) return "vm_header";
@@ -1329,6 +1355,11 @@ bool continues_wrapped(const std::string& held, std::size_t tail_columns, std::s
 void Parser::feed(std::string_view raw) {
   ++seen_;
   if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
+  std::string plain;
+  if (has_web_spaces(raw)) {
+    plain = plain_spaces(raw);
+    raw = plain;
+  }
   const std::string_view line = strip_paste_prefix(raw);
   if (held_no_ != 0 && held_pieces_ < kWrapMaxPieces && continues_wrapped(held_, held_tail_, line)) {
     held_ += ' ';

@@ -114,8 +114,8 @@ struct Transform {
   LineFn fn;
 };
 
-const std::array<Transform, 15>& transforms() {
-  static const std::array<Transform, 15> kAll = {{
+const std::array<Transform, 17>& transforms() {
+  static const std::array<Transform, 17> kAll = {{
       {"journalctl -k",
        [](const std::string& l) {
          double s = 0;
@@ -180,6 +180,19 @@ const std::array<Transform, 15>& transforms() {
          std::string stamp = l.substr(0, n);
          while (!stamp.empty() && stamp.back() == ' ') stamp.pop_back();
          return std::vector<std::string>{stamp + "[ T1234] " + l.substr(n)};
+       }},
+      // A web page's copy: every space a no-break space (U+00A0); zero-width spaces after each word.
+      {"no-break spaces",
+       [](const std::string& l) {
+         std::string out;
+         for (const char c : l) out += c == ' ' ? std::string("\xC2\xA0") : std::string(1, c);
+         return std::vector<std::string>{out};
+       }},
+      {"zero-width spaces",
+       [](const std::string& l) {
+         std::string out;
+         for (const char c : l) out += c == ' ' ? std::string(" \xE2\x80\x8B") : std::string(1, c);
+         return std::vector<std::string>{out};
        }},
       // A quoted reply of a wrapped copy: both at once.
       {"quoted and wrapped at ~100 columns",
