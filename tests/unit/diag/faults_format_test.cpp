@@ -114,89 +114,68 @@ struct Transform {
   LineFn fn;
 };
 
+// A kernel line's timestamp rendered another way (stamp: its seconds, the text after it -> the new line);
+// a line without one as `other` makes it ("" keeps it).
+std::vector<std::string> restamp(const std::string& l, const std::function<std::string(double, const std::string&)>& stamp,
+                                 const std::string& other = "") {
+  double s = 0;
+  const std::size_t n = kernel_stamp(l, s);
+  if (n == 0) return {other + l};
+  return {stamp(s, l.substr(n))};
+}
+
+// Every space replaced by `with`.
+std::vector<std::string> each_space(const std::string& l, const std::string& with) {
+  std::string out;
+  for (const char c : l) out += c == ' ' ? with : std::string(1, c);
+  return {out};
+}
+
+std::vector<std::string> one(std::string l) { return {std::move(l)}; }
+
 const std::array<Transform, 17>& transforms() {
+  using L = const std::string&;
   static const std::array<Transform, 17> kAll = {{
       {"journalctl -k",
-       [](const std::string& l) {
-         double s = 0;
-         const std::size_t n = kernel_stamp(l, s);
-         if (n == 0) return std::vector<std::string>{l};
-         return std::vector<std::string>{fmt::format("Dec 02 {} workstation kernel: {}", clock_of(s), l.substr(n))};
+       [](L l) {
+         return restamp(l, [](double s, L t) { return fmt::format("Dec 02 {} workstation kernel: {}", clock_of(s), t); });
        }},
       {"dmesg -T",
-       [](const std::string& l) {
-         double s = 0;
-         const std::size_t n = kernel_stamp(l, s);
-         if (n == 0) return std::vector<std::string>{l};
-         return std::vector<std::string>{fmt::format("[Wed Dec  2 {} 2026] {}", clock_of(s), l.substr(n))};
-       }},
-      {"no timestamp",
-       [](const std::string& l) {
-         double s = 0;
-         return std::vector<std::string>{l.substr(kernel_stamp(l, s))};
-       }},
-      {"markdown quote", [](const std::string& l) { return std::vector<std::string>{"> " + l}; }},
-      {"indented", [](const std::string& l) { return std::vector<std::string>{"    " + l}; }},
-      {"CRLF", [](const std::string& l) { return std::vector<std::string>{l + "\r"}; }},
-      {"wrapped at ~100 columns", [](const std::string& l) { return wrap(l); }},
-      {"syslog <4> level",
-       [](const std::string& l) {
-         double s = 0;
-         return std::vector<std::string>{kernel_stamp(l, s) != 0 ? "<4>" + l : l};
-       }},
-      {"hex digits in the other case", [](const std::string& l) { return std::vector<std::string>{swap_hex_case(l)}; }},
+       [](L l) { return restamp(l, [](double s, L t) { return fmt::format("[Wed Dec  2 {} 2026] {}", clock_of(s), t); }); }},
+      {"no timestamp", [](L l) { return restamp(l, [](double, L t) { return t; }); }},
+      {"markdown quote", [](L l) { return one("> " + l); }},
+      {"indented", [](L l) { return one("    " + l); }},
+      {"CRLF", [](L l) { return one(l + "\r"); }},
+      {"wrapped at ~100 columns", [](L l) { return wrap(l); }},
+      {"syslog <4> level", [](L l) { return restamp(l, [&l](double, L) { return "<4>" + l; }); }},
+      {"hex digits in the other case", [](L l) { return one(swap_hex_case(l)); }},
       // journalctl without -k: every line has the journal's prefix, userspace lines their program's.
       {"journal, every line",
-       [](const std::string& l) {
-         double s = 0;
-         const std::size_t n = kernel_stamp(l, s);
-         if (n == 0) return std::vector<std::string>{"Dec 02 01:02:03 workstation python3[4100]: " + l};
-         return std::vector<std::string>{fmt::format("Dec 02 {} workstation kernel: {}", clock_of(s), l.substr(n))};
+       [](L l) {
+         return restamp(
+             l, [](double s, L t) { return fmt::format("Dec 02 {} workstation kernel: {}", clock_of(s), t); },
+             "Dec 02 01:02:03 workstation python3[4100]: ");
        }},
       // dmesg -H: the wall clock down to the minute, then deltas ("[  +0.000012]").
       {"dmesg -H",
-       [](const std::string& l) {
-         double s = 0;
-         const std::size_t n = kernel_stamp(l, s);
-         if (n == 0) return std::vector<std::string>{l};
-         return std::vector<std::string>{fmt::format("[  +{:.6f}] {}", std::fmod(s, 1.0), l.substr(n))};
-       }},
-      {"wrapped at ~80 columns", [](const std::string& l) { return wrap(l, 80); }},
+       [](L l) { return restamp(l, [](double s, L t) { return fmt::format("[  +{:.6f}] {}", std::fmod(s, 1.0), t); }); }},
+      {"wrapped at ~80 columns", [](L l) { return wrap(l, 80); }},
       // Raw /dev/kmsg records (dmesg -r on some systems, copies of the device file): "4,1234,56789012,-;text".
       {"raw kmsg records",
-       [](const std::string& l) {
-         double s = 0;
-         const std::size_t n = kernel_stamp(l, s);
-         if (n == 0) return std::vector<std::string>{l};
-         return std::vector<std::string>{
-             fmt::format("4,1234,{},-;{}", static_cast<long long>(std::llround(s * 1e6)), l.substr(n))};
+       [](L l) {
+         return restamp(l, [](double s, L t) {
+           return fmt::format("4,1234,{},-;{}", static_cast<long long>(std::llround(s * 1e6)), t);
+         });
        }},
       // CONFIG_PRINTK_CALLER: "[  12.345678][ T1234] amdgpu ...".
       {"printk caller id",
-       [](const std::string& l) {
-         double s = 0;
-         const std::size_t n = kernel_stamp(l, s);
-         if (n == 0) return std::vector<std::string>{l};
-         std::string stamp = l.substr(0, n);
-         while (!stamp.empty() && stamp.back() == ' ') stamp.pop_back();
-         return std::vector<std::string>{stamp + "[ T1234] " + l.substr(n)};
-       }},
-      // A web page's copy: every space a no-break space (U+00A0); zero-width spaces after each word.
-      {"no-break spaces",
-       [](const std::string& l) {
-         std::string out;
-         for (const char c : l) out += c == ' ' ? std::string("\xC2\xA0") : std::string(1, c);
-         return std::vector<std::string>{out};
-       }},
-      {"zero-width spaces",
-       [](const std::string& l) {
-         std::string out;
-         for (const char c : l) out += c == ' ' ? std::string(" \xE2\x80\x8B") : std::string(1, c);
-         return std::vector<std::string>{out};
-       }},
+       [](L l) { return restamp(l, [](double s, L t) { return fmt::format("[{:12.6f}][ T1234] {}", s, t); }); }},
+      // A web page's copy: every space a no-break space (U+00A0); a zero-width space after each space.
+      {"no-break spaces", [](L l) { return each_space(l, "\xC2\xA0"); }},
+      {"zero-width spaces", [](L l) { return each_space(l, " \xE2\x80\x8B"); }},
       // A quoted reply of a wrapped copy: both at once.
       {"quoted and wrapped at ~100 columns",
-       [](const std::string& l) {
+       [](L l) {
          auto pieces = wrap(l);
          for (auto& p : pieces) p.insert(0, "> ");
          return pieces;
