@@ -1051,6 +1051,16 @@ constexpr std::array kUserPatterns = {
     UserPattern{"SIGABRT", false, "process_crash"},
     UserPattern{"signal: aborted", false, "process_crash"},
     UserPattern{"exit status 0xc0000409", false, "process_crash"},
+    // Windows' NTSTATUS of a crashed process however it is printed: STATUS_ACCESS_VIOLATION (0xC0000005,
+    // "code -1073741819") and STATUS_STACK_BUFFER_OVERRUN (0xC0000409, "-1073740791"; abort()).
+    UserPattern{"0xC0000005", true, "process_crash"},
+    UserPattern{"0xC0000409", true, "process_crash"},
+    UserPattern{"code -1073741819", false, "process_crash"},
+    UserPattern{"code -1073740791", false, "process_crash"},
+    UserPattern{"code 3221225477", false, "process_crash"},  // the same, unsigned ("exited with code ...")
+    UserPattern{"code 3221226505", false, "process_crash"},
+    // The shell's report of SIGILL (a CPU instruction the program's build needs, or a corrupt binary).
+    UserPattern{"Illegal instruction", false, "process_crash"},
     // The kernel's own report of a user-space segfault: "python3[4242]: segfault at 0 ip ... error 4 in
     // libamdhip64.so[...]" (arch/x86/mm/fault.c show_signal_msg).
     UserPattern{"]: segfault at ", false, "process_crash"},

@@ -1284,6 +1284,14 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
       {"[  100.1] [drm:amdgpu_gem_object_create [amdgpu]] *ERROR* Failed to allocate GEM object (8388608, 2, 4096, -12)",
        "out_of_memory", FaultClass::kOutOfMemory},
       {"Killed", "process_crash", FaultClass::kUnknown},
+      // Windows' NTSTATUS of a crash, as PyCharm/cmd/PowerShell print it; the shell's SIGILL.
+      {"Process finished with exit code -1073741819 (0xC0000005)", "process_crash", FaultClass::kUnknown},
+      {"Process finished with exit code -1073740791 (0xC0000409)", "process_crash", FaultClass::kUnknown},
+      {"python.exe exited with code 3221225477", "process_crash", FaultClass::kUnknown},
+      {"[process exited with code 3221225477 (0xc0000005)]", "process_crash", FaultClass::kUnknown},
+      {"./run.sh: line 3:  4123 Illegal instruction     (core dumped) python3 x.py", "process_crash",
+       FaultClass::kUnknown},
+      {"Illegal instruction", "process_crash", FaultClass::kUnknown},
       // radeon / early amdgpu fence watchdogs.
       {"[ 60.958721] radeon 0000:03:00.0: ring 0 stalled for more than 10079msec", "hang", FaultClass::kHangOrReset},
       {"[ 60.965315] radeon 0000:03:00.0: GPU lockup (current fence id 0x0000000000000112 last fence id "
