@@ -1344,7 +1344,9 @@ bool format_line_cut(std::string_view line) {
 // memory available!") or `held` is visibly cut (an open bracket or quote, a kernel line missing the
 // end of its format) and `next` is nothing by itself.
 bool continues_wrapped(const std::string& held, std::size_t tail_columns, std::string_view next) {
-  if (tail_columns < kWrapMinColumns || held.size() > kWrapMaxBytes || starts_record(next)) return false;
+  if (tail_columns < kWrapMinColumns || held.size() > kWrapMaxBytes || next.size() > kWrapMaxBytes ||
+      starts_record(next))
+    return false;
   const std::string joined = held + " " + std::string(next);
   const std::string_view kj = line_kind(joined), kh = line_kind(held), kn = line_kind(next);
   if (!kj.empty() && kj != kh && kj != kn) return true;
