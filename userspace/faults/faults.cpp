@@ -46,7 +46,7 @@ constexpr double kHangSeconds = 120.0;        // timeout -> reset -> resume line
 constexpr std::size_t kHangLines = 200;
 
 constexpr std::size_t kWrapMinColumns = 60;   // a copy wraps lines only past this width
-constexpr std::size_t kWrapSentenceColumns = 80;  // ... and a sentence only past this one
+constexpr std::size_t kWrapSentenceColumns = 60;  // ... and a sentence past this one too
 constexpr std::size_t kWrapMaxPieces = 8;     // pieces of one wrapped line joined at most
 constexpr std::size_t kWrapMaxBytes = 4096;   // ... and bytes
 
@@ -665,7 +665,8 @@ bool Parser::vm_header(std::string_view line, std::size_t pf, std::string_view d
   return true;
 }
 
-// gmc_v7/v8: "GPU fault detected: 146 0x0c880414"
+// gmc_v7/v8: "GPU fault detected: 146 0x0c880414" (kernels since 4.19 go on with " for process X pid N
+// thread Y pid M", as gmc_v9's header does).
 bool Parser::legacy_header(std::string_view line, std::string_view rest, std::string_view dev,
                            std::optional<double> t) {
   if (open_ && open_->kind == "legacy_vm_fault" && open_->device == dev && within(last_time_, t, kRepeatSeconds) &&
@@ -679,6 +680,7 @@ bool Parser::legacy_header(std::string_view line, std::string_view rest, std::st
   e.time = t;
   e.gen = Gen::kGfx8;
   if (const auto src = text::parse_dec(text::trim(rest)); src && *src <= 0xffff) e.src_id = static_cast<unsigned>(*src);
+  if (contains(rest, " for process ")) parse_process(rest, e);
   start(std::move(e));
   add_evidence(*open_, line);
   return true;
@@ -1127,6 +1129,12 @@ std::string_view match_late_kind(std::string_view line) {
   // The driver core's "amdgpu: probe of 0000:03:00.0 failed with error -22": the device never came up.
   if (contains(line, "probe of ") && contains(line, "failed with error") && icontains(line, "amdgpu")) return "hang";
   if (contains(line, "destroy queue") && contains(line, "failed, ret -62")) return "hang";  // -ETIME
+  // The PM core's "PM: pci_pm_suspend(): amdgpu_pmops_suspend+0x0/0x80 [amdgpu] returns -19" (dpm_run_callback's
+  // "%s(): %ps returns %d") and amdgpu's "evicting device resources failed" before it: the driver could not
+  // suspend or resume the GPU, a block that stopped answering.
+  if ((contains(line, "amdgpu_pmops_") && contains(line, " returns -")) ||
+      contains(line, "evicting device resources failed"))
+    return "hang";
   // Any other timeout the driver reports as an error ("[drm:psp_v11_0_... [amdgpu]] *ERROR* ... timed out",
   // dc_dmub_srv's "Error waiting for DMUB idle", the display firmware): a block stopped answering.
   if (contains(line, "Error waiting for DMUB idle") ||
@@ -1165,8 +1173,20 @@ std::string_view match_user_kind(std::string_view line) {
   // A failed open of KFD's device node (strace's "openat(AT_FDCWD, \"/dev/kfd\", O_RDWR|O_CLOEXEC) = -1 ENOMEM
   // (Cannot allocate memory)"): no compute device, whatever the errno says.
   if (contains(line, "/dev/kfd") && contains(line, "= -1 ")) return "no_gpu_device";
-  for (const auto& p : kUserPatterns)
-    if (p.icase ? icontains(line, p.needle) : contains(line, p.needle)) return p.kind;
+  for (const auto& p : kUserPatterns) {
+    if (!(p.icase ? icontains(line, p.needle) : contains(line, p.needle))) continue;
+    // A crash is weak evidence; a runner that prints the child's own error after it on the same line ("llama
+    // runner process has terminated: signal: aborted (core dumped) error:Cannot read .../TensileLibrary.dat: ...")
+    // is read by that error. The rest of the line is shorter, so this ends.
+    if (p.kind == "process_crash") {
+      const std::size_t at = line.find(p.needle);  // a case-blind match in another case keeps the crash
+      if (at != std::string_view::npos) {
+        const std::string_view after = line.substr(at + p.needle.size());
+        if (const std::string_view k = match_user_kind(after); !k.empty() && k != "process_crash") return k;
+      }
+    }
+    return p.kind;
+  }
   // Patterns that need two parts.
   if (contains(line, "TensileLibrary") &&
       (contains(line, "No such file") || contains(line, "Cannot read") || contains(line, "not found")))
@@ -1325,6 +1345,17 @@ bool left_open(std::string_view line) {
 // names the client ("in page starting at address 0x.. from client N"), the gmc_v7/v8 line the client
 // ("VM fault (0x%02x, vmid %d) at page %u, %s from '%s' (0x%08x) (%d)"), and ROCr's fault line its
 // reason ("Memory access fault by GPU node-%u (Agent handle: %p) on address %p%s. Reason: %s.").
+// A kernel fault-report line cut before the end of its format: the 5.x-6.x header ("[gfxhub0] no-retry page
+// fault (src_id:%u ring:%u vmid:%u pasid:%u, for process ...)") before its closing parenthesis, the page line
+// before its client, the gmc_v7/v8 line before its client.
+bool kernel_fault_line_cut(std::string_view line) {
+  const std::string_view t = text::trim(line);
+  if (!(contains(t, "amdgpu") || contains(t, "radeon"))) return false;
+  if (contains(t, "page fault (") && left_open(t)) return true;
+  if (contains(t, "in page starting at address ") && !contains(t, " from ")) return true;
+  return contains(t, "VM fault (0x") && !contains(t, " from '");
+}
+
 bool format_line_cut(std::string_view line) {
   const std::string_view t = text::trim(line);
   if (t.empty()) return false;
@@ -1332,6 +1363,7 @@ bool format_line_cut(std::string_view line) {
   const bool proc = contains(t, " for process") || contains(t, " in process") || contains(t, " Process ") ||
                     text::starts_with(t, "Process ") || t.ends_with(" Process");
   if (kernel && proc && (!contains(t, " thread ") || (!digit_at(t, t.size() - 1) && t.back() != ')'))) return true;
+  if (kernel_fault_line_cut(t)) return true;
   if (contains(t, "in page starting at address ") && !contains(t, " from ")) return true;
   if (contains(t, "VM fault (0x") && !contains(t, " from '")) return true;
   return contains(t, "Memory access fault by GPU node-") && !contains(t, "Reason:");
@@ -1344,9 +1376,15 @@ bool format_line_cut(std::string_view line) {
 // memory available!") or `held` is visibly cut (an open bracket or quote, a kernel line missing the
 // end of its format) and `next` is nothing by itself.
 bool continues_wrapped(const std::string& held, std::size_t tail_columns, std::string_view next) {
-  if (tail_columns < kWrapMinColumns || held.size() > kWrapMaxBytes || next.size() > kWrapMaxBytes ||
-      starts_record(next))
-    return false;
+  if (held.size() > kWrapMaxBytes || next.size() > kWrapMaxBytes || starts_record(next)) return false;
+  // A fault report's line its format shows cut goes on whatever its width (the copy may have dropped the
+  // timestamps the wrap counted), as does a fault header whose process part went to the next line
+  // ("GPU fault detected: 147 0x00020802" + "for process X pid N thread Y pid M").
+  if (kernel_fault_line_cut(held)) return line_kind(next).empty();
+  if ((text::starts_with(next, "for process ") || text::starts_with(next, "in process ")) && contains(next, " pid ") &&
+      (contains(held, "GPU fault detected:") || contains(held, "page fault")))
+    return true;
+  if (tail_columns < kWrapMinColumns) return false;
   const std::string joined = held + " " + std::string(next);
   const std::string_view kj = line_kind(joined), kh = line_kind(held), kn = line_kind(next);
   if (!kj.empty() && kj != kh && kj != kn) return true;
@@ -1373,9 +1411,13 @@ void Parser::feed(std::string_view raw) {
     raw = plain;
   }
   const std::string_view line = strip_paste_prefix(raw);
-  if (held_no_ != 0 && held_pieces_ < kWrapMaxPieces && continues_wrapped(held_, held_tail_, line)) {
+  // A block pasted with one indentation (a forum's or mail's code block): the pieces of a wrapped line
+  // start at the same column as the line itself, so they are compared without it.
+  const std::size_t indent = std::min(line.find_first_not_of(" \t"), line.size());
+  const std::string_view piece = held_indent_ > 0 && indent == held_indent_ ? line.substr(indent) : line;
+  if (held_no_ != 0 && held_pieces_ < kWrapMaxPieces && continues_wrapped(held_, held_tail_, piece)) {
     held_ += ' ';
-    held_ += line;
+    held_ += piece;
     ++held_pieces_;
     held_tail_ = raw.size();
     return;
@@ -1385,6 +1427,7 @@ void Parser::feed(std::string_view raw) {
   held_no_ = seen_;
   held_pieces_ = 1;
   held_tail_ = raw.size();
+  held_indent_ = indent;
 }
 
 void Parser::read_held() {

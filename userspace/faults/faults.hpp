@@ -279,6 +279,7 @@ class Parser {
   std::string held_;         // the line held back (its wrapped pieces joined by a space)
   std::size_t held_no_ = 0;  // its first line number (0: none held)
   std::size_t held_pieces_ = 0, held_tail_ = 0;  // pieces joined, length of the last one as pasted
+  std::size_t held_indent_ = 0;                   // indentation of the held line (a pasted block's)
   std::optional<Event> open_;
   std::size_t list_line_no_ = 0;
   std::string list_line_;

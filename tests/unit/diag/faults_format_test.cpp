@@ -184,6 +184,18 @@ const std::array<Transform, 17>& transforms() {
   return kAll;
 }
 
+// True when a log line of the report starts with a kernel timestamp.
+bool has_kernel_stamp(const std::string& text) {
+  std::istringstream in(text);
+  std::string line;
+  double secs = 0;
+  std::size_t n = 0;
+  const std::size_t header = front_matter_lines(text);
+  while (std::getline(in, line))
+    if (n++ >= header && kernel_stamp(line, secs) > 0) return true;
+  return false;
+}
+
 // The report with its log lines (not the metadata header) re-rendered by fn.
 std::string render(const std::string& text, const LineFn& fn) {
   const std::size_t header = front_matter_lines(text);
@@ -220,6 +232,11 @@ TEST_CASE("every tuning report keeps its verdict however the log was pasted", "[
     std::vector<std::string> bad;
     for (const auto& f : files) {
       const std::string text = slurp(kData / f);
+      // journalctl gives each record its own prefix: "kernel:" for kernel lines, the program's for the rest.
+      // The transform tells kernel lines by their timestamps; a report posted without any cannot be rendered
+      // that way (its kernel lines, and the pieces of lines its reporter wrapped, would become records of a
+      // program), so it keeps the renderings that need no timestamps.
+      if (t.name == "journal, every line" && !has_kernel_stamp(text)) continue;
       const std::string want = verdict_of(text);
       const std::string got = verdict_of(render(text, t.fn));
       if (got != want) bad.push_back(fmt::format("{} ({} -> {})", f, want, got));
@@ -321,6 +338,33 @@ TEST_CASE("a long line wrapped by the pasted copy is read whole", "[diag][faults
       "for\nprocess gnome-shell pid 2000 thread gnome-shel:cs0 pid 2010)\n");
   REQUIRE(r->events.size() == 1);
   CHECK(r->events[0].process == "gnome-shell");
+  // The same header without timestamps, cut short of the width a wrap needs: its format shows it cut.
+  r = parse_log(
+      "amdgpu 0000:0b:00.0: [gfxhub] no-retry page fault (src_id:0\n"
+      "ring:155 vmid:5 pasid:32770, for process minetest pid 7127 thread minetest:cs0\n"
+      "pid 7133)\n");
+  REQUIRE(r->events.size() == 1);
+  CHECK(r->events[0].process == "minetest");
+  CHECK(r->events[0].tid == 7133);
+  // gmc_v8's header with its process part on the next line, in a block pasted with an indentation.
+  r = parse_log(
+      "    amdgpu 0000:01:00.0: GPU fault detected: 146 0x0f20880c\n"
+      "    for process vulkan-external pid 173502 thread vulkan-external pid 173502\n"
+      "    amdgpu 0000:01:00.0:   VM_CONTEXT1_PROTECTION_FAULT_ADDR   0x001005E4\n"
+      "    amdgpu 0000:01:00.0:   VM_CONTEXT1_PROTECTION_FAULT_STATUS 0x0608800C\n"
+      "    amdgpu 0000:01:00.0: VM fault (0x0c, vmid 3, pasid 32784) at page 1050084, read\n"
+      "    from 'TC6' (0x54433600) (136)\n");
+  REQUIRE(r->events.size() == 1);
+  CHECK(r->events[0].process == "vulkan-external");
+  CHECK(r->events[0].client == "TC6");
+  CHECK(r->events[0].cls == FaultClass::kGraphicsFault);
+  // A sentence wrapped by a mail client before 80 columns goes on with a lower-case word.
+  r = parse_log(
+      "I tensorflow/core/common_runtime/gpu/gpu_device.cc:2015] Ignoring visible gpu\n"
+      "device (device: 0, name: Radeon RX 7900 XTX, pci bus id: 0000:03:00.0) with\n"
+      "AMDGPU version : gfx1100. The supported AMDGPU versions are gfx1030, gfx900.\n");
+  REQUIRE(r->events.size() == 1);
+  CHECK(r->events[0].cls == FaultClass::kMissingCodeObject);
   // ROCr's fault line cut before its reason (format_line_cut): the address is on the next line.
   r = parse_log(
       "Memory access fault by GPU node-1 (Agent handle: 0x5644299ef910) on address\n"

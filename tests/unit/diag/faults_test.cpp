@@ -48,12 +48,9 @@ std::string map_label(const std::string& label) {
 
 // Where the classifier disagrees with a fixture's label and the label is debatable. Every entry
 // says why; anything not listed must match its label.
-const std::map<std::string, std::pair<std::string, std::string>> kDisagreements = {
-    {"034.txt",
-     {"vm_fault_bad_address",
-      "the log holds only HSA_STATUS_ERROR_MEMORY_APERTURE_VIOLATION, i.e. a kernel touched an illegal address; "
-      "the label's 'hardware defect' comes from the reporter later swapping the card, which no log line shows"}},
-};
+// None since the label audit (tests/data/faults/README.md): 034, the one disagreement, is now labelled from
+// its thread as vm_fault_bad_address (the reporter returned the card; no line shows a non-shader cause).
+const std::map<std::string, std::pair<std::string, std::string>> kDisagreements = {};
 
 struct IndexRow {
   std::string file;
@@ -424,6 +421,21 @@ TEST_CASE("synthetic reports in every kernel format parse and classify", "[diag]
     CHECK(e.pasid == 32768U);
     CHECK(e.rw == 1U);
     CHECK(e.cls == FaultClass::kVmFaultBadAddress);
+  }
+  SECTION("gmc_v8 since 4.19 names the process: a Mesa winsys thread in a render-node VMID is graphics") {
+    const Event e = one(
+        "[3.0] amdgpu 0000:0c:00.0: amdgpu: GPU fault detected: 147 0x00020802 for process glxgears pid 6101 thread "
+        "glxgears:cs0 pid 6116\n"
+        "[3.0] amdgpu 0000:0c:00.0: amdgpu:   VM_CONTEXT1_PROTECTION_FAULT_ADDR   0x00107800\n"
+        "[3.0] amdgpu 0000:0c:00.0: amdgpu:   VM_CONTEXT1_PROTECTION_FAULT_STATUS 0x0D008002\n"
+        "[3.0] amdgpu 0000:0c:00.0: amdgpu: VM fault (0x02, vmid 6, pasid 32780) at page 1079296, write from 'TC2' "
+        "(0x54433200) (8)\n");
+    CHECK(e.src_id == 147U);
+    CHECK(e.process == "glxgears");
+    CHECK(e.pid == 6101);
+    CHECK(e.thread == "glxgears:cs0");
+    CHECK(e.tid == 6116);
+    CHECK(e.cls == FaultClass::kGraphicsFault);
   }
   SECTION("a report whose header scrolled away still counts") {
     const Event e = one("amdgpu 0000:03:00.0: GCVM_L2_PROTECTION_FAULT_STATUS:0x00101031\n");
@@ -1257,6 +1269,18 @@ TEST_CASE("upstream message formats: each line names its event", "[diag][faults]
       {"D3D12 device hung: DXGI_ERROR_DEVICE_HUNG", "graphics_context_lost", FaultClass::kGraphicsFault},
       {"[  60.1] [drm:amdgpu_cs_ioctl [amdgpu]] *ERROR* Failed to initialize parser -125!", "graphics_context_lost",
        FaultClass::kGraphicsFault},
+      // A runner that prints its child's error after the crash on one line (Ollama's "llama runner process has
+      // terminated: ..." followed by rocBLAS's message): the error names the event, not the crash.
+      {"Error: llama runner process has terminated: signal: aborted (core dumped) error:Cannot read "
+       "/opt/rocm/lib/rocblas/library/TensileLibrary.dat: Invalid argument for GPU arch : gfx1012",
+       "no_code_object", FaultClass::kMissingCodeObject},
+      {"Error: llama runner process has terminated: exit status 2 Segmentation fault (core dumped)", "process_crash",
+       FaultClass::kUnknown},
+      // The PM core's failed device callback (dpm_run_callback: "%s(): %ps returns %d") and amdgpu's eviction
+      // failure before it: the driver could not suspend the GPU.
+      {"[ 80.1] amdgpu 0000:03:00.0: PM: pci_pm_suspend(): amdgpu_pmops_suspend+0x0/0x80 [amdgpu] returns -19",
+       "hang", FaultClass::kHangOrReset},
+      {"[ 80.1] [drm] evicting device resources failed", "hang", FaultClass::kHangOrReset},
       // ROCr's fault report with the failure KFD gave it (runtime.cpp VMFaultHandler): ECC, hang recovery.
       {"Memory access fault by GPU node-2 (Agent handle: 0x5581e8f0e9a0) on address 0x7f3a40000000. Reason: DRAM ECC "
        "failure.",
