@@ -162,14 +162,12 @@ TEST_CASE("the real-report corpus: tuning part >= 90%", "[diag][faults][corpus]"
   CHECK(score_corpus().tuning_pct() >= 90.0);
 }
 
-// The held-back third measures the classifier on reports no rule was written against. Below the
-// goal it is reported as a skip with its figure (never tuned away): issue 14 stays open until a
-// change made without looking at those reports lifts it.
+// The held-back third measures the classifier on reports no rule was written against (issue 14: the
+// suite fails below 85%). A failure here is never tuned away by looking at those reports: the README
+// of tests/data/faults says what to do instead.
 TEST_CASE("the real-report corpus: held-back part >= 85%", "[diag][faults][corpus][heldback]") {
   const auto sc = score_corpus();
-  if (sc.held_pct() < 85.0)
-    SKIP(fmt::format("held-back figure {}/{} = {:.1f}% is below the 85% goal (docs/faults.md)", sc.held_ok, sc.held,
-                     sc.held_pct()));
+  INFO(fmt::format("held-back figure {}/{} = {:.1f}% (goal 85%, docs/faults.md)", sc.held_ok, sc.held, sc.held_pct()));
   CHECK(sc.held_pct() >= 85.0);
 }
 
