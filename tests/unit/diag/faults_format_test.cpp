@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "corpus.hpp"
 #include "faults/faults.hpp"
 
 namespace fs = std::filesystem;
@@ -27,28 +28,14 @@ using namespace vmfix::faults;  // NOLINT(google-build-using-namespace)
 
 namespace {
 
-const fs::path kData = fs::path(VMFIX_TEST_DATA) / "faults";
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using vmfix::test::slurp;
+const fs::path& kData = vmfix::test::corpus_dir();
 
 // The TUNING rows of INDEX.tsv (file names only): the held-back part is never opened here.
 std::vector<std::string> tuning_reports() {
-  std::ifstream f(kData / "INDEX.tsv");
   std::vector<std::string> out;
-  std::string line;
-  std::getline(f, line);  // header
-  while (std::getline(f, line)) {
-    std::vector<std::string> cols;
-    std::stringstream ss(line);
-    std::string c;
-    while (std::getline(ss, c, '\t')) cols.push_back(c);
-    if (cols.size() >= 7 && cols[6] == "tuning") out.push_back(cols[0]);
-  }
+  for (const auto& row : vmfix::test::read_index())
+    if (row.split == "tuning") out.push_back(row.file);
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "faults/faults.hpp"
+#include "corpus.hpp"
 #include "golden.hpp"
 #include "common/kmsg.hpp"
 
@@ -21,14 +22,10 @@ using namespace vmfix::faults;  // NOLINT(google-build-using-namespace)
 
 namespace {
 
-const fs::path kData = fs::path(VMFIX_TEST_DATA) / "faults";
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using vmfix::test::IndexRow;
+using vmfix::test::read_index;
+using vmfix::test::slurp;
+const fs::path& kData = vmfix::test::corpus_dir();
 
 Report parse_fixture(const std::string& name, bool with_context = true) {
   const std::string text = slurp(kData / name);
@@ -51,27 +48,6 @@ std::string map_label(const std::string& label) {
 // None since the label audit (tests/data/faults/README.md): 034, the one disagreement, is now labelled from
 // its thread as vm_fault_bad_address (the reporter returned the card; no line shows a non-shader cause).
 const std::map<std::string, std::pair<std::string, std::string>> kDisagreements = {};
-
-struct IndexRow {
-  std::string file;
-  std::string label;
-  std::string split;  // tuning | held_back (README.md: no rule is written against held_back)
-};
-
-std::vector<IndexRow> read_index() {
-  std::ifstream f(kData / "INDEX.tsv");
-  std::vector<IndexRow> rows;
-  std::string line;
-  std::getline(f, line);  // header: file source gpu cause_label has_dmesg has_userspace split
-  while (std::getline(f, line)) {
-    std::vector<std::string> cols;
-    std::stringstream ss(line);
-    std::string c;
-    while (std::getline(ss, c, '\t')) cols.push_back(c);
-    if (cols.size() >= 7) rows.push_back({cols[0], cols[3], cols[6]});
-  }
-  return rows;
-}
 
 // 001..039: the original fixture set, which the classifier has to match report by report.
 bool original_fixture(const std::string& file) { return file.size() == 7 && file[0] == '0'; }
