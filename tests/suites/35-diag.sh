@@ -87,6 +87,14 @@ body=$(tail -n +12 "$data/022.txt")
 } >"$tmp/longline.log"
 expect_rc faults-long-line 1 bounded "$tool" faults --json "$tmp/longline.log"
 expect_grep faults-long-line-event '"class":' "a fault at the end of a 9 KB line is read"
+# A 6.6 MB line of crash messages: each crash needle may be followed by a more specific error on the same
+# line, which is looked for a bounded number of times (one scan per needle was quadratic).
+{
+	for _ in $(seq 1 2000); do printf 'Segmentation fault (core dumped) %.0s' $(seq 1 100); done
+	printf '\n'
+} >"$tmp/crashline.log"
+expect_rc faults-crash-line 1 bounded "$tool" faults --json "$tmp/crashline.log"
+expect_grep faults-crash-line-event '"class":"unknown"' "a line of a million crash messages is one weak crash, read in bounded time"
 {
 	head -n 5 <<<"$body"
 	head -c 65536 /dev/zero

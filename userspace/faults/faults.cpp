@@ -1162,7 +1162,14 @@ std::string_view match_late_kind(std::string_view line) {
   return {};
 }
 
-std::string_view match_user_kind(std::string_view line) {
+std::string_view match_user_kind_at(std::string_view line, int depth);
+
+std::string_view match_user_kind(std::string_view line) { return match_user_kind_at(line, 0); }
+
+// depth: how many crash needles were already skipped on this line (at most kCrashRescans, so that a line
+// of a million "Segmentation fault"s is read in three scans, not a million).
+std::string_view match_user_kind_at(std::string_view line, int depth) {
+  constexpr int kCrashRescans = 2;
   // The shell's report of SIGABRT on a line of its own ("Aborted"; "... Aborted (core dumped)" is matched below).
   if (text::trim(line) == "Aborted") return "process_crash";
   // The shell's report of SIGKILL ("Killed"; most often the kernel's OOM killer, which names itself elsewhere).
@@ -1177,12 +1184,13 @@ std::string_view match_user_kind(std::string_view line) {
     if (!(p.icase ? icontains(line, p.needle) : contains(line, p.needle))) continue;
     // A crash is weak evidence; a runner that prints the child's own error after it on the same line ("llama
     // runner process has terminated: signal: aborted (core dumped) error:Cannot read .../TensileLibrary.dat: ...")
-    // is read by that error. The rest of the line is shorter, so this ends.
-    if (p.kind == "process_crash") {
+    // is read by that error.
+    if (p.kind == "process_crash" && depth < kCrashRescans) {
       const std::size_t at = line.find(p.needle);  // a case-blind match in another case keeps the crash
       if (at != std::string_view::npos) {
         const std::string_view after = line.substr(at + p.needle.size());
-        if (const std::string_view k = match_user_kind(after); !k.empty() && k != "process_crash") return k;
+        const std::string_view k = match_user_kind_at(after, depth + 1);
+        if (!k.empty() && k != "process_crash") return k;
       }
     }
     return p.kind;
