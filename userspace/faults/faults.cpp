@@ -45,8 +45,7 @@ constexpr double kRepeatSeconds = 10.0;       // repeated reports of one fault s
 constexpr double kHangSeconds = 120.0;        // timeout -> reset -> resume lines merge
 constexpr std::size_t kHangLines = 200;
 
-constexpr std::size_t kWrapMinColumns = 60;   // a copy wraps lines only past this width
-constexpr std::size_t kWrapSentenceColumns = 60;  // ... and a sentence past this one too
+constexpr std::size_t kWrapMinColumns = 60;   // a copy wraps lines only past this width (mail clients: 72-78)
 constexpr std::size_t kWrapMaxPieces = 8;     // pieces of one wrapped line joined at most
 constexpr std::size_t kWrapMaxBytes = 4096;   // ... and bytes
 
@@ -1348,11 +1347,6 @@ bool left_open(std::string_view line) {
   return paren > 0 || square > 0 || quote;
 }
 
-// A fault-report line cut before the end its format string gives it: the kernel's process line names
-// the thread and ends with its pid ("... pid %d thread %s pid %d", ")" in the 5.x header), the page line
-// names the client ("in page starting at address 0x.. from client N"), the gmc_v7/v8 line the client
-// ("VM fault (0x%02x, vmid %d) at page %u, %s from '%s' (0x%08x) (%d)"), and ROCr's fault line its
-// reason ("Memory access fault by GPU node-%u (Agent handle: %p) on address %p%s. Reason: %s.").
 // A kernel fault-report line cut before the end of its format: the 5.x-6.x header ("[gfxhub0] no-retry page
 // fault (src_id:%u ring:%u vmid:%u pasid:%u, for process ...)") before its closing parenthesis, the page line
 // before its client, the gmc_v7/v8 line before its client.
@@ -1364,6 +1358,12 @@ bool kernel_fault_line_cut(std::string_view line) {
   return contains(t, "VM fault (0x") && !contains(t, " from '");
 }
 
+// A fault-report line cut before the end its format string gives it: the kernel's process line names
+// the thread and ends with its pid ("... pid %d thread %s pid %d", ")" in the 5.x header), the page line
+// names the client ("in page starting at address 0x.. from client N"), the gmc_v7/v8 line the client
+// ("VM fault (0x%02x, vmid %d) at page %u, %s from '%s' (0x%08x) (%d)"), and ROCr's fault line its
+// reason ("Memory access fault by GPU node-%u (Agent handle: %p) on address %p%s. Reason: %s."); the page
+// and gmc_v7/v8 lines also without the device prefix kernel_fault_line_cut asks for.
 bool format_line_cut(std::string_view line) {
   const std::string_view t = text::trim(line);
   if (t.empty()) return false;
@@ -1378,11 +1378,12 @@ bool format_line_cut(std::string_view line) {
 }
 
 // True when `next` is the rest of `held`, a long line that the pasted copy wrapped (a GitHub or
-// mail rendering, a terminal copy): `held` ends past the width a copy wraps at, `next` starts no
-// record of its own, and either the two only make sense together (joined they are a message that
-// neither half is, as "RuntimeError: Could not allocate tensor ... There is not enough" + "GPU video
-// memory available!") or `held` is visibly cut (an open bracket or quote, a kernel line missing the
-// end of its format) and `next` is nothing by itself.
+// mail rendering, a terminal copy): `next` starts no record of its own, and `held` is a kernel fault
+// line its format shows cut (whatever its width), a fault header whose process part went to `next`, or
+// a line past the width a copy wraps at where either the two only make sense together (joined they are a
+// message that neither half is, as "RuntimeError: Could not allocate tensor ... There is not enough" +
+// "GPU video memory available!"), or `held` is visibly cut (an open bracket or quote, a line missing the
+// end of its format) and `next` is nothing by itself, or a sentence goes on with a lower-case word.
 bool continues_wrapped(const std::string& held, std::size_t tail_columns, std::string_view next) {
   if (held.size() > kWrapMaxBytes || next.size() > kWrapMaxBytes || starts_record(next)) return false;
   // A fault report's line its format shows cut goes on whatever its width (the copy may have dropped the
@@ -1401,11 +1402,10 @@ bool continues_wrapped(const std::string& held, std::size_t tail_columns, std::s
   if (format_line_cut(held)) return true;
   if (tagged(next)) return false;
   if (left_open(held)) return true;
-  // A sentence that goes on: wrapped past 80 columns after a word, the next piece starts with a
-  // lower-case word.
+  // A sentence that goes on: wrapped after a word, the next piece starts with a lower-case word.
   const char last = held.back();
-  return tail_columns >= kWrapSentenceColumns && ((last >= 'a' && last <= 'z') || last == ',' || last == ' ') &&
-         plain_word_first(next) && !contains(next, "  ");
+  return ((last >= 'a' && last <= 'z') || last == ',' || last == ' ') && plain_word_first(next) &&
+         !contains(next, "  ");
 }
 
 }  // namespace
